@@ -1,0 +1,40 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both set up everything
+# they need: a virtual environment in .venv, and the system packages where the machine lets us.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# System packages: tesseract (OCR), fonts for the OCR tests, ctags (benchmark baseline).
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core universal-ctags
+
+.PHONY: demo test e2e bench system venv clean
+
+demo: venv system
+	$(PY) -m trm_lsp index data/logic_lab
+
+test: venv system
+	$(PY) -m pytest -q -m "not slow"
+
+e2e: venv system
+	$(PY) -m pytest -q -m slow
+
+bench: venv system
+	$(PY) bench/index_speed.py
+	$(PY) bench/python_ast_oracle.py
+	$(PY) bench/ctags_compare.py
+	$(PY) bench/documents_speed.py
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+system:
+	@bash scripts/install-system-packages.sh $(APT_PACKAGES)
+
+clean:
+	rm -rf $(VENV) build *.egg-info bench/results

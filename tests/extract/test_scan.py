@@ -1,0 +1,86 @@
+"""The scanner: .gitignore at every level, include/exclude globs, and each skip reason."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tests.conftest import write
+from trm_lsp.config import IndexSettings
+from trm_lsp.extract.scan import Candidate, Scanner, Skipped
+
+
+def scan(root: Path, **settings) -> tuple[set[str], dict[str, str]]:
+    found, skipped = set(), {}
+    for entry in Scanner(root, IndexSettings(**settings)):
+        if isinstance(entry, Candidate):
+            found.add(entry.rel)
+        else:
+            assert isinstance(entry, Skipped)
+            skipped[entry.rel] = entry.reason
+    return found, skipped
+
+
+def test_gitignore_at_every_level_deeper_wins(workspace: Path):
+    write(workspace, ".gitignore", "*.log.py\nbuild/\n/only_root.py\n")
+    write(workspace, "a.py", "def a(): pass\n")
+    write(workspace, "x.log.py", "")
+    write(workspace, "only_root.py", "")
+    write(workspace, "build/gen.py", "")
+    write(workspace, "sub/only_root.py", "")
+    write(workspace, "sub/.gitignore", "!keep.log.py\nlocal.py\n")
+    write(workspace, "sub/keep.log.py", "")
+    write(workspace, "sub/local.py", "")
+    write(workspace, "sub/deeper/local.py", "")
+    found, skipped = scan(workspace)
+    assert found == {"a.py", "sub/only_root.py", "sub/keep.log.py"}
+    assert skipped["x.log.py"] == "ignored"
+    assert skipped["build"] == "ignored"
+    assert skipped["sub/local.py"] == "ignored"
+    assert skipped["sub/deeper/local.py"] == "ignored"
+
+
+def test_odd_gitignore_patterns_do_not_break_the_scan(workspace: Path):
+    write(workspace, ".gitignore", "[\n\\\n**/\n!\n#comment\n   \n*.py[\nsecret/**\n")
+    write(workspace, "ok.py", "def ok(): pass\n")
+    write(workspace, "secret/hidden.py", "")
+    found, skipped = scan(workspace)
+    assert "ok.py" in found
+    assert "secret/hidden.py" not in found
+
+
+def test_include_and_exclude_globs(workspace: Path):
+    for rel in ("src/a.py", "src/b.js", "tests/t.py", "vendor/v.py"):
+        write(workspace, rel, "")
+    found, skipped = scan(workspace, include=["src/**", "tests/**"], exclude=["tests/"])
+    assert found == {"src/a.py", "src/b.js"}
+    assert skipped["tests"] == "ignored"
+    assert skipped["vendor/v.py"] == "not included"
+
+
+def test_hidden_unsupported_and_too_large(workspace: Path):
+    write(workspace, ".env.py", "")
+    write(workspace, ".hidden/x.py", "")
+    write(workspace, "notes.txt", "")
+    write(workspace, "big.py", "x = 1\n" * 300_000)
+    found, skipped = scan(workspace)
+    assert skipped[".env.py"] == skipped[".hidden"] == "hidden"
+    assert skipped["notes.txt"] == "unsupported type"
+    assert skipped["big.py"] == "too large"
+    found, _ = scan(workspace, max_file_bytes=10 * 1024 * 1024)
+    assert "big.py" in found
+
+
+def test_symlink_loop_is_skipped_but_a_second_link_is_walked(workspace: Path):
+    write(workspace, "real/a.py", "def a(): pass\n")
+    os.symlink(workspace, workspace / "real" / "loop")
+    os.symlink(workspace / "real", workspace / "alias")
+    found, skipped = scan(workspace)
+    assert skipped["real/loop"] == "symlink loop"
+    assert {"real/a.py", "alias/a.py"} <= found
+
+
+def test_broken_symlink(workspace: Path):
+    os.symlink(workspace / "nowhere.py", workspace / "dangling.py")
+    _, skipped = scan(workspace)
+    assert skipped["dangling.py"] == "broken symlink"

@@ -1,0 +1,139 @@
+"""The SQLite store: WAL, schema version, incremental re-indexing, and a kill at any moment."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import index_rows, run_cli, write
+from trm_lsp.config import Settings
+from trm_lsp.extract.code import extract_code
+from trm_lsp.indexer import index_paths, index_workspace
+from trm_lsp.store import Store, StoreError
+from trm_lsp.store.schema import SCHEMA_VERSION
+
+FUNC = "def f{n}(x):\n    '''Doc {n}.'''\n    return x + {n}\n\n"
+
+
+def make_tree(root: Path, files: int, funcs: int = 20) -> None:
+    for i in range(files):
+        write(root, f"pkg{i % 7}/mod{i}.py", "".join(FUNC.format(n=n) for n in range(funcs)))
+
+
+def test_store_is_wal_with_a_schema_version_and_ignored_by_git(workspace: Path):
+    store = Store.for_workspace(workspace)
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    store.close()
+    assert (workspace / ".trm-lsp" / ".gitignore").read_text() == "*\n"
+
+
+def test_newer_schema_is_refused_with_a_clear_error(workspace: Path):
+    Store.for_workspace(workspace).close()
+    db = sqlite3.connect(workspace / ".trm-lsp" / "index.sqlite3")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    db.close()
+    with pytest.raises(StoreError, match="newer than this trm-lsp"):
+        Store.for_workspace(workspace)
+
+
+def test_corrupt_store_file_fails_in_one_line(workspace: Path):
+    write(workspace, "a.py", "def a(): pass\n")
+    write(workspace, ".trm-lsp/index.sqlite3", b"this is not a database" * 100)
+    result = run_cli("index", str(workspace), check=False)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "delete it to rebuild" in result.stderr
+
+
+def test_incremental_reindex(workspace: Path):
+    make_tree(workspace, 30, 3)
+    store = Store.for_workspace(workspace)
+    first = index_workspace(workspace, store)
+    assert first.parsed == 30
+    again = index_workspace(workspace, store)
+    assert (again.parsed, again.unchanged, again.removed) == (0, 30, 0)
+    # Same content, new mtime: hashed, not parsed.
+    path = workspace / "pkg0/mod0.py"
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    touched = index_workspace(workspace, store)
+    assert (touched.parsed, touched.unchanged) == (0, 30)
+    # An edit: one file parsed, its symbols replaced.
+    path.write_text(FUNC.format(n=99))
+    edited = index_workspace(workspace, store)
+    assert edited.parsed == 1
+    names = [r[0] for r in store.db.execute(
+        "SELECT s.name FROM symbols s JOIN files f ON f.id = s.file_id WHERE f.path = 'pkg0/mod0.py'")]
+    assert names == ["f99"]
+    # A deletion and a rename.
+    (workspace / "pkg1/mod1.py").unlink()
+    (workspace / "pkg2/mod2.py").rename(workspace / "pkg2/renamed.py")
+    moved = index_workspace(workspace, store)
+    assert moved.removed == 2 and moved.parsed == 1
+    paths = {r[0] for r in store.db.execute("SELECT path FROM files")}
+    assert "pkg1/mod1.py" not in paths and "pkg2/mod2.py" not in paths and "pkg2/renamed.py" in paths
+    orphans = store.db.execute("SELECT COUNT(*) FROM symbols WHERE file_id NOT IN (SELECT id FROM files)").fetchone()[0]
+    assert orphans == 0
+    store.close()
+
+
+def test_index_paths_reindexes_one_saved_file(workspace: Path):
+    make_tree(workspace, 5, 2)
+    store = Store.for_workspace(workspace)
+    index_workspace(workspace, store)
+    (workspace / "pkg3/mod3.py").write_text("def only(): pass\n")
+    report = index_paths(workspace, ["pkg3/mod3.py"], store)
+    assert report.parsed == 1
+    (workspace / "pkg4/mod4.py").unlink()
+    assert index_paths(workspace, ["pkg4/mod4.py"], store).removed == 1
+    store.close()
+
+
+def test_a_new_extractor_reextracts_everything(workspace: Path, monkeypatch):
+    make_tree(workspace, 4, 2)
+    store = Store.for_workspace(workspace)
+    index_workspace(workspace, store)
+    import trm_lsp.indexer as indexer
+
+    monkeypatch.setattr(indexer, "extractor_fingerprint", lambda: "another-version")
+    assert index_workspace(workspace, store).parsed == 4
+    store.close()
+
+
+def _consistent(workspace: Path) -> int:
+    """Every file in the store has exactly the symbols its content gives. Returns the file count."""
+    db = sqlite3.connect(workspace / ".trm-lsp" / "index.sqlite3")
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    files = db.execute("SELECT id, path FROM files").fetchall()
+    for file_id, path in files:
+        stored = sorted(r[0] for r in db.execute("SELECT sha256 FROM symbols WHERE file_id = ?", (file_id,)))
+        fresh = sorted(it.sha256 for it in extract_code("python", (workspace / path).read_bytes()))
+        assert stored == fresh, path
+    db.close()
+    return len(files)
+
+
+def test_kill_at_random_moments_leaves_the_store_consistent(workspace: Path):
+    make_tree(workspace, 1500, 40)
+    rng = random.Random(7)
+    partial = []
+    for _ in range(8):
+        for name in ("index.sqlite3", "index.sqlite3-wal", "index.sqlite3-shm"):
+            (workspace / ".trm-lsp" / name).unlink(missing_ok=True)
+        proc = subprocess.Popen([sys.executable, "-m", "trm_lsp", "index", str(workspace), "-q"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(rng.uniform(0.2, 1.5))
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        partial.append(_consistent(workspace))
+    assert any(0 < n < 1500 for n in partial), partial  # some kills did land mid-index
+    run_cli("index", str(workspace), "-q")  # and the next run completes what was left
+    assert _consistent(workspace) == 1500
+    assert len(index_rows(workspace)) == 1500 * 40

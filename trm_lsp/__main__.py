@@ -1,0 +1,3 @@
+from trm_lsp.cli import main
+
+raise SystemExit(main())

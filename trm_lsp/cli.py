@@ -1,0 +1,65 @@
+"""The `trm-lsp` command: a registry of subcommands, imported lazily so that `trm-lsp index`
+does not pay for MLX or pygls, and one place that turns errors into exit codes
+(0 success, 2 bad usage, 1 failure with a one-line reason on stderr)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from trm_lsp import __version__
+
+#: name -> (module under trm_lsp.commands, one-line summary)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "index": ("index", "scan and extract a workspace into its index"),
+}
+
+
+class UsageError(Exception):
+    """Bad usage: exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trm-lsp", description="A local code explainer over LSP and MCP.")
+    parser.add_argument("--version", action="version", version=f"trm-lsp {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (module, summary) in COMMANDS.items():
+        command = sub.add_parser(name, help=summary, description=summary)
+        importlib.import_module(f"trm_lsp.commands.{module}").add_arguments(command)
+        command.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="trm-lsp: %(levelname)s %(name)s: %(message)s",
+    )
+    module = importlib.import_module(f"trm_lsp.commands.{args._module}")
+    try:
+        return int(module.run(args) or 0)
+    except UsageError as exc:
+        parser.error(str(exc))  # exits 2
+    except KeyboardInterrupt:
+        print("trm-lsp: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # the one place failures become a one-line reason
+        if args.verbose:
+            logging.exception("failed")
+        print(f"trm-lsp: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,158 @@
+"""Every setting in one place, with defaults and validation.
+
+Settings reach the process from three places: a `trm-lsp.toml` file at the workspace root, LSP
+`initializationOptions` / `workspace/configuration` (section `trm-lsp`), and command-line flags.
+All of them go through `Settings.from_dict`, which accepts camelCase or snake_case keys and
+names the bad key in its error, so a typo is never silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+CONFIG_FILE = "trm-lsp.toml"
+STATE_DIR = ".trm-lsp"
+
+
+class ConfigError(ValueError):
+    """A setting has an unknown key or a value of the wrong type."""
+
+
+@dataclass
+class IndexSettings:
+    #: Files larger than this many bytes are skipped ("too large").
+    max_file_bytes: int = 1024 * 1024
+    #: Extra gitignore-style globs; when given, only matching files are indexed.
+    include: list[str] = field(default_factory=list)
+    #: Extra gitignore-style globs to leave out, on top of every `.gitignore`.
+    exclude: list[str] = field(default_factory=list)
+    #: Documents (PDF, DOCX, diagrams, images) larger than this many bytes are skipped.
+    max_document_bytes: int = 64 * 1024 * 1024
+    #: Worker processes for a cold index (0 = one per CPU core).
+    workers: int = 0
+    #: Longest docstring or leading comment kept per symbol, in characters.
+    max_doc_chars: int = 600
+
+
+@dataclass
+class DocumentSettings:
+    #: PDF pages read per file; the rest are left out and counted.
+    max_pdf_pages: int = 500
+    #: Cap on the total uncompressed size of a DOCX/VSDX archive, in bytes.
+    max_archive_bytes: int = 200 * 1024 * 1024
+    #: Cap on uncompressed/compressed size of any archive member (zip-bomb guard).
+    max_compression_ratio: int = 200
+    #: Cap on the inflated size of a compressed Draw.io page, in bytes.
+    max_inflated_bytes: int = 20 * 1024 * 1024
+    #: Run OCR on images (needs the `tesseract` program).
+    ocr: bool = True
+    #: Seconds one image may take in OCR before it is skipped.
+    ocr_timeout: float = 30.0
+    #: Largest image, in pixels, that OCR will open (Pillow's decompression-bomb guard).
+    max_image_pixels: int = 40_000_000
+    #: Tesseract language(s).
+    ocr_lang: str = "eng"
+    #: The tesseract program (a name on PATH or a full path).
+    tesseract_cmd: str = "tesseract"
+
+
+@dataclass
+class Settings:
+    index: IndexSettings = field(default_factory=IndexSettings)
+    documents: DocumentSettings = field(default_factory=DocumentSettings)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> "Settings":
+        return _build(cls, data or {}, prefix="")
+
+    @classmethod
+    def load(cls, workspace: Path, overrides: Mapping[str, Any] | None = None) -> "Settings":
+        """Settings from `<workspace>/trm-lsp.toml`, then `overrides` on top."""
+        data: dict[str, Any] = {}
+        path = workspace / CONFIG_FILE
+        if path.is_file():
+            data = _read_toml(path)
+        if overrides:
+            data = _merge(data, overrides)
+        try:
+            return cls.from_dict(data)
+        except ConfigError as exc:
+            raise ConfigError(f"{path.name}: {exc}" if path.is_file() else str(exc)) from None
+
+
+def _snake(key: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower().replace("-", "_")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """`top` over `base`, matching keys in either case style but keeping the user's spelling
+    (so an error can quote the key as it was written)."""
+    out = dict(base)
+    spelled = {_snake(k): k for k in out}
+    for key, value in top.items():
+        old_key = spelled.get(_snake(key), key)
+        if isinstance(value, Mapping) and isinstance(out.get(old_key), Mapping):
+            out[old_key] = _merge(out[old_key], value)
+        else:
+            out.pop(old_key, None)
+            out[key] = value
+    return out
+
+
+def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"setting '{prefix.rstrip('.') or 'root'}' must be a table")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for raw_key, value in data.items():
+        key = _snake(str(raw_key))
+        name = prefix + str(raw_key)
+        if key not in fields:
+            raise ConfigError(f"unknown setting '{name}'")
+        default = getattr(cls(), key)
+        if dataclasses.is_dataclass(default):
+            kwargs[key] = _build(type(default), value, name + ".")
+        else:
+            kwargs[key] = _check(name, value, default)
+    return cls(**kwargs)
+
+
+def _check(name: str, value: Any, default: Any) -> Any:
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"setting '{name}' must be true or false, not {value!r}")
+        return value
+    if isinstance(default, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"setting '{name}' must be a number, not {value!r}")
+        if isinstance(default, int) and not float(value).is_integer():
+            raise ConfigError(f"setting '{name}' must be a whole number, not {value!r}")
+        if value < 0:
+            raise ConfigError(f"setting '{name}' must not be negative, not {value!r}")
+        return type(default)(value)
+    if isinstance(default, list):
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"setting '{name}' must be a list of strings, not {value!r}")
+        return list(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"setting '{name}' must be a string, not {value!r}")
+        return value
+    raise ConfigError(f"setting '{name}' has an unsupported type")  # pragma: no cover

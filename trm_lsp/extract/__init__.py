@@ -1,0 +1,1 @@
+"""Extraction: workspace files -> index items (code symbols, web/config sections, documents)."""

@@ -1,0 +1,346 @@
+"""Code and web/config files -> `Item`s, through tree-sitter and the tags queries in grammars/.
+
+Every query marks a definition with `@definition.<kind>` and its name with `@name`. This module
+adds what a query cannot express: nesting (parents and `Outer.Inner.method` qualnames), methods
+told apart from functions by their parent, decorators and single-spec wrappers folded into the
+range, C/C++ declarator chains, Go receivers, signatures, docstrings and leading comments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from trm_lsp.extract.items import Item
+from trm_lsp.extract.languages import ts_parser, ts_query
+
+_CLASSLIKE = frozenset({"class", "interface", "struct", "union", "enum", "trait", "impl"})
+#: Kinds whose name prefixes the qualnames of what they contain.
+_SCOPES = _CLASSLIKE | {"function", "method", "module"}
+_CODE_FAMILY = frozenset({"python", "javascript", "typescript", "tsx", "java", "go", "c", "cpp", "rust", "bash"})
+
+# Nodes that wrap a definition and belong to its range: decorators, templates, single-spec groups.
+_ALWAYS_WRAP = {"python": {"decorated_definition"}, "cpp": {"template_declaration"}}
+_WRAP_IF_SINGLE = {
+    "go": {"type_declaration", "const_declaration", "var_declaration"},
+    "javascript": {"lexical_declaration", "variable_declaration"},
+    "typescript": {"lexical_declaration", "variable_declaration"},
+    "tsx": {"lexical_declaration", "variable_declaration"},
+    "rust": set(),
+}
+# Rust attributes (`#[derive(..)]`) are siblings in front of the item, like decorators.
+_LEADING_SIBLINGS = {"rust": {"attribute_item"}}
+
+_WS = re.compile(r"\s+")
+_COMMENT_MARKS = re.compile(r"^\s*(?:/\*+!?|\*+(?!/)|//+[/!]?|#+|<!--|--)\s?|\s*(?:\*+/|-->)\s*$")
+_MAX_SIGNATURE = 240
+
+
+class _Def:
+    __slots__ = ("node", "outer", "kind", "name", "scope", "start", "end", "parent", "qualname")
+
+    def __init__(self, node, outer, kind: str, name: str, scope: str | None) -> None:
+        self.node = node
+        self.outer = outer
+        self.kind = kind
+        self.name = name
+        self.scope = scope
+        self.start = outer.start_byte
+        self.end = outer.end_byte
+        self.parent: _Def | None = None
+        self.qualname = name
+
+
+def extract_code(language_id: str, data: bytes, max_doc_chars: int = 600, valid_utf8: bool | None = None) -> list[Item]:
+    """All definitions in `data`, outermost first, in source order.
+
+    Invalid UTF-8 is replaced (U+FFFD) before parsing, so names, text and hashes agree; such
+    items carry their text, since byte offsets no longer match the file on disk.
+    """
+    ascii = data.isascii()
+    if valid_utf8 is None:
+        valid_utf8 = ascii or _is_utf8(data)
+    if not valid_utf8:
+        data = data.decode("utf-8", "replace").encode("utf-8")
+    tree = ts_parser(language_id).parse(data)
+    defs = _definitions(language_id, tree.root_node, data)
+    if tree.root_node.has_error:
+        defs = _recovered(language_id, data) or defs
+    _nest(defs, nested_names=language_id in _CODE_FAMILY)
+    items = [_item(language_id, d, data, max_doc_chars, ascii) for d in defs]
+    if not valid_utf8:
+        items = [it._replace(text=data[it.start_byte : it.end_byte].decode("utf-8")) for it in items]
+    return items
+
+
+def _definitions(language_id: str, root, data: bytes) -> list[_Def]:
+    import tree_sitter
+
+    query = ts_query(language_id)
+    always = _ALWAYS_WRAP.get(language_id, ())
+    if_single = _WRAP_IF_SINGLE.get(language_id, ())
+    leading = _LEADING_SIBLINGS.get(language_id, ())
+    # The same node can match several patterns; the first pattern in the query file wins.
+    best: dict[int, tuple[int, object, str, dict]] = {}
+    def_capture: dict[int, tuple[str, str]] = {}  # pattern -> (capture name, kind)
+    for pattern, caps in tree_sitter.QueryCursor(query).matches(root):
+        if "name" not in caps:
+            continue
+        found = def_capture.get(pattern)
+        if found is None:
+            cap = next(c for c in caps if c.startswith("definition."))
+            found = def_capture[pattern] = (cap, cap[11:])
+        node = caps[found[0]][0]
+        previous = best.get(node.id)
+        if previous is None or pattern < previous[0]:
+            best[node.id] = (pattern, node, found[1], caps)
+    defs: list[_Def] = []
+    declarators = language_id in ("c", "cpp")
+    for _, node, kind, caps in best.values():
+        name, scope = _name(language_id, caps["name"][0], data, declarators)
+        if not name:
+            continue
+        if "receiver" in caps:
+            scope = _bare_type(caps["receiver"][0].text.decode("utf-8", "replace"))
+        defs.append(_Def(node, _outer(node, always, if_single, leading), kind, name, scope))
+    defs.sort(key=lambda d: (d.start, -d.end))
+    return defs
+
+
+# Lines that start a top-level definition, per language: where a parse broken by a syntax error
+# can be cut into pieces that parse on their own. C and C++ are left out: with macros at
+# column 0 everywhere, a cut there does more harm than the error does.
+_TOP_LEVEL = {
+    "python": re.compile(rb"^(?:async[ \t]+def|def|class|@)\b", re.MULTILINE),
+    "javascript": re.compile(rb"^(?:export[ \t]+)?(?:default[ \t]+)?(?:async[ \t]+)?(?:function|class|const|let|var)\b", re.MULTILINE),
+    "java": re.compile(rb"^(?:public|private|protected|abstract|final|sealed|class|interface|enum|record|@)\b", re.MULTILINE),
+    "go": re.compile(rb"^(?:func|type|const|var)\b", re.MULTILINE),
+    "rust": re.compile(rb"^(?:pub(?:\([^)]*\))?[ \t]+)?(?:fn|struct|enum|trait|impl|mod|const|static|type|unsafe|async|#\[)", re.MULTILINE),
+    "bash": re.compile(rb"^(?:function[ \t]+)?[A-Za-z_][\w-]*[ \t]*\(\)", re.MULTILINE),
+}
+_TOP_LEVEL["typescript"] = _TOP_LEVEL["tsx"] = re.compile(
+    rb"^(?:export[ \t]+)?(?:default[ \t]+|declare[ \t]+)?(?:async[ \t]+|abstract[ \t]+)?"
+    rb"(?:function|class|const|let|var|interface|type|enum|namespace)\b", re.MULTILINE)
+
+
+def _recovered(language_id: str, data: bytes) -> list[_Def] | None:
+    """Definitions from a file whose parse went wrong, parsed again piece by piece.
+
+    tree-sitter's error recovery can swallow everything after a syntax error (an unclosed
+    brace makes the next class a child of the broken one). Parsing each top-level piece on its
+    own (`included_ranges`) keeps the damage inside the piece that holds the error. For Python,
+    when Python's own parser accepts the file (tree-sitter-python misparses some valid code,
+    such as a dedent inside brackets), the pieces are its exact top-level statements.
+    """
+    import tree_sitter
+
+    starts = _python_statement_starts(data) if language_id == "python" else None
+    if starts is None:
+        pattern = _TOP_LEVEL.get(language_id)
+        if pattern is None:
+            return None
+        starts = sorted({0, *(m.start() for m in pattern.finditer(data))})
+    if len(starts) < 2:
+        return None
+    parser = tree_sitter.Parser(ts_parser(language_id).language)
+    defs: list[_Def] = []
+    ends = starts[1:] + [len(data)]
+    row = data.count(b"\n", 0, starts[0])
+    for start, end in zip(starts, ends):
+        rows = data.count(b"\n", start, end)
+        parser.included_ranges = [tree_sitter.Range((row, 0), (row + rows + 1, 0), start, end)]
+        defs.extend(_definitions(language_id, parser.parse(data).root_node, data))
+        row += rows
+    defs.sort(key=lambda d: (d.start, -d.end))
+    return defs
+
+
+def _python_statement_starts(data: bytes) -> list[int] | None:
+    import ast
+
+    try:
+        module = ast.parse(data)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    offsets = [0]
+    for line in data.split(b"\n"):
+        offsets.append(offsets[-1] + len(line) + 1)
+    lines = sorted({min([s.lineno] + [d.lineno for d in getattr(s, "decorator_list", [])]) for s in module.body})
+    return sorted({0, *(offsets[line - 1] for line in lines)})
+
+
+def _outer(node, always, if_single, leading):
+    """The node whose range the definition covers: decorators and wrappers included."""
+    if not (always or if_single or leading):
+        return node
+    outer = node
+    parent = node.parent
+    while parent is not None and (
+        parent.type in always or (parent.type in if_single and parent.named_child_count == 1)
+    ):
+        outer, parent = parent, parent.parent
+    if leading:
+        first = outer
+        prev = outer.prev_named_sibling
+        while prev is not None and prev.type in leading:
+            first, prev = prev, prev.prev_named_sibling
+        if first is not outer:
+            return _Span(first, outer)
+    return outer
+
+
+class _Span:
+    """A range that starts at one node and ends at another (attributes + item)."""
+
+    __slots__ = ("first", "start_byte", "start_point", "end_byte", "end_point")
+
+    def __init__(self, first, last) -> None:
+        self.first = first
+        self.start_byte, self.start_point = first.start_byte, first.start_point
+        self.end_byte, self.end_point = last.end_byte, last.end_point
+
+
+def _name(language_id: str, node, data: bytes, declarators: bool) -> tuple[str, str | None]:
+    if declarators:  # C/C++: the name sits at the bottom of a declarator chain (pointer, function)
+        while True:
+            inner = node.child_by_field_name("declarator")
+            if inner is None and node.type == "parenthesized_declarator" and node.named_child_count:
+                inner = node.named_child(0)
+            if inner is None:
+                break
+            node = inner
+    text = data[node.start_byte : node.end_byte].decode("utf-8", "replace").strip()
+    if language_id in ("xml", "html"):
+        text = text.strip("\"'")
+    elif language_id in ("json", "yaml"):
+        text = text.strip("\"'")
+    elif language_id in ("css", "scss"):
+        text = _WS.sub(" ", text)
+    scope = None
+    if "::" in text and language_id in ("cpp", "c"):
+        scope, _, text = text.rpartition("::")
+        scope = re.sub(r"<[^<>]*>", "", scope).replace("::", ".") or None
+    if language_id == "rust" and node.parent is not None and node.parent.type == "impl_item":
+        text = _bare_type(text)
+    return text, scope
+
+
+def _bare_type(text: str) -> str:
+    """`*Stack[T]` -> `Stack`, `Foo<T>` -> `Foo`, `&'a mut Bar` -> `Bar`."""
+    text = text.lstrip("*&").replace("mut ", "").strip()
+    text = re.sub(r"^'\w+\s+", "", text)
+    return re.split(r"[\[<\s]", text, maxsplit=1)[0].split("::")[-1]
+
+
+def _nest(defs: list[_Def], nested_names: bool) -> None:
+    stack: list[_Def] = []
+    for d in defs:
+        while stack and not (d.start >= stack[-1].start and d.end <= stack[-1].end):
+            stack.pop()
+        parent = stack[-1] if stack else None
+        d.parent = parent
+        if d.kind == "function" and (d.scope is not None or (parent is not None and parent.kind in _CLASSLIKE)):
+            d.kind = "method"
+        if nested_names:
+            scope = parent
+            while scope is not None and scope.kind not in _SCOPES:  # `typedef struct X {..} X;`
+                scope = scope.parent
+            prefix = d.scope if d.scope is not None else (scope.qualname if scope is not None else None)
+            if d.scope is not None and parent is not None and parent.kind == "module":
+                prefix = f"{parent.qualname}.{d.scope}"
+            d.qualname = f"{prefix}.{d.name}" if prefix else d.name
+        stack.append(d)
+
+
+def _parent_name(d: _Def) -> str | None:
+    """The enclosing scope: for `A::f` defined at namespace level, `ns.A`, not `ns`."""
+    prefix, dot, _ = d.qualname.rpartition(".")
+    if dot and d.qualname != d.name:
+        return prefix
+    return d.parent.qualname if d.parent is not None else None
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _utf16_col(data: bytes, byte: int, byte_col: int) -> int:
+    prefix = data[byte - byte_col : byte]
+    if prefix.isascii():
+        return byte_col
+    return len(prefix.decode("utf-8", "replace").encode("utf-16-le")) // 2
+
+
+def _item(language_id: str, d: _Def, data: bytes, max_doc: int, ascii: bool) -> Item:
+    outer = d.outer
+    start_row, start_col = outer.start_point
+    end_row, end_col = outer.end_point
+    end_byte = outer.end_byte
+    if end_col == 0 and end_row > start_row:  # ends at the start of the next line
+        end_row -= 1
+        end_byte -= 1
+        end_col = end_byte - (data.rfind(b"\n", 0, end_byte) + 1)
+    line_start = outer.start_byte - start_col
+    line_end = data.find(b"\n", end_byte)
+    if line_end < 0:
+        line_end = len(data)
+    raw = data[line_start:line_end]
+    if ascii:  # the common case: columns in bytes are columns in UTF-16 units
+        lsp_range = (start_row, start_col, end_row, end_col)
+    else:
+        lsp_range = (start_row, _utf16_col(data, outer.start_byte, start_col), end_row, _utf16_col(data, end_byte, end_col))
+    node = d.node
+    body = node.child_by_field_name("body")
+    return Item(
+        d.kind, d.name, d.qualname, _parent_name(d), start_row + 1, end_row + 1, line_start, line_end,
+        lsp_range, _signature(node, body, data), _doc(language_id, d, body, data)[:max_doc],
+        hashlib.sha256(raw).hexdigest(),
+    )
+
+
+def _signature(node, body, data: bytes) -> str:
+    if body is not None and body.start_byte > node.start_byte:
+        head = data[node.start_byte : body.start_byte]
+    else:
+        end = data.find(b"\n", node.start_byte, node.end_byte)
+        head = data[node.start_byte : end if end >= 0 else node.end_byte]
+    text = " ".join(head.decode("utf-8", "replace").split()).rstrip("{:").rstrip()
+    return text[:_MAX_SIGNATURE]
+
+
+def _doc(language_id: str, d: _Def, body, data: bytes) -> str:
+    if language_id == "python" and body is not None and body.named_child_count:
+        first = body.named_child(0)
+        if first.type == "expression_statement" and first.named_child_count:
+            string = first.named_child(0)
+            if string.type in ("string", "concatenated_string"):
+                return _clean_docstring(data[string.start_byte : string.end_byte].decode("utf-8", "replace"))
+    return _leading_comment(d.outer, data)
+
+
+def _clean_docstring(text: str) -> str:
+    text = re.sub(r'^[rRbBuUfF]*("""|\'\'\'|"|\')', "", text)
+    text = re.sub(r'("""|\'\'\'|"|\')$', "", text)
+    lines = text.strip().splitlines()
+    return "\n".join(line.strip() for line in lines)
+
+
+def _leading_comment(outer, data: bytes) -> str:
+    """Comments directly above the definition (no blank line between), oldest first."""
+    node = outer.first if isinstance(outer, _Span) else outer
+    parts = []
+    expect_row = node.start_point[0]
+    prev = node.prev_sibling
+    while prev is not None and "comment" in prev.type.lower() and prev.end_point[0] >= expect_row - 1:
+        parts.append(data[prev.start_byte : prev.end_byte].decode("utf-8", "replace"))
+        expect_row = prev.start_point[0]
+        prev = prev.prev_sibling
+    if not parts:
+        return ""
+    text = "\n".join(reversed(parts))
+    lines = [_COMMENT_MARKS.sub("", line).strip() for line in text.splitlines()]
+    return "\n".join(line for line in lines if line).strip()

@@ -1,0 +1,113 @@
+"""One file -> its items, or the reason it was skipped. Runs in worker processes, so it takes
+and returns plain picklable values and never touches the store."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+
+from trm_lsp.config import Settings
+from trm_lsp.extract.items import Item
+from trm_lsp.extract.languages import BY_ID, refine
+
+log = logging.getLogger(__name__)
+
+
+
+@dataclass(frozen=True)
+class FileJob:
+    rel: str
+    path: str
+    language: str
+    size: int
+    mtime_ns: int
+    known_sha256: str | None = None
+    #: Neither indexed nor skipped before: the store can skip looking for an old row.
+    fresh: bool = False
+
+
+@dataclass
+class FileResult:
+    rel: str
+    language: str
+    size: int
+    mtime_ns: int
+    sha256: str = ""
+    items: list[Item] = field(default_factory=list)
+    skip: str | None = None
+    unchanged: bool = False
+    note: str | None = None
+    fresh: bool = False
+
+
+def extract_file(job: FileJob, settings: Settings) -> FileResult:
+    """Read, sniff, hash and extract one file. Never raises for bad input: it reports a skip."""
+    result = FileResult(job.rel, job.language, job.size, job.mtime_ns, fresh=job.fresh)
+    language = BY_ID[job.language]
+    try:
+        with open(job.path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        result.skip = "vanished"
+        return result
+    except IsADirectoryError:
+        result.skip = "not a regular file"
+        return result
+    except OSError as exc:
+        result.skip = f"unreadable: {exc.strerror or exc}"
+        return result
+    result.size = len(data)
+    result.sha256 = hashlib.sha256(data).hexdigest()
+    if job.known_sha256 == result.sha256:
+        result.unchanged = True
+        return result
+    if language.family == "document":
+        from trm_lsp.extract.documents import extract_document
+
+        try:
+            result.items = extract_document(language.id, data, job.path, settings.documents)
+        except PartialFile as exc:
+            result.items, result.note = exc.items, str(exc)
+        except SkipFile as exc:
+            result.skip = str(exc)
+        except Exception as exc:  # a library choking on hostile input costs one file
+            log.exception("extracting %s failed", job.rel)
+            result.skip = f"extractor error: {type(exc).__name__}: {exc}"
+        return result
+    if len(data) > settings.index.max_file_bytes:
+        result.skip = "too large"
+        return result
+    if b"\0" in data:
+        result.skip = "binary (NUL byte)"
+        return result
+    language = refine(language, data)
+    result.language = language.id
+    valid_utf8 = True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        valid_utf8 = False
+        result.note = f"invalid UTF-8 at byte {exc.start}: decoded with replacement characters"
+    from trm_lsp.extract.code import extract_code
+
+    try:
+        result.items = extract_code(language.id, data, settings.index.max_doc_chars, valid_utf8)
+    except RecursionError:
+        result.skip = "nesting too deep to extract"
+    except Exception as exc:  # an extractor bug must cost one file, not the whole index
+        log.exception("extracting %s failed", job.rel)
+        result.skip = f"extractor error: {type(exc).__name__}: {exc}"
+    return result
+
+
+class SkipFile(Exception):
+    """Raised by an extractor for a file it refuses, with the reason as the message."""
+
+
+class PartialFile(SkipFile):
+    """Raised with the items that were read and a note on what was left out (a capped PDF)."""
+
+    def __init__(self, items: list[Item], note: str) -> None:
+        super().__init__(note)
+        self.items = items

@@ -1,0 +1,120 @@
+"""Which file is which language, and where its tree-sitter grammar and query live.
+
+One table maps file extensions to languages. Grammars come from the maintained per-language
+wheels (`tree-sitter-python`, ...); nothing is downloaded at run time. Query files are data in
+`grammars/<language>-tags.scm`.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+GRAMMAR_DIR = Path(__file__).resolve().parent.parent / "grammars"
+
+
+@dataclass(frozen=True)
+class Language:
+    id: str
+    #: "code" and "web" go through tree-sitter; "document" through the document extractors.
+    family: str
+    extensions: tuple[str, ...]
+    #: (module, function) that returns the tree-sitter language pointer.
+    grammar: tuple[str, str] | None = None
+
+
+LANGUAGES: tuple[Language, ...] = (
+    Language("python", "code", (".py", ".pyi"), ("tree_sitter_python", "language")),
+    Language("javascript", "code", (".js", ".jsx", ".mjs", ".cjs"), ("tree_sitter_javascript", "language")),
+    Language("typescript", "code", (".ts", ".mts", ".cts"), ("tree_sitter_typescript", "language_typescript")),
+    Language("tsx", "code", (".tsx",), ("tree_sitter_typescript", "language_tsx")),
+    Language("java", "code", (".java",), ("tree_sitter_java", "language")),
+    Language("go", "code", (".go",), ("tree_sitter_go", "language")),
+    Language("c", "code", (".c", ".h"), ("tree_sitter_c", "language")),
+    Language("cpp", "code", (".cpp", ".cc", ".cxx", ".hpp", ".hh", ".hxx"), ("tree_sitter_cpp", "language")),
+    Language("rust", "code", (".rs",), ("tree_sitter_rust", "language")),
+    Language("bash", "code", (".sh", ".bash"), ("tree_sitter_bash", "language")),
+    Language("html", "web", (".html", ".htm"), ("tree_sitter_html", "language")),
+    Language("css", "web", (".css",), ("tree_sitter_css", "language")),
+    Language("scss", "web", (".scss",), ("tree_sitter_scss", "language")),
+    Language("json", "web", (".json",), ("tree_sitter_json", "language")),
+    Language("xml", "web", (".xml", ".xslt", ".xsl", ".svg"), ("tree_sitter_xml", "language_xml")),
+    Language("yaml", "web", (".yaml", ".yml"), ("tree_sitter_yaml", "language")),
+    Language("pdf", "document", (".pdf",)),
+    Language("docx", "document", (".docx",)),
+    Language("drawio", "document", (".drawio", ".dtmp")),
+    Language("visio", "document", (".vsdx",)),
+    Language("image", "document", (".png", ".jpg", ".jpeg", ".tiff", ".tif", ".bmp")),
+)
+
+BY_ID = {lang.id: lang for lang in LANGUAGES}
+BY_EXTENSION = {ext: lang for lang in LANGUAGES for ext in lang.extensions}
+
+# A `.h` file is C++ when it uses a construct that C does not have.
+_CPP_HEADER = re.compile(
+    rb"^\s*(?:class\s+\w+[^;]*\{|namespace\s+\w*\s*\{|template\s*<|public:|private:|protected:)"
+    rb"|\bstd::|#include\s*<(?:string|vector|memory|map|iostream)>",
+    re.MULTILINE,
+)
+
+
+def language_for(path: str | Path) -> Language | None:
+    """The language a file is indexed as, by its extension (case-insensitive)."""
+    return BY_EXTENSION.get(Path(path).suffix.lower())
+
+
+def refine(language: Language, data: bytes) -> Language:
+    """Settle cases the extension leaves open: a `.h` header written in C++."""
+    if language.id == "c" and _CPP_HEADER.search(data[:65536]):
+        return BY_ID["cpp"]
+    return language
+
+
+#: Bump when extraction changes in a way the query files do not show (names, ranges, kinds).
+EXTRACTOR_VERSION = 1
+
+
+@functools.lru_cache(maxsize=None)
+def extractor_fingerprint() -> str:
+    """Changes whenever extraction would give other results: stored with the index, so an
+    upgraded trm-lsp re-extracts everything instead of mixing old and new symbols."""
+    import hashlib
+
+    digest = hashlib.sha256(str(EXTRACTOR_VERSION).encode())
+    for path in sorted(GRAMMAR_DIR.glob("*.scm")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=None)
+def ts_language(language_id: str):
+    """The tree-sitter `Language` for a code or web language, loaded once per process."""
+    import tree_sitter
+
+    module_name, func = BY_ID[language_id].grammar  # type: ignore[misc]
+    module = importlib.import_module(module_name)
+    with warnings.catch_warnings():
+        # tree-sitter-scss 1.0 still hands out an int pointer; it works, but warns.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return tree_sitter.Language(getattr(module, func)())
+
+
+@functools.lru_cache(maxsize=None)
+def ts_query(language_id: str):
+    """The compiled tags query for a language, from `grammars/<language>-tags.scm`."""
+    import tree_sitter
+
+    source = (GRAMMAR_DIR / f"{language_id}-tags.scm").read_text(encoding="utf-8")
+    return tree_sitter.Query(ts_language(language_id), source)
+
+
+@functools.lru_cache(maxsize=None)
+def ts_parser(language_id: str):
+    import tree_sitter
+
+    return tree_sitter.Parser(ts_language(language_id))

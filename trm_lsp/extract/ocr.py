@@ -1,0 +1,85 @@
+"""Images -> one item of recognised text, through Tesseract (pytesseract) and Pillow.
+
+Tesseract is a system program: when it is missing the indexer says once how to install it and
+goes on. Pillow's decompression-bomb guard is made strict (a warning becomes a skip), and every
+call has a timeout, after which pytesseract kills the tesseract process.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import sys
+import warnings
+
+from trm_lsp.config import DocumentSettings
+from trm_lsp.extract.documents import document_item
+from trm_lsp.extract.file import SkipFile
+from trm_lsp.extract.items import Item
+
+#: Text this short is noise from a picture without writing.
+_MIN_TEXT_CHARS = 3
+#: An image with fewer pixels than 64x64 cannot hold a readable line of text (icons, favicons);
+#: skipping it saves a tesseract start (~0.3 s) per icon.
+_MIN_PIXELS = 64 * 64
+
+
+def install_hint() -> str:
+    if sys.platform == "darwin":
+        return "brew install tesseract"
+    if sys.platform.startswith("win"):
+        return "winget install UB-Mannheim.TesseractOCR"
+    return "sudo apt-get install tesseract-ocr (Debian/Ubuntu) or sudo dnf install tesseract (Fedora)"
+
+
+def tesseract_available(settings: DocumentSettings) -> bool:
+    return shutil.which(settings.tesseract_cmd) is not None
+
+
+def extract_image(data: bytes, name: str, settings: DocumentSettings) -> list[Item]:
+    import pytesseract
+    from PIL import Image, UnidentifiedImageError
+
+    Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise SkipFile(f"image too large (decompression bomb guard, documents.maxImagePixels): {exc}") from None
+    except UnidentifiedImageError:
+        raise SkipFile("not an image (Pillow cannot identify it)") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise SkipFile(f"unreadable image: {exc}") from None
+    if image.width * image.height < _MIN_PIXELS:
+        raise SkipFile(f"image too small to hold text ({image.width}x{image.height} px)")
+    image = _prepare(image)
+    pytesseract.pytesseract.tesseract_cmd = settings.tesseract_cmd
+    try:
+        text = pytesseract.image_to_string(image, lang=settings.ocr_lang, timeout=settings.ocr_timeout)
+    except RuntimeError as exc:  # pytesseract's timeout
+        raise SkipFile(f"OCR timed out after {settings.ocr_timeout:g} s ({exc})") from None
+    except pytesseract.TesseractNotFoundError:
+        raise SkipFile(f"OCR unavailable: tesseract not installed ({install_hint()})") from None
+    except pytesseract.TesseractError as exc:
+        raise SkipFile(f"OCR failed: {exc.message}") from None
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    text = "\n".join(line for line in lines if line)
+    if sum(ch.isalnum() for ch in text) < _MIN_TEXT_CHARS:
+        return []
+    return [document_item("image", name, 1, 1, text)]
+
+
+def _prepare(image):
+    """Greyscale, and small text scaled up: Tesseract reads glyphs best around 30 px tall."""
+    from PIL import Image
+
+    if image.mode in ("RGBA", "LA", "P"):
+        background = Image.new("RGB", image.size, "white")
+        background.paste(image.convert("RGBA"), mask=image.convert("RGBA").split()[-1])
+        image = background
+    image = image.convert("L")
+    if max(image.size) < 2000:
+        image = image.resize((image.width * 2, image.height * 2), Image.LANCZOS)
+    return image

@@ -1,0 +1,147 @@
+"""Walk a workspace and decide, for every entry, whether it is indexed or why not.
+
+Honours `.gitignore` at every level (deeper files win, as in git), the configured include and
+exclude globs, and skips hidden entries, unsupported types, files over the size cap, symlink
+loops and unreadable entries. The scanner only stats; reading (and the binary sniff) happens
+in the extractor, so a file is read once.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pathspec
+
+from trm_lsp.config import STATE_DIR, IndexSettings
+from trm_lsp.extract.languages import Language, language_for
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A file the scanner would index: the extractor may still skip it (binary, vanished)."""
+
+    rel: str
+    path: str
+    size: int
+    mtime_ns: int
+    language: Language
+
+
+@dataclass(frozen=True)
+class Skipped:
+    rel: str
+    reason: str
+
+
+@dataclass
+class _Ignore:
+    base: str  # workspace-relative directory the patterns are relative to ("" for the root)
+    spec: pathspec.PathSpec
+
+    def decide(self, rel: str, is_dir: bool) -> bool | None:
+        local = rel[len(self.base) + 1 :] if self.base else rel
+        return self.spec.check_file(local + "/" if is_dir else local).include
+
+
+def _load_gitignore(directory: str, base: str) -> _Ignore | None:
+    path = os.path.join(directory, ".gitignore")
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return None
+    try:
+        return _Ignore(base, pathspec.GitIgnoreSpec.from_lines(lines))
+    except Exception:  # a pattern pathspec cannot compile: drop only the bad lines
+        good = []
+        for line in lines:
+            try:
+                pathspec.GitIgnoreSpec.from_lines([line])
+                good.append(line)
+            except Exception:
+                continue
+        return _Ignore(base, pathspec.GitIgnoreSpec.from_lines(good))
+
+
+class Scanner:
+    """Yields `Candidate` and `Skipped` for everything under `root`."""
+
+    def __init__(self, root: Path, settings: IndexSettings | None = None) -> None:
+        self.root = Path(root).resolve()
+        self.settings = settings or IndexSettings()
+        self._include = (
+            pathspec.GitIgnoreSpec.from_lines(self.settings.include) if self.settings.include else None
+        )
+        self._exclude = pathspec.GitIgnoreSpec.from_lines(self.settings.exclude)
+
+    def __iter__(self) -> Iterator[Candidate | Skipped]:
+        root_stat = os.stat(self.root)
+        # Iterative walk: a deep tree must not hit Python's recursion limit. Each entry carries
+        # its ancestors' (device, inode): a link back to one of them is a loop; a second link
+        # to a directory elsewhere in the tree is not, and is walked like any other path.
+        stack: list[tuple[str, str, list[_Ignore], frozenset]] = [
+            (str(self.root), "", [], frozenset({(root_stat.st_dev, root_stat.st_ino)}))
+        ]
+        while stack:
+            directory, rel_dir, ignores, ancestors = stack.pop()
+            own = _load_gitignore(directory, rel_dir)
+            if own is not None:
+                ignores = ignores + [own]
+            try:
+                entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            except OSError as exc:
+                yield Skipped(rel_dir or ".", f"unreadable: {exc.strerror or exc}")
+                continue
+            subdirs = []
+            for entry in entries:
+                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                result = self._classify(entry, rel, ignores, ancestors)
+                if isinstance(result, tuple):
+                    subdirs.append(result)
+                elif result is not None:
+                    yield result
+            for path, rel, key in reversed(subdirs):
+                stack.append((path, rel, ignores, ancestors | {key}))
+
+    def _classify(self, entry: os.DirEntry, rel: str, ignores: list[_Ignore], ancestors: frozenset):
+        if entry.name.startswith("."):
+            return None if entry.name in (STATE_DIR, ".git") else Skipped(rel, "hidden")
+        try:
+            st = entry.stat(follow_symlinks=True)
+        except FileNotFoundError:
+            return Skipped(rel, "broken symlink" if entry.is_symlink() else "vanished")
+        except OSError as exc:
+            return Skipped(rel, f"unreadable: {exc.strerror or exc}")
+        is_dir = stat.S_ISDIR(st.st_mode)
+        if self._ignored(rel, is_dir, ignores):
+            return Skipped(rel, "ignored")
+        if is_dir:
+            key = (st.st_dev, st.st_ino)
+            if key in ancestors:
+                return Skipped(rel, "symlink loop")
+            return (entry.path, rel, key)
+        if not stat.S_ISREG(st.st_mode):
+            return Skipped(rel, "not a regular file")
+        language = language_for(entry.name)
+        if language is None:
+            return Skipped(rel, "unsupported type")
+        if self._include is not None and not self._include.match_file(rel):
+            return Skipped(rel, "not included")
+        cap = self.settings.max_document_bytes if language.family == "document" else self.settings.max_file_bytes
+        if st.st_size > cap:
+            return Skipped(rel, "too large")
+        return Candidate(rel, entry.path, st.st_size, st.st_mtime_ns, language)
+
+    def _ignored(self, rel: str, is_dir: bool, ignores: list[_Ignore]) -> bool:
+        if self._exclude.match_file(rel + "/" if is_dir else rel):
+            return True
+        decision = False
+        for ignore in ignores:  # deeper .gitignore files come later and win
+            verdict = ignore.decide(rel, is_dir)
+            if verdict is not None:
+                decision = verdict
+        return decision

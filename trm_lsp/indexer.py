@@ -1,0 +1,277 @@
+"""scan -> extract -> store, incrementally.
+
+A file whose size and mtime match the store is not read; one whose content hash matches is not
+parsed; everything else is extracted and written, each file in one transaction-unit, so a kill
+leaves every file at its old or its new version. Extraction streams: worker processes start on
+the first files while the scan is still walking the tree, and images go to an OCR process of
+their own that is collected last, so slow OCR never holds up code.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import multiprocessing
+import os
+import time
+from collections import Counter
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from trm_lsp.config import Settings
+from trm_lsp.extract.file import FileJob, FileResult, extract_file
+from trm_lsp.extract.languages import extractor_fingerprint, language_for
+from trm_lsp.extract.scan import Candidate, Scanner, Skipped
+from trm_lsp.store import Store
+
+log = logging.getLogger(__name__)
+
+#: Below this many files to parse, worker processes cost more than they save.
+_PARALLEL_MIN_FILES = 24
+#: Files per task sent to a worker: small enough to start early and end evenly.
+_CHUNK_FILES = 16
+#: Files per commit during a large index: bounded work lost on a kill, few fsyncs.
+_COMMIT_EVERY = 256
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class IndexReport:
+    files_by_language: Counter = field(default_factory=Counter)
+    symbols_by_kind: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    parsed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def skipped_by_reason(self) -> Counter:
+        return Counter(reason.split(":")[0].split(" (")[0] for reason in self.skipped.values())
+
+
+def index_workspace(
+    root: Path, store: Store, settings: Settings | None = None, progress: Progress | None = None
+) -> IndexReport:
+    """Bring the store up to date with every file under `root`."""
+    started = time.perf_counter()
+    settings = settings or Settings()
+    report = IndexReport()
+    _check_extractor(store)
+    known = store.file_states()
+    known_skips = store.skipped_states()
+    seen: set[str] = set()
+    queued = [0]
+
+    def jobs() -> Iterator[FileJob]:
+        for entry in Scanner(root, settings.index):
+            seen.add(entry.rel)
+            if isinstance(entry, Skipped):
+                report.skipped[entry.rel] = entry.reason
+                continue
+            state = known.get(entry.rel)
+            if state is not None and state[1] == entry.size and state[2] == entry.mtime_ns:
+                report.unchanged += 1
+                continue
+            skip = known_skips.get(entry.rel)
+            if skip is not None and skip[0] == entry.size and skip[1] == entry.mtime_ns:
+                report.skipped[entry.rel] = skip[2]
+                continue
+            queued[0] += 1
+            yield _job(entry, state[3] if state else None, fresh=state is None and skip is None)
+
+    def count(done: int, rel: str) -> None:
+        if progress is not None:
+            progress(done, queued[0], rel)
+
+    # A cold index rebuilds the lookup indexes once at the end instead of row by row.
+    with store.bulk_load() if not known else _nothing():
+        _write(_results(jobs(), settings, report), store, report, count)
+    gone = [path for path in known if path not in seen or path in report.skipped]
+    with store.transaction():
+        for path in gone:
+            store.remove_file(path)
+        for path in known_skips:
+            if path not in seen:
+                store.forget_skipped(path)
+    report.removed = len(gone)
+    languages, report.symbols_by_kind = store.counts()
+    report.files_by_language = Counter(languages)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def index_paths(root: Path, rels: Iterable[str], store: Store, settings: Settings | None = None) -> IndexReport:
+    """Re-index a few known paths (an editor save, a watched-file event) without a full scan."""
+    started = time.perf_counter()
+    settings = settings or Settings()
+    report = IndexReport()
+    _check_extractor(store)
+    known = store.file_states()
+    jobs = []
+    for rel in rels:
+        path = os.path.join(root, rel)
+        language = language_for(rel)
+        try:
+            st = os.stat(path)
+        except OSError:
+            if rel in known:
+                with store.transaction():
+                    store.remove_file(rel)
+                report.removed += 1
+            continue
+        if language is None:
+            continue
+        state = known.get(rel)
+        jobs.append(_job(Candidate(rel, path, st.st_size, st.st_mtime_ns, language), state[3] if state else None))
+    _write(_results(jobs, settings, report), store, report, None)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _check_extractor(store: Store) -> None:
+    fingerprint = extractor_fingerprint()
+    if store.get_meta("extractor") != fingerprint:
+        store.forget_all_files()
+        with store.transaction():
+            store.set_meta("extractor", fingerprint)
+
+
+def _job(entry: Candidate, known_sha: str | None, fresh: bool = False) -> FileJob:
+    return FileJob(entry.rel, entry.path, entry.language.id, entry.size, entry.mtime_ns, known_sha, fresh)
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Extraction makes ~100k short-lived, acyclic objects; the cycle collector only slows it
+    down (about 7% of a cold index). Reference counting still frees everything."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _write(results: Iterator[FileResult], store: Store, report: IndexReport, count) -> None:
+    pending = 0
+    with _no_gc():
+        store.db.execute("BEGIN IMMEDIATE")
+        try:
+            for done, result in enumerate(results, 1):
+                _apply(result, store, report)
+                pending += 1
+                if pending >= _COMMIT_EVERY:
+                    store.db.execute("COMMIT")
+                    store.db.execute("BEGIN IMMEDIATE")
+                    pending = 0
+                if count is not None:
+                    count(done, result.rel)
+        except BaseException:
+            store.db.execute("ROLLBACK")
+            raise
+        store.db.execute("COMMIT")
+
+
+def _apply(result: FileResult, store: Store, report: IndexReport) -> None:
+    if result.skip is not None:
+        report.skipped[result.rel] = result.skip
+        store.mark_skipped(result.rel, result.size, result.mtime_ns, result.skip)
+        return
+    if result.unchanged:
+        report.unchanged += 1
+        store.touch_file(result.rel, result.size, result.mtime_ns)
+        return
+    if result.note:
+        report.notes[result.rel] = result.note
+    report.parsed += 1
+    store.replace_file(
+        result.rel, result.language, result.size, result.mtime_ns, result.sha256, result.items, result.note,
+        known=not result.fresh,
+    )
+
+
+def _results(jobs: Iterable[FileJob], settings: Settings, report: IndexReport) -> Iterator[FileResult]:
+    """Results in completion order, while `jobs` is still being produced."""
+    workers = settings.index.workers or os.cpu_count() or 1
+    context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    buffer: list[FileJob] = []
+    futures: list[Future] = []
+    ocr: list[Future] = []
+    ocr_state: dict[str, object] = {}
+    with ExitStack() as stack:
+        code_pool: ProcessPoolExecutor | None = None
+        for job in jobs:
+            if job.language == "image":
+                reason = _ocr_unavailable(settings, report, ocr_state)
+                if reason:
+                    yield FileResult(job.rel, job.language, job.size, job.mtime_ns, skip=reason)
+                    continue
+                if "pool" not in ocr_state:
+                    ocr_state["pool"] = stack.enter_context(_pool(1, context))
+                ocr.append(ocr_state["pool"].submit(extract_file, job, settings))  # type: ignore[attr-defined]
+                continue
+            buffer.append(job)
+            if code_pool is None and workers > 1 and len(buffer) >= _PARALLEL_MIN_FILES:
+                code_pool = stack.enter_context(_pool(workers, context))
+            if code_pool is not None and len(buffer) >= _CHUNK_FILES:
+                futures.append(code_pool.submit(_extract_many, buffer, settings))
+                buffer = []
+                while futures and futures[0].done():
+                    yield from futures.pop(0).result()
+        if code_pool is None:
+            for job in buffer:
+                yield extract_file(job, settings)
+        else:
+            if buffer:
+                futures.append(code_pool.submit(_extract_many, buffer, settings))
+            for future in as_completed(futures):
+                yield from future.result()
+        for future in as_completed(ocr):
+            yield future.result()
+
+
+@contextmanager
+def _pool(workers: int, context) -> Iterator[ProcessPoolExecutor]:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ocr_unavailable(settings: Settings, report: IndexReport, state: dict) -> str | None:
+    """None when OCR can run; else the skip reason, with one warning for the whole run."""
+    if "reason" not in state:
+        state["reason"] = None
+        if not settings.documents.ocr:
+            state["reason"] = "OCR disabled (documents.ocr = false)"
+        else:
+            from trm_lsp.extract.ocr import install_hint, tesseract_available
+
+            if not tesseract_available(settings.documents):
+                message = f"OCR unavailable: tesseract is not installed; install it with: {install_hint()}"
+                report.warnings.append(message)
+                log.warning("%s", message)
+                state["reason"] = "OCR unavailable: tesseract not installed"
+    return state["reason"]  # type: ignore[return-value]
+
+
+def _extract_many(jobs: list[FileJob], settings: Settings) -> list[FileResult]:
+    with _no_gc():
+        results = [extract_file(job, settings) for job in jobs]
+    for result in results:  # plain tuples unpickle ~40% faster than NamedTuples
+        result.items = [tuple(item) for item in result.items]  # type: ignore[misc]
+    return results

@@ -1,0 +1,184 @@
+"""Opening the store: WAL mode, schema migrations, and one transaction per unit of work.
+
+A kill at any moment leaves either the previous or the new version of a file's symbols: every
+file is replaced inside one transaction, and SQLite's WAL journal rolls back a torn one on open.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from trm_lsp.config import STATE_DIR
+from trm_lsp.extract.items import Item
+from trm_lsp.store.schema import LOOKUP_INDEXES, MIGRATIONS, SCHEMA_VERSION
+
+DB_NAME = "index.sqlite3"
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or is from an incompatible version."""
+
+
+def state_dir(workspace: Path) -> Path:
+    """`<workspace>/.trm-lsp/`, created with a `.gitignore` of `*` so it never lands in commits."""
+    path = Path(workspace) / STATE_DIR
+    path.mkdir(parents=True, exist_ok=True)
+    ignore = path / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n", encoding="utf-8")
+    return path
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA cache_size=-65536")
+            self._migrate()
+            self.ensure_indexes()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open {self.path}: {exc} (delete it to rebuild the index)") from None
+
+    @classmethod
+    def for_workspace(cls, workspace: Path) -> "Store":
+        return cls(state_dir(workspace) / DB_NAME)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this trm-lsp ({SCHEMA_VERSION}); "
+                "upgrade trm-lsp or delete the file to rebuild"
+            )
+        for number in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {number + 1}")
+
+    def ensure_indexes(self) -> None:
+        for statement in LOOKUP_INDEXES.values():
+            self.db.execute(statement)
+
+    @contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Drop the lookup indexes for a large load and rebuild them after it."""
+        for name in LOOKUP_INDEXES:
+            self.db.execute(f"DROP INDEX IF EXISTS {name}")
+        try:
+            yield
+        finally:
+            self.ensure_indexes()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def forget_all_files(self) -> None:
+        """Drop every file and symbol (the extractor changed: everything is re-extracted)."""
+        with self.transaction():
+            self.db.execute("DELETE FROM symbols")
+            self.db.execute("DELETE FROM files")
+            self.db.execute("DELETE FROM skipped")
+
+    # -- files -------------------------------------------------------------------------------
+
+    def file_states(self) -> dict[str, tuple[int, int, int, str]]:
+        """path -> (id, size, mtime_ns, sha256) for every indexed file."""
+        rows = self.db.execute("SELECT path, id, size, mtime_ns, sha256 FROM files")
+        return {path: (fid, size, mtime, sha) for path, fid, size, mtime, sha in rows}
+
+    def skipped_states(self) -> dict[str, tuple[int, int, str]]:
+        rows = self.db.execute("SELECT path, size, mtime_ns, reason FROM skipped")
+        return {path: (size, mtime, reason) for path, size, mtime, reason in rows}
+
+    def replace_file(
+        self, path: str, language: str, size: int, mtime_ns: int, sha256: str, items: Iterable[Item],
+        note: str | None = None, known: bool = True,
+    ) -> None:
+        """Write one file's symbols in place of the old ones. Call inside `transaction()`.
+
+        `known` is False when the caller knows the path is in neither `files` nor `skipped`
+        (a cold index), which saves three statements per file.
+        """
+        db = self.db
+        row = None
+        if known:
+            db.execute("DELETE FROM skipped WHERE path = ?", (path,))
+            row = db.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()
+        if row is not None:
+            db.execute("DELETE FROM symbols WHERE file_id = ?", (row[0],))
+            db.execute(
+                "UPDATE files SET language=?, size=?, mtime_ns=?, sha256=?, indexed_at=?, note=? WHERE id=?",
+                (language, size, mtime_ns, sha256, time.time(), note, row[0]),
+            )
+            file_id = row[0]
+        else:
+            file_id = db.execute(
+                "INSERT INTO files (path, language, size, mtime_ns, sha256, indexed_at, note) VALUES (?,?,?,?,?,?,?)",
+                (path, language, size, mtime_ns, sha256, time.time(), note),
+            ).lastrowid
+        db.executemany(
+            "INSERT INTO symbols (file_id, kind, name, qualname, parent, start_line, end_line, start_byte,"
+            " end_byte, sl, sc, el, ec, signature, doc, sha256, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            # Positional, so that plain tuples from worker processes work as well as `Item`s.
+            [(file_id, *it[:8], *it[8], *it[9:]) for it in items],
+        )
+
+    def touch_file(self, path: str, size: int, mtime_ns: int) -> None:
+        """Same content, new stat (a `touch`, a checkout): remember it without re-parsing."""
+        self.db.execute("UPDATE files SET size=?, mtime_ns=? WHERE path=?", (size, mtime_ns, path))
+
+    def mark_skipped(self, path: str, size: int, mtime_ns: int, reason: str) -> None:
+        self.remove_file(path)
+        self.db.execute(
+            "INSERT OR REPLACE INTO skipped (path, size, mtime_ns, reason) VALUES (?,?,?,?)",
+            (path, size, mtime_ns, reason),
+        )
+
+    def remove_file(self, path: str) -> None:
+        self.db.execute("DELETE FROM files WHERE path = ?", (path,))
+
+    def forget_skipped(self, path: str) -> None:
+        self.db.execute("DELETE FROM skipped WHERE path = ?", (path,))
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """(files by language, symbols by kind)."""
+        langs = dict(self.db.execute("SELECT language, COUNT(*) FROM files GROUP BY language ORDER BY 2 DESC"))
+        kinds = dict(self.db.execute("SELECT kind, COUNT(*) FROM symbols GROUP BY kind ORDER BY 2 DESC"))
+        return langs, kinds
+
+    def iter_symbols(self) -> Iterator[sqlite3.Row]:
+        cur = self.db.cursor()
+        cur.row_factory = sqlite3.Row
+        yield from cur.execute(
+            "SELECT f.path, f.language, s.* FROM symbols s JOIN files f ON f.id = s.file_id"
+            " ORDER BY f.path, s.start_line, s.id"
+        )

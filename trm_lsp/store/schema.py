@@ -1,0 +1,54 @@
+"""Schema migrations. Append a new script to add a version; never edit a released one."""
+
+MIGRATIONS: list[str] = [
+    # 1: files and their symbols; skipped files remembered so a binary file is not re-read.
+    """
+    CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        language TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        indexed_at REAL NOT NULL,
+        note TEXT
+    );
+    CREATE TABLE symbols (
+        id INTEGER PRIMARY KEY,
+        file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        qualname TEXT NOT NULL,
+        parent TEXT,
+        start_line INTEGER NOT NULL,
+        end_line INTEGER NOT NULL,
+        start_byte INTEGER NOT NULL,
+        end_byte INTEGER NOT NULL,
+        sl INTEGER NOT NULL, sc INTEGER NOT NULL, el INTEGER NOT NULL, ec INTEGER NOT NULL,
+        signature TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        text TEXT
+    );
+    CREATE INDEX symbols_file ON symbols(file_id, start_line);
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE skipped (
+        path TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        reason TEXT NOT NULL
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+#: Secondary indexes, dropped during a bulk load and rebuilt after it (much faster than
+#: maintaining them row by row); `Store` recreates any that a kill left missing.
+LOOKUP_INDEXES: dict[str, str] = {
+    "symbols_name": "CREATE INDEX IF NOT EXISTS symbols_name ON symbols(name)",
+    "symbols_sha": "CREATE INDEX IF NOT EXISTS symbols_sha ON symbols(sha256)",
+}
