@@ -264,7 +264,7 @@ def _ocr_unavailable(settings: Settings, report: IndexReport, state: dict) -> st
             if not tesseract_available(settings.documents):
                 message = f"OCR unavailable: tesseract is not installed; install it with: {install_hint()}"
                 report.warnings.append(message)
-                log.warning("%s", message)
+                log.info("%s", message)  # the summary shows it once
                 state["reason"] = "OCR unavailable: tesseract not installed"
     return state["reason"]  # type: ignore[return-value]
 
