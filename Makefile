@@ -16,14 +16,20 @@ demo: venv system
 test: venv system
 	$(PY) -m pytest -q -m "not slow"
 
-e2e: venv system
+e2e: venv system $(VENV)/.installed-e2e
 	$(PY) -m pytest -q -m slow
+
+# llama-cpp-python builds from source (about 8 minutes on 2 cores the first time; pip caches it).
+$(VENV)/.installed-e2e: pyproject.toml $(STAMP)
+	$(PY) -m pip install -q -e '.[test,e2e]'
+	touch $@
 
 bench: venv system
 	$(PY) bench/index_speed.py
 	$(PY) bench/python_ast_oracle.py
 	$(PY) bench/ctags_compare.py
 	$(PY) bench/documents_speed.py
+	$(PY) bench/distill_overhead.py
 
 venv: $(STAMP)
 

@@ -14,6 +14,9 @@ from trm_lsp import __version__
 #: name -> (module under trm_lsp.commands, one-line summary)
 COMMANDS: dict[str, tuple[str, str]] = {
     "index": ("index", "scan and extract a workspace into its index"),
+    "distill": ("distill", "ask the teacher about every symbol that has no answer for its current text"),
+    "export": ("export", "write the teacher samples as JSONL"),
+    "import": ("importer", "load recorded teacher answers into a workspace"),
 }
 
 

@@ -61,13 +61,49 @@ class DocumentSettings:
 
 
 @dataclass
+class TeacherSettings:
+    #: "ollama" (the official client) or "openai" (any OpenAI-compatible server).
+    backend: str = "ollama"
+    #: Server URL; empty means $OLLAMA_HOST, else http://127.0.0.1:11434 (openai: :8080).
+    host: str = ""
+    #: The teacher model.
+    model: str = "deepseek-r1:1.5b"
+    #: Bearer token for OpenAI-compatible servers that want one (local ones do not).
+    api_key: str = ""
+    #: Seconds one teacher call may take.
+    timeout: float = 300.0
+    #: Teacher calls in flight at once (1 suits a local Ollama).
+    concurrency: int = 1
+    #: Attempts per symbol before it is marked failed.
+    max_attempts: int = 4
+    #: First retry delay in seconds; doubles per attempt, with jitter, up to `backoff_max`.
+    backoff_initial: float = 2.0
+    backoff_max: float = 120.0
+    #: Consecutive connection failures that open the circuit breaker.
+    breaker_failures: int = 3
+    #: Seconds between probes while the teacher is down.
+    probe_interval: float = 30.0
+    #: Sampling temperature.
+    temperature: float = 0.2
+    #: Most tokens the teacher may generate per answer.
+    max_tokens: int = 1024
+    #: Budget, in tokens (~4 characters), for context around the code in a prompt.
+    context_tokens: int = 1200
+    #: Longest symbol text sent, in characters; longer ones are cut and say so.
+    max_input_chars: int = 12000
+
+
+@dataclass
 class Settings:
     index: IndexSettings = field(default_factory=IndexSettings)
     documents: DocumentSettings = field(default_factory=DocumentSettings)
+    teacher: TeacherSettings = field(default_factory=TeacherSettings)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> "Settings":
-        return _build(cls, data or {}, prefix="")
+        settings = _build(cls, data or {}, prefix="")
+        _check_choices(settings)
+        return settings
 
     @classmethod
     def load(cls, workspace: Path, overrides: Mapping[str, Any] | None = None) -> "Settings":
@@ -82,6 +118,16 @@ class Settings:
             return cls.from_dict(data)
         except ConfigError as exc:
             raise ConfigError(f"{path.name}: {exc}" if path.is_file() else str(exc)) from None
+
+
+_CHOICES = {("teacher", "backend"): ("ollama", "openai")}
+
+
+def _check_choices(settings: "Settings") -> None:
+    for (section, key), allowed in _CHOICES.items():
+        value = getattr(getattr(settings, section), key)
+        if value not in allowed:
+            raise ConfigError(f"setting '{section}.{key}' must be one of {', '.join(allowed)}, not {value!r}")
 
 
 def _snake(key: str) -> str:

@@ -36,6 +36,8 @@ def state_dir(workspace: Path) -> Path:
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        #: The workspace this store indexes (`<workspace>/.trm-lsp/index.sqlite3`).
+        self.workspace = self.path.parent.parent
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             self.db.execute("PRAGMA journal_mode=WAL")

@@ -42,6 +42,44 @@ MIGRATIONS: list[str] = [
         reason TEXT NOT NULL
     );
     """,
+    # 2: teacher samples (cached per symbol text, teacher and prompt version) and the job queue.
+    """
+    CREATE TABLE samples (
+        id TEXT PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        teacher TEXT NOT NULL,
+        prompt_version INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        language TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        start_line INTEGER NOT NULL,
+        end_line INTEGER NOT NULL,
+        input TEXT NOT NULL,
+        reasoning TEXT NOT NULL,
+        output TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        tokens INTEGER NOT NULL DEFAULT 0,
+        seconds REAL NOT NULL DEFAULT 0
+    );
+    CREATE UNIQUE INDEX samples_key ON samples(sha256, teacher, prompt_version);
+    CREATE INDEX samples_sha ON samples(sha256);
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        teacher TEXT NOT NULL,
+        prompt_version INTEGER NOT NULL,
+        priority INTEGER NOT NULL DEFAULT 0,
+        ord INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        not_before REAL NOT NULL DEFAULT 0,
+        updated_at REAL NOT NULL
+    );
+    CREATE UNIQUE INDEX jobs_key ON jobs(sha256, teacher, prompt_version);
+    CREATE INDEX jobs_next ON jobs(state, priority DESC, ord);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

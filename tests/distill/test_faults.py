@@ -1,0 +1,155 @@
+"""Against the local Ollama-API server: both backends, thinking captured every way, and every
+fault (slow, HTTP 500, malformed JSON, refused connection, a cut stream, an empty answer) ends
+with no crash, no sample from a broken answer, and the job retried or failed with a reason."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write
+from tests.distill.conftest import fast_settings
+from tests.fake_teacher import FakeTeacher
+from trm_lsp.distill.teacher import TeacherError, TeacherUnavailable, make_teacher, split_reasoning
+from trm_lsp.distill.worker import Distiller
+from trm_lsp.indexer import index_workspace
+from trm_lsp.store import Store
+from trm_lsp.store.samples import Samples
+
+MESSAGES = [{"role": "user", "content": "Explain this Python function `demo.run`."}]
+
+
+def ask(settings) -> object:
+    async def go():
+        teacher = make_teacher(settings)
+        try:
+            await teacher.check()
+            return await teacher.explain(MESSAGES)
+        finally:
+            await teacher.close()
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("thinking", [True, False])
+def test_ollama_reasoning_from_thinking_field_or_think_tags(thinking: bool):
+    with FakeTeacher(thinking=thinking) as server:
+        answer = ask(fast_settings(server.url))
+    assert answer.reasoning == "First, demo.run reads its inputs. Then it computes the result step by step."
+    assert answer.output == "demo.run computes its result from its inputs and returns it to the caller."
+    assert answer.tokens > 0
+
+
+def test_openai_backend_reasoning_from_an_explanation_line():
+    with FakeTeacher() as server:
+        answer = ask(fast_settings(server.url, backend="openai"))
+    assert answer.reasoning.startswith("First, demo.run reads its inputs")
+    assert answer.output.startswith("demo.run computes its result")
+
+
+def test_missing_model_names_the_pull_command():
+    with FakeTeacher(model="other:7b") as server:
+        with pytest.raises(TeacherUnavailable, match=r"run `ollama pull deepseek-r1:1.5b`"):
+            ask(fast_settings(server.url))
+
+
+def test_split_reasoning_variants():
+    assert split_reasoning("<think>a b</think>\nThe answer.") == ("a b", "The answer.")
+    assert split_reasoning("Steps here.\nExplanation: It adds.") == ("Steps here.", "It adds.")
+    assert split_reasoning("Just an answer.") == ("", "Just an answer.")
+    assert split_reasoning("Final answer: it adds.", thinking="deep") == ("deep", "it adds.")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def workspace_with(root: Path, count: int) -> Store:
+    write(root, "m.py", "".join(f"def f{n}(x):\n    return x + {n}\n\n" for n in range(count)))
+    store = Store.for_workspace(root)
+    index_workspace(root, store)
+    return store
+
+
+def run_distiller(store: Store, settings, **kwargs):
+    async def go():
+        teacher = make_teacher(settings)
+        try:
+            distiller = Distiller(store, teacher, settings)
+            distiller.plan()
+            return await distiller.run(**kwargs), distiller
+        finally:
+            await teacher.close()
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("fault", ["http500", "malformed", "cut", "empty", "slow:3"])
+def test_a_fault_is_retried_and_writes_no_sample(workspace: Path, fault: str):
+    store = workspace_with(workspace, 1)
+    with FakeTeacher() as server:
+        server.faults.extend([fault])
+        settings = fast_settings(server.url, timeout=1)
+        stats, distiller = run_distiller(store, settings)
+        assert stats.retries == 1 and stats.answered == 1 and not stats.failed
+        assert server.calls == 2
+    (sample,) = list(Samples(store).all())
+    assert sample.output.startswith("f0 computes")  # only the good answer was kept
+    store.close()
+
+
+@pytest.mark.parametrize("fault,reason", [("http500", "Ollama error 500"), ("empty", "empty answer"),
+                                          ("cut", "broken answer from Ollama"), ("slow:3", "no answer within 1 s")])
+def test_a_fault_every_time_fails_the_job_with_its_reason(workspace: Path, fault: str, reason: str):
+    store = workspace_with(workspace, 1)
+    with FakeTeacher() as server:
+        server.faults.extend([fault] * 3)
+        stats, distiller = run_distiller(store, fast_settings(server.url, timeout=1))
+    assert stats.answered == 0 and sum(stats.failed.values()) == 1
+    assert any(reason in r for r in stats.failed), stats.failed
+    assert Samples(store).count() == 0
+    (failure,) = distiller.jobs.failures()
+    assert reason in failure[1]
+    store.close()
+
+
+def test_connection_refused_opens_the_breaker_once_and_recovers(workspace: Path, caplog):
+    store = workspace_with(workspace, 6)
+    port = free_port()
+    settings = fast_settings(f"http://127.0.0.1:{port}", probe_interval=0.3)
+
+    async def scenario():
+        teacher = make_teacher(settings)
+        distiller = Distiller(store, teacher, settings)
+        distiller.plan()
+        task = asyncio.create_task(distiller.run(until_idle=True))
+        await asyncio.sleep(1.5)  # several probes fail in this time
+        assert distiller.teacher_state == "down" and not task.done()
+        with FakeTeacher(port=port) as server:  # the teacher comes up: the next probe finds it
+            stats = await asyncio.wait_for(task, 20)
+        await teacher.close()
+        return stats, server.calls
+
+    with caplog.at_level("INFO", logger="trm_lsp.distill.worker"):
+        stats, calls = asyncio.run(scenario())
+    assert stats.answered == 6 and calls == 6
+    down = [r for r in caplog.records if "teacher unavailable" in r.getMessage()]
+    assert len(down) == 1  # one clear message, no log flood while it was down
+    assert any("is back" in r.getMessage() for r in caplog.records)
+    store.close()
+
+
+def test_cli_distill_with_the_teacher_down_fails_in_one_line(workspace: Path):
+    from tests.conftest import run_cli
+
+    write(workspace, "m.py", "def f(): pass\n")
+    result = run_cli("distill", str(workspace), "--host", f"http://127.0.0.1:{free_port()}", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and "ollama serve" in result.stderr
+
+
+def test_teacher_error_types():
+    assert issubclass(TeacherUnavailable, TeacherError)

@@ -1,0 +1,28 @@
+"""`trm-lsp export DIR [-o FILE]`: the samples as JSONL (default DIR/.trm-lsp/custom_logic.jsonl)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from trm_lsp.commands.common import stderr_console, workspace_dir
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dir", help="the workspace folder")
+    parser.add_argument("-o", "--output", type=Path, help="where to write (default: DIR/.trm-lsp/custom_logic.jsonl)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from trm_lsp.distill.exchange import export_samples
+    from trm_lsp.store import Store, state_dir
+
+    root = workspace_dir(args.dir)
+    target = args.output or state_dir(root) / "custom_logic.jsonl"
+    store = Store.for_workspace(root)
+    try:
+        count = export_samples(store, target)
+    finally:
+        store.close()
+    stderr_console().print(f"exported {count} samples to {target}", markup=False)
+    return 0

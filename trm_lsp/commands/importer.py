@@ -1,0 +1,34 @@
+"""`trm-lsp import DIR FILE`: load recorded teacher answers (sample format) into the store."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from trm_lsp.commands.common import stderr_console, workspace_dir
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dir", help="the workspace folder")
+    parser.add_argument("file", type=Path, help="a JSONL file of samples")
+
+
+def run(args: argparse.Namespace) -> int:
+    from trm_lsp.cli import UsageError
+    from trm_lsp.distill.exchange import import_samples
+    from trm_lsp.store import Store
+
+    root = workspace_dir(args.dir)
+    if not args.file.is_file():
+        raise UsageError(f"{args.file}: no such file")
+    store = Store.for_workspace(root)
+    try:
+        report = import_samples(store, args.file)
+    finally:
+        store.close()
+    console = stderr_console()
+    console.print(f"imported {report.imported} samples, {report.duplicates} already present, "
+                  f"{len(report.rejected)} rejected", markup=False)
+    for line in report.rejected[:20]:
+        console.print(f"  {line}", markup=False)
+    return 0

@@ -1,0 +1,91 @@
+"""Planning a distillation run: recover, cancel, enqueue, and put callees before callers
+(RepoAgent's lesson: an explanation of a caller is better when its callees are explained)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from trm_lsp.distill.prompts import EXPLAINABLE
+from trm_lsp.store import Store
+from trm_lsp.store.jobs import Jobs
+
+_CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+
+
+def plan(store: Store, jobs: Jobs, retry_failed: bool = True) -> dict[str, int]:
+    """Bring the queue in line with the index. Returns counts for the summary."""
+    with store.transaction():
+        recovered = jobs.recover()
+        retried = jobs.retry_failed() if retry_failed else 0
+        cancelled = len(jobs.cancel_stale())
+        added = jobs.enqueue_missing(EXPLAINABLE)
+    pending = jobs.pending_shas()
+    with store.transaction():
+        jobs.set_order(reference_order(store, pending))
+    marks = ",".join("?" * len(EXPLAINABLE))
+    explainable = store.db.execute(f"SELECT COUNT(DISTINCT sha256) FROM symbols WHERE kind IN ({marks})",
+                                   sorted(EXPLAINABLE)).fetchone()[0]
+    return {"explainable": explainable, "pending": len(pending), "added": added, "recovered": recovered,
+            "retried": retried, "cancelled": cancelled, "cached": explainable - len(pending)}
+
+
+def texts_for(store: Store, shas: list[str]) -> dict[str, tuple[str, str]]:
+    """sha -> (name, text) for these symbol texts, reading each file once."""
+    wanted = set(shas)
+    out: dict[str, tuple[str, str]] = {}
+    if not wanted:
+        return out
+    rows = store.db.execute(
+        "SELECT f.path, s.name, s.sha256, s.start_byte, s.end_byte, s.text FROM symbols s "
+        "JOIN files f ON f.id = s.file_id ORDER BY f.path").fetchall()
+    current, data = None, b""
+    for path, name, sha, start, end, text in rows:
+        if sha not in wanted or sha in out:
+            continue
+        if text is not None:
+            out[sha] = (name, text)
+            continue
+        if path != current:
+            current = path
+            try:
+                data = (Path(store.workspace) / path).read_bytes()
+            except OSError:
+                data = b""
+        raw = data[start:end]
+        if hashlib.sha256(raw).hexdigest() == sha:
+            out[sha] = (name, raw.decode("utf-8", "replace"))
+    return out
+
+
+def reference_order(store: Store, shas: list[str]) -> dict[str, int]:
+    """A rank per symbol text: symbols that call no other pending symbol first, then their
+    callers, level by level. Cycles are cut where they close."""
+    texts = texts_for(store, shas)
+    by_name: dict[str, set[str]] = {}
+    for sha, (name, _) in texts.items():
+        by_name.setdefault(name, set()).add(sha)
+    callees = {
+        sha: {c for name in set(_CALL.findall(text)) for c in by_name.get(name, ()) if c != sha}
+        for sha, (_, text) in texts.items()
+    }
+    level: dict[str, int] = {}
+    for root in sorted(texts):
+        if root in level:
+            continue
+        stack: list[tuple[str, bool]] = [(root, False)]
+        on_path: set[str] = set()
+        while stack:  # iterative post-order: a long call chain must not hit the recursion limit
+            sha, expanded = stack.pop()
+            if expanded:
+                on_path.discard(sha)
+                level[sha] = 1 + max((level.get(c, 0) for c in callees[sha] if c in level), default=-1)
+                continue
+            if sha in level or sha in on_path:
+                continue
+            on_path.add(sha)
+            stack.append((sha, True))
+            stack.extend((c, False) for c in callees[sha] if c not in level and c not in on_path)
+    ordered = sorted(texts, key=lambda sha: (level.get(sha, 0), sha))
+    return {sha: rank for rank, sha in enumerate(ordered)}

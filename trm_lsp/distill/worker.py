@@ -1,0 +1,266 @@
+"""The distiller: takes jobs off the persistent queue and asks the teacher, under a concurrency
+limit, a per-call timeout, retries with exponential backoff and jitter, and a circuit breaker.
+
+A teacher answer is committed (sample written, job removed, one transaction) before the job
+counts as done, so a kill at any moment loses nothing and never writes a sample twice. Progress
+goes out through `on_event`, which the CLI turns into a progress bar and the daemon into
+`$/progress`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+from trm_lsp.config import TeacherSettings
+from trm_lsp.distill.context import ContextIndex, symbol_row, symbol_text
+from trm_lsp.distill.plan import plan
+from trm_lsp.distill.prompts import PROMPT_VERSION, build_prompt
+from trm_lsp.distill.teacher import Teacher, TeacherError, TeacherUnavailable
+from trm_lsp.store import Store
+from trm_lsp.store.jobs import Jobs
+from trm_lsp.store.samples import Sample, Samples
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DistillEvent:
+    kind: str  # planned | answered | retry | failed | cancelled | teacher_down | teacher_up
+    done: int
+    total: int
+    symbol: str = ""
+    detail: str = ""
+
+
+@dataclass
+class DistillStats:
+    explainable: int = 0
+    cached: int = 0
+    asked: int = 0
+    answered: int = 0
+    retries: int = 0
+    failed: Counter = field(default_factory=Counter)
+    cancelled: int = 0
+    tokens: int = 0
+    teacher_seconds: float = 0.0
+    seconds: float = 0.0
+    stopped: str = ""
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.teacher_seconds if self.teacher_seconds else 0.0
+
+
+class Distiller:
+    def __init__(self, store: Store, teacher: Teacher, settings: TeacherSettings,
+                 on_event: Callable[[DistillEvent], None] | None = None) -> None:
+        self.store = store
+        self.teacher = teacher
+        self.settings = settings
+        self.jobs = Jobs(store, teacher.name, PROMPT_VERSION)
+        self.samples = Samples(store)
+        self.on_event = on_event or (lambda event: None)
+        self.stats = DistillStats()
+        self._context: ContextIndex | None = None
+        self._inflight: dict[str, asyncio.Future] = {}  # sha256 -> the teacher call
+        self._changed: set[str] = set()
+        self._wake = asyncio.Event()
+        self._down_streak = 0
+        self._breaker_open = False
+        self._breaker_closed = asyncio.Event()
+        self._breaker_closed.set()
+        self._probe_lock = asyncio.Lock()
+        self._total = 0
+        self._done = 0
+        self._stop = False
+
+    # -- planning and the API the LSP uses ---------------------------------------------------
+
+    def plan(self, retry_failed: bool = True) -> dict[str, int]:
+        counts = plan(self.store, self.jobs, retry_failed)
+        self._context = ContextIndex(self.store)
+        self.stats.explainable, self.stats.cached = counts["explainable"], counts["cached"]
+        self._total = counts["pending"]
+        self._emit("planned", detail=f"{counts['pending']} to ask, {counts['cached']} cached")
+        self._wake.set()
+        return counts
+
+    def prioritize(self, sha256: str) -> bool:
+        """The user is looking at this symbol: ask about it next."""
+        moved = self.jobs.prioritize(sha256)
+        self._wake.set()
+        return moved
+
+    def position(self, sha256: str) -> int | None:
+        return self.jobs.position(sha256)
+
+    def symbols_changed(self) -> None:
+        """After a re-index: drop jobs for text that is gone, queue the new text, cancel calls
+        in flight for symbols that changed under them."""
+        with self.store.transaction():
+            stale = self.jobs.cancel_stale()
+        for sha in stale:
+            call = self._inflight.get(sha)
+            if call is not None:  # counted by the worker when the call unwinds
+                self._changed.add(sha)
+                call.cancel()
+            else:
+                self.stats.cancelled += 1
+        self.plan(retry_failed=False)
+
+    def stop(self) -> None:
+        self._stop = True
+        self._wake.set()
+
+    @property
+    def teacher_state(self) -> str:
+        return "down" if self._breaker_open else "up"
+
+    # -- running -------------------------------------------------------------------------------
+
+    async def run(self, limit: int | None = None, until_idle: bool = True, stop_when_down: bool = False) -> DistillStats:
+        """Work the queue. `until_idle`: return when nothing is left (the CLI); else keep
+        waiting for new jobs (the daemon). `stop_when_down`: return when the breaker opens."""
+        if self._context is None:
+            self.plan()
+        started = time.perf_counter()
+        budget = [limit if limit is not None else -1]
+        workers = [asyncio.create_task(self._worker(budget, until_idle, stop_when_down), name=f"distill-{n}")
+                   for n in range(max(1, self.settings.concurrency))]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            self.stats.seconds += time.perf_counter() - started
+        return self.stats
+
+    async def _worker(self, budget: list[int], until_idle: bool, stop_when_down: bool) -> None:
+        while not self._stop:
+            if self._breaker_open:
+                if stop_when_down:
+                    self.stats.stopped = "teacher down"
+                    return
+                await self._wait_for_teacher()
+                continue
+            if budget[0] == 0:
+                return
+            job = self.jobs.claim()
+            if job is None:
+                if until_idle and not self._inflight and self.jobs.next_due() is None:
+                    self._wake.set()  # let the other workers see it too
+                    return
+                await self._sleep_until_due()
+                continue
+            budget[0] -= 1
+            try:
+                await self._handle(job)
+            finally:
+                self._inflight.pop(job.sha256, None)
+                self._changed.discard(job.sha256)
+                self._wake.set()
+
+    async def _sleep_until_due(self) -> None:
+        due = self.jobs.next_due()
+        timeout = 3600.0 if due is None else max(0.0, due - time.time())
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=min(timeout, 3600.0) + 0.01)
+        except asyncio.TimeoutError:
+            pass
+
+    async def _handle(self, job) -> None:
+        row = symbol_row(self.store, job.sha256)
+        text = symbol_text(self.store, job.sha256, row) if row is not None else None
+        if row is None or text is None:  # changed since it was indexed: the next index plans again
+            with self.store.transaction():
+                self.jobs.done(job)
+            self._emit("cancelled", detail="symbol changed since indexing")
+            return
+        prompt = build_prompt(row, text, self._context, self.settings.context_tokens,  # type: ignore[arg-type]
+                              self.settings.max_input_chars)
+        self.stats.asked += 1
+        call = asyncio.ensure_future(asyncio.wait_for(self.teacher.explain(prompt.messages), self.settings.timeout))
+        self._inflight[job.sha256] = call
+        try:
+            answer = await call
+        except asyncio.CancelledError:
+            if job.sha256 not in self._changed:
+                raise  # we are being stopped
+            self.stats.cancelled += 1
+            self._emit("cancelled", row["qualname"], "symbol changed while the teacher was answering")
+            return
+        except TeacherUnavailable as exc:
+            self.jobs.release(job)
+            self._teacher_down(str(exc))
+            return
+        except (TeacherError, asyncio.TimeoutError) as exc:
+            reason = str(exc) or f"no answer within {self.settings.timeout:g} s"
+            self._down_streak = 0
+            delay = min(self.settings.backoff_max, self.settings.backoff_initial * 2 ** job.attempts)
+            delay *= random.uniform(0.5, 1.5)
+            with self.store.transaction():
+                failed = self.jobs.retry_later(job, reason, delay, self.settings.max_attempts)
+            if failed:
+                self.stats.failed[reason.split(":")[0]] += 1
+                self._done += 1
+                self._emit("failed", row["qualname"], reason)
+            else:
+                self.stats.retries += 1
+                self._emit("retry", row["qualname"], reason)
+            return
+        sample = Sample(
+            sha256=job.sha256, teacher=self.teacher.name, prompt_version=PROMPT_VERSION, path=row["path"],
+            language=row["language"], kind=row["kind"], symbol=row["qualname"], start_line=row["start_line"],
+            end_line=row["end_line"], input=text, reasoning=answer.reasoning, output=answer.output,
+            tokens=answer.tokens, seconds=answer.seconds,
+        )
+        with self.store.transaction():  # committed before the job counts as done
+            self.samples.add(sample)
+            self.jobs.done(job)
+        self._down_streak = 0
+        self.stats.answered += 1
+        self.stats.tokens += answer.tokens
+        self.stats.teacher_seconds += answer.seconds
+        self._done += 1
+        self._emit("answered", row["qualname"])
+
+    # -- the circuit breaker -------------------------------------------------------------------
+
+    def _teacher_down(self, reason: str) -> None:
+        self._down_streak += 1
+        if self._down_streak >= self.settings.breaker_failures and not self._breaker_open:
+            self._breaker_open = True
+            self._breaker_closed.clear()
+            log.warning("teacher unavailable: %s; trying again every %g s", reason, self.settings.probe_interval)
+            self._emit("teacher_down", detail=reason)
+
+    async def _wait_for_teacher(self) -> None:
+        if self._probe_lock.locked():
+            await self._breaker_closed.wait()
+            return
+        async with self._probe_lock:
+            while self._breaker_open and not self._stop:
+                await asyncio.sleep(self.settings.probe_interval)
+                try:
+                    await self.teacher.check()
+                except TeacherUnavailable:
+                    continue  # still down: no log line per probe
+                self._breaker_open = False
+                self._down_streak = 0
+                self._breaker_closed.set()
+                log.info("teacher %s is back", self.teacher.name)
+                self._emit("teacher_up")
+
+    def _emit(self, kind: str, symbol: str = "", detail: str = "") -> None:
+        try:
+            self.on_event(DistillEvent(kind, self._done, self._total, symbol, detail))
+        except Exception:  # a broken progress listener must not stop distillation
+            log.exception("progress listener failed")

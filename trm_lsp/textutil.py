@@ -1,0 +1,29 @@
+"""Words out of code and prose, shared by BM25 ranking and the student's tokenizer:
+identifiers split on snake_case and camelCase, lower-cased."""
+
+from __future__ import annotations
+
+import re
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+
+
+def split_identifier(name: str) -> list[str]:
+    """`parseHTTPResponse_v2` -> ['parse', 'http', 'response', 'v', '2']."""
+    parts = []
+    for chunk in name.split("_"):
+        parts.extend(p.lower() for p in _CAMEL.findall(chunk))
+    return parts
+
+
+def words(text: str) -> list[str]:
+    """Every identifier and its sub-words, lower-cased (both, so `getValue` matches `get`)."""
+    out = []
+    for token in _IDENT.findall(text):
+        parts = split_identifier(token)
+        low = token.lower()
+        out.append(low)
+        if len(parts) > 1:
+            out.extend(parts)
+    return out
