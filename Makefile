@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# System packages: tesseract (OCR), fonts for the OCR tests, ctags (benchmark baseline).
-APT_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core universal-ctags
+# System packages: tesseract (OCR), fonts for the OCR tests, ctags (benchmark baseline),
+# OpenBLAS (MLX on Linux otherwise runs on a reference BLAS ~30x slower).
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core universal-ctags libopenblas0-pthread
 
 .PHONY: demo test e2e bench system venv clean
 

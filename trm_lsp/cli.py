@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "distill": ("distill", "ask the teacher about every symbol that has no answer for its current text"),
     "export": ("export", "write the teacher samples as JSONL"),
     "import": ("importer", "load recorded teacher answers into a workspace"),
+    "train": ("train", "train the student (a Tiny Recursive Model) on teacher samples"),
+    "eval": ("evaluate", "train on one sample set, score the student and baselines on another"),
 }
 
 
@@ -45,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="trm-lsp: %(levelname)s %(name)s: %(message)s",
     )
+    for noisy in ("bm25s", "httpx", "httpcore"):  # libraries that log every call at DEBUG/INFO
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     module = importlib.import_module(f"trm_lsp.commands.{args._module}")
     try:
         return int(module.run(args) or 0)

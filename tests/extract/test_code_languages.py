@@ -67,11 +67,11 @@ def test_known_symbols_come_out(rows, path):
 
 
 def test_every_language_has_a_query_file():
-    from trm_lsp.extract.languages import GRAMMAR_DIR, LANGUAGES
+    from trm_lsp.extract.languages import LANGUAGES, query_path
 
     for language in LANGUAGES:
         if language.grammar is not None:
-            assert (GRAMMAR_DIR / f"{language.id}-tags.scm").is_file(), language.id
+            assert query_path(language.id).is_file(), language.id
 
 
 def test_text_is_the_symbol_lines_and_sha256_is_its_hash(rows):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 from trm_lsp.commands.common import load_settings, show_progress, stderr_console, workspace_dir
@@ -29,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 0:
         raise UsageError("--limit must not be negative")
     settings = load_settings(root, {"teacher": teacher_overrides})
+    import asyncio
+
     return asyncio.run(_distill(root, settings, args.limit))
 
 

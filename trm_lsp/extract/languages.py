@@ -104,12 +104,20 @@ def ts_language(language_id: str):
         return tree_sitter.Language(getattr(module, func)())
 
 
+#: Languages that share another's query file (TSX is TypeScript with JSX on top).
+QUERY_FILE = {"tsx": "typescript"}
+
+
+def query_path(language_id: str) -> Path:
+    return GRAMMAR_DIR / f"{QUERY_FILE.get(language_id, language_id)}-tags.scm"
+
+
 @functools.lru_cache(maxsize=None)
 def ts_query(language_id: str):
     """The compiled tags query for a language, from `grammars/<language>-tags.scm`."""
     import tree_sitter
 
-    source = (GRAMMAR_DIR / f"{language_id}-tags.scm").read_text(encoding="utf-8")
+    source = query_path(language_id).read_text(encoding="utf-8")
     return tree_sitter.Query(ts_language(language_id), source)
 
 

@@ -30,7 +30,6 @@ MIGRATIONS: list[str] = [
         sha256 TEXT NOT NULL,
         text TEXT
     );
-    CREATE INDEX symbols_file ON symbols(file_id, start_line);
     CREATE TABLE meta (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
@@ -87,6 +86,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 #: Secondary indexes, dropped during a bulk load and rebuilt after it (much faster than
 #: maintaining them row by row); `Store` recreates any that a kill left missing.
 LOOKUP_INDEXES: dict[str, str] = {
+    "symbols_file": "CREATE INDEX IF NOT EXISTS symbols_file ON symbols(file_id, start_line)",
     "symbols_name": "CREATE INDEX IF NOT EXISTS symbols_name ON symbols(name)",
     "symbols_sha": "CREATE INDEX IF NOT EXISTS symbols_sha ON symbols(sha256)",
 }

@@ -1,0 +1,168 @@
+"""The student's machinery on tiny configurations: tokenizer, exact cached decoding,
+checkpoints, the train/eval commands and their bad input. (Its quality is measured by
+bench/student_eval.py on the real corpus, not here.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+from tests.conftest import SHARED, run_cli
+from trm_lsp.student import checkpoint
+from trm_lsp.student.data import Lengths, Record, load_samples, mask_name, swap_name
+from trm_lsp.student.infer import LABEL, Student
+from trm_lsp.student.model import TRM, TRMConfig, causal_mask
+from trm_lsp.student.tokenizer import Tokenizer
+from trm_lsp.student.train import TrainConfig, train_student
+
+CORPUS = SHARED / "corpus" / "stdlib_smollm2.train.jsonl"
+TINY_MODEL = {"dim": 32, "heads": 2, "layers": 1, "cycles": 2, "n_latent": 1, "embed_dim": 32}
+TINY_ARGS = ["--dim", "32", "--heads", "2", "--layers", "1", "--latent", "1", "--epochs", "1", "--batch_size", "4",
+             "--vocab", "400"]
+
+
+def corpus_sample(path: Path, lines: int) -> Path:
+    if not CORPUS.exists():
+        pytest.skip("../shared/corpus is not beside this checkout")
+    path.write_text("".join(CORPUS.read_text().splitlines(keepends=True)[:lines]))
+    return path
+
+
+def tiny_records(count: int = 12) -> list[Record]:
+    return [Record(symbol=f"Box.get_{n}", kind="method", language="python", path="box.py",
+                   input=f"    def get_{n}(self):\n        return self.items[{n}]",
+                   output=f"This Python method `Box.get_{n}` returns the item at index {n}.") for n in range(count)]
+
+
+def test_tokenizer_splits_identifiers_and_round_trips():
+    tok = Tokenizer.train(["def parseHttpResponse(self): pass", "parse_args getValue"] * 20, vocab_size=300)
+    text = "def parseHTTPResponse_v2(self):\n    return getValue()"
+    assert tok.decode(tok.encode(text)) == text
+    pieces = [tok.inner.id_to_token(i) for i in tok.encode("parseHttpResponse")]
+    assert pieces[0] == "parse" and len(pieces) >= 3  # cut at the case change before merging
+
+
+def test_cached_decoding_matches_the_full_causal_forward():
+    mx.random.seed(3)
+    model = TRM(TRMConfig(vocab_size=50, dim=32, heads=2, layers=2, n_latent=2, cycles=2))
+    mx.eval(model.parameters())
+    tokens = mx.array([[1, 7, 9, 4, 12, 30, 2, 8]])
+    length = tokens.shape[1]
+    xe = model.embed_input(tokens)
+    y, z = model.initial_state((1, length, 32))
+    for _ in range(2):
+        y, z = model.recurse(xe, y, z, causal_mask(length))
+    full = model.logits(y)
+    student = Student(model, Tokenizer.train(["a b c"], vocab_size=60), {"sup_steps": 2})
+    caches = [[[[[None, None] for _ in range(2)] for _ in range(3)] for _ in range(2)] for _ in range(2)]
+    outs = []
+    for position in range(length):
+        xe1 = model.embed_input(tokens[:, position : position + 1])
+        y1, z1 = model.initial_state((1, 1, 32))
+        for s in range(2):
+            for c in range(2):
+                y1, z1 = model.cycle(xe1, y1, z1, None, caches[s][c], position)
+        outs.append(model.logits(y1))
+    step = mx.concatenate(outs, axis=1)
+    assert np.allclose(np.array(full), np.array(step), atol=1e-4)
+    assert student.sup_steps == 2
+
+
+def test_train_save_load_explain_and_embed(tmp_path: Path):
+    result = train_student(tiny_records(), TINY_MODEL, TrainConfig(epochs=2, batch_size=4, vocab_size=300,
+                                                                   lengths=Lengths(32, 24, 16, 16)), tmp_path / "s")
+    assert result.steps == 2 * 3 * 2 and (tmp_path / "s" / "model.safetensors").exists()
+    student = Student.load(tmp_path / "s")
+    answer = student.explain("    def get_99(self):\n        return self.items[99]", "get_99")
+    assert answer.neighbour.startswith("Box.get_") and answer.tokens <= 16
+    vectors = student.embed(["def a(): pass", "def b(): pass"], "code")
+    assert vectors.shape == (2, 32) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
+    assert LABEL == "TRM student"
+
+
+def test_name_swap_and_mask():
+    assert swap_name("`Box.get_1` returns get_1's item", "get_1", "get_9") == "`Box.get_9` returns get_9's item"
+    masked = mask_name("The Cache.put_item method stores an item in the cache", "Cache.put_item")
+    assert "put" not in masked.lower() and "cache" not in masked.lower() and "stores" in masked
+
+
+def test_corrupt_or_foreign_checkpoint_is_refused_and_the_old_one_kept(tmp_path: Path):
+    out = tmp_path / "s"
+    train_student(tiny_records(), TINY_MODEL, TrainConfig(epochs=1, batch_size=4, vocab_size=300,
+                                                          lengths=Lengths(32, 24, 16, 16)), out)
+    broken = tmp_path / "broken"
+    shutil.copytree(out, broken)
+    (broken / "model.safetensors").write_bytes(b"\0" * 100)
+    with pytest.raises(checkpoint.CheckpointError, match="corrupt student checkpoint"):
+        checkpoint.load(broken)
+    foreign = tmp_path / "foreign"
+    shutil.copytree(out, foreign)
+    config = json.loads((foreign / "config.json").read_text())
+    (foreign / "config.json").write_text(json.dumps({**config, "version": 99}))
+    with pytest.raises(checkpoint.CheckpointError, match="retrain it"):
+        checkpoint.load(foreign)
+    with pytest.raises(checkpoint.CheckpointError, match="run `trm-lsp train`"):
+        checkpoint.load(tmp_path / "missing")
+    assert Student.load(out).explain("def f(): pass", "f") is not None
+
+
+def test_train_command_bad_input(tmp_path: Path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    result = run_cli("train", "--dataset", "custom", "--data_path", str(empty), *TINY_ARGS, check=False)
+    assert result.returncode == 1 and "0 usable samples" in result.stderr
+    one = corpus_sample(tmp_path / "one.jsonl", 1)
+    result = run_cli("train", "--dataset", "custom", "--data_path", str(one), *TINY_ARGS, check=False)
+    assert result.returncode == 1 and "1 usable samples" in result.stderr
+    mixed = corpus_sample(tmp_path / "mixed.jsonl", 10)
+    with open(mixed, "a") as fh:
+        fh.write("{broken\n" + json.dumps({"symbol": "x"}) + "\n")
+    result = run_cli("train", "--dataset", "custom", "--data_path", str(mixed), *TINY_ARGS, "--out",
+                     str(tmp_path / "out"))
+    assert "skipped mixed.jsonl line 11: JSONDecodeError" in result.stderr
+    assert "skipped mixed.jsonl line 12: KeyError" in result.stderr
+    meta = json.loads(result.stderr.strip().splitlines()[-1])
+    assert meta["blas"] in ("openblas", "reference", "accelerate") and meta["train_samples"] == 10
+    assert run_cli("train", "--data_path", str(tmp_path / "nope.jsonl"), check=False).returncode == 2
+
+
+def test_eval_prints_the_contract_keys(tmp_path: Path):
+    data = corpus_sample(tmp_path / "d.jsonl", 30)
+    result = run_cli("eval", "--data_path", str(data), *TINY_ARGS, "--json", timeout=600)
+    report = json.loads(result.stdout)
+    for key in ("n_train", "n_test", "train_seconds", "blas", "params"):
+        assert key in report
+    assert (report["n_train"], report["n_test"]) == (24, 6)
+    assert set(report["explain"]) >= {"student", "nearest_neighbour", "template"}
+    assert set(report["explain"]["student"]) == {"rougeL", "chrf"}
+    assert set(report["retrieval"]["student"]) >= {"mrr10"} and "mrr10" in report["retrieval"]["bm25"]
+    assert set(report["latency_ms"]) >= {"explain_p50", "explain_p95", "retrieve_p50", "retrieve_p95"}
+
+
+def test_training_killed_mid_epoch_leaves_the_last_checkpoint_loadable(tmp_path: Path):
+    data = corpus_sample(tmp_path / "d.jsonl", 40)
+    out = tmp_path / "s"
+    run_cli("train", "--data_path", str(data), *TINY_ARGS, "--out", str(out))
+    first = json.loads((out / "config.json").read_text())["version_tag"]
+    proc = subprocess.Popen([sys.executable, "-m", "trm_lsp", "train", "--data_path", str(data), *TINY_ARGS,
+                             "--epochs", "50", "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    time.sleep(6)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    model, tok, meta = checkpoint.load(out)  # the last whole checkpoint, never a torn one
+    assert meta["version_tag"] >= first and (out / "memory.jsonl").exists()
+    done = meta["epochs_done"]
+    result = run_cli("train", "--data_path", str(data), *TINY_ARGS, "--epochs", str(done + 2), "--out", str(out),
+                     "--resume")
+    assert json.loads(result.stderr.strip().splitlines()[-1])["epochs_done"] == done + 2

@@ -1,0 +1,113 @@
+"""`trm-lsp train --dataset custom --data_path FILE ...`: train the student (flags as in the seed)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from trm_lsp.commands.common import show_progress, stderr_console
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by `train` and `eval`."""
+    parser.add_argument("--data_path", type=Path, required=True, help="samples as JSONL (the sample format)")
+    parser.add_argument("--batch_size", type=int, default=32, help="samples per batch (default 32)")
+    parser.add_argument("--layers", type=int, default=2, help="blocks in the shared network f (default 2)")
+    parser.add_argument("--cycles", type=int, default=2, help="T: recursion cycles per supervision step (default 2)")
+    parser.add_argument("--latent", type=int, default=2, help="n: latent updates per cycle (default 2)")
+    parser.add_argument("--sup_steps", type=int, default=2, help="deep-supervision steps per batch (default 2)")
+    parser.add_argument("--epochs", type=int, default=10, help="passes over the samples (default 10)")
+    parser.add_argument("--dim", type=int, default=128, help="model width (default 128)")
+    parser.add_argument("--heads", type=int, default=2, help="attention heads (default 2)")
+    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate, AdamW (default 2e-3)")
+    parser.add_argument("--vocab", type=int, default=3000, help="BPE vocabulary size (default 3000)")
+    parser.add_argument("--max_minutes", type=float, default=9.0,
+                        help="stop training after this much wall time, keeping what was learnt (default 9)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", choices=("custom",), default="custom", help="only 'custom' (a JSONL file)")
+    add_model_arguments(parser)
+    parser.add_argument("--out", type=Path, help="checkpoint folder (default: student/ beside the data file)")
+    parser.add_argument("--resume", action="store_true", help="continue the checkpoint in --out for the remaining epochs")
+
+
+def configs(args: argparse.Namespace):
+    from trm_lsp.student.train import TrainConfig
+
+    for name in ("batch_size", "layers", "cycles", "latent", "sup_steps", "epochs", "dim", "heads", "vocab"):
+        if getattr(args, name) < 1:
+            from trm_lsp.cli import UsageError
+
+            raise UsageError(f"--{name} must be at least 1")
+    model = {"dim": args.dim, "heads": args.heads, "layers": args.layers, "cycles": args.cycles,
+             "n_latent": args.latent, "embed_dim": args.dim}
+    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, sup_steps=args.sup_steps, lr=args.lr,
+                        vocab_size=args.vocab, seed=args.seed)
+    return model, train
+
+
+def load_records(path: Path, console):
+    from trm_lsp.cli import UsageError
+    from trm_lsp.student.data import load_samples
+
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    report = load_samples(path)
+    for line in report.bad_lines[:20]:
+        console.print(f"skipped {path.name} {line}", markup=False)
+    if len(report.bad_lines) > 20:
+        console.print(f"... and {len(report.bad_lines) - 20} more bad lines", markup=False)
+    return report.records
+
+
+def run(args: argparse.Namespace) -> int:
+    from trm_lsp.student.blas import ensure_fast_blas
+
+    ensure_fast_blas()
+    from trm_lsp.student.train import train_student
+
+    console = stderr_console()
+    records = load_records(args.data_path, console)
+    if len(records) < 2:
+        print(f"trm-lsp: error: {args.data_path} has {len(records)} usable samples; the student needs at least 2",
+              file=sys.stderr)
+        return 1
+    model_cfg, train_cfg = configs(args)
+    out = args.out or args.data_path.resolve().parent / "student"
+    with training_progress(console) as on_progress:
+        result = train_student(records, model_cfg, train_cfg, out, on_progress, max_seconds=args.max_minutes * 60,
+                               resume=args.resume)
+    console.print(json.dumps({"out": str(out), **result.meta}), markup=False)
+    return 0
+
+
+class training_progress:
+    """A progress bar with the loss on a terminal; a line every few steps in logs."""
+
+    def __init__(self, console) -> None:
+        self.console, self.bar = console, None
+
+    def __enter__(self):
+        if show_progress():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                TextColumn("loss {task.fields[loss]:.3f}"), console=self.console, transient=True)
+            self.bar.__enter__()
+            self.task = self.bar.add_task("", total=None, loss=0.0)
+        return self.update
+
+    def update(self, p) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=p.step, total=p.total, loss=p.loss)
+        elif p.step % 50 == 0 or p.step == p.total:
+            self.console.print(f"step {p.step}/{p.total} loss {p.loss:.3f} (lm {p.lm:.3f}, retrieval {p.retrieval:.3f})",
+                               markup=False)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)

@@ -1,0 +1,54 @@
+"""Which BLAS MLX runs on, and a fast one where the machine has it.
+
+The Linux `mlx[cpu]` wheel bundles a reference (netlib) BLAS, ~20-30x slower than OpenBLAS for
+the matrix products that dominate training. `ensure_fast_blas()` re-executes the command with
+Debian's OpenBLAS preloaded (`libopenblas0-pthread`) when it is installed; TRM_LSP_BLAS=reference
+turns that off. Every training and evaluation report says which one ran.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+
+_ENV = "TRM_LSP_BLAS"
+_CANDIDATES = (
+    "/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3",
+    "/usr/lib/aarch64-linux-gnu/openblas-pthread/libblas.so.3",
+    "/usr/lib64/libopenblas.so.0",
+)
+
+
+def openblas_path() -> str | None:
+    for path in _CANDIDATES:
+        if os.path.exists(path):
+            return path
+    found = sorted(glob.glob("/usr/lib/*/openblas*/libblas.so.3"))
+    return found[0] if found else None
+
+
+def active_blas() -> str:
+    """'accelerate' on macOS; on Linux 'openblas' when it is mapped into this process, else
+    'reference' (MLX's bundled netlib BLAS)."""
+    if sys.platform == "darwin":
+        return "accelerate"
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as fh:
+            maps = fh.read()
+    except OSError:
+        return "unknown"
+    return "openblas" if "openblas" in maps else "reference"
+
+
+def ensure_fast_blas(argv: list[str] | None = None) -> None:
+    """Re-exec this process with OpenBLAS preloaded, once, where it helps and is allowed."""
+    if sys.platform != "linux" or os.environ.get(_ENV) in ("reference", "off", "openblas"):
+        return
+    path = openblas_path()
+    if path is None or "openblas" in os.environ.get("LD_PRELOAD", ""):
+        return
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = f"{path}:{env['LD_PRELOAD']}" if env.get("LD_PRELOAD") else path
+    env[_ENV] = "openblas"  # no loop if the preload does not take
+    os.execve(sys.executable, [sys.executable, "-m", "trm_lsp", *(argv if argv is not None else sys.argv[1:])], env)

@@ -1,0 +1,163 @@
+"""The Tiny Recursive Model, after Jolicoeur-Martineau (2025), for text.
+
+One shared network f of `layers` post-norm blocks (RMSNorm without scale, attention with RoPE,
+SwiGLU, no biases). Three streams: x (the embedded input), y (the current answer), z (the
+latent). A cycle runs z = f(z + y + x) n times, then y = f(y + z) once; of T cycles only the
+last carries gradients. Deep supervision repeats that per optimizer step with y and z carried
+over detached. Heads read y: an untied LM head (explanations), a projection for retrieval
+embeddings, and a halting head (ACT). Every call of f is causal in generation mode, so
+left-to-right decoding with a per-(call, layer) KV cache is exact.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import mlx.core as mx
+import mlx.nn as nn
+
+
+@dataclass
+class TRMConfig:
+    vocab_size: int = 3000
+    dim: int = 128
+    heads: int = 4
+    layers: int = 2
+    n_latent: int = 2          # n: latent updates per cycle
+    cycles: int = 2            # T: cycles per supervision step (the last with gradients)
+    ffn_mult: float = 2.5
+    max_len: int = 256
+    embed_dim: int = 128       # retrieval embedding size
+    rope_base: float = 10000.0
+    norm_eps: float = 1e-5
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TRMConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def rms(x: mx.array, eps: float) -> mx.array:
+    return x * mx.rsqrt(mx.mean(x * x, axis=-1, keepdims=True) + eps)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: TRMConfig) -> None:
+        super().__init__()
+        self.heads = cfg.heads
+        self.head_dim = cfg.dim // cfg.heads
+        self.qkv = nn.Linear(cfg.dim, 3 * cfg.dim, bias=False)
+        self.out = nn.Linear(cfg.dim, cfg.dim, bias=False)
+        self.rope = nn.RoPE(self.head_dim, base=cfg.rope_base)
+
+    def __call__(self, h: mx.array, mask, cache: list | None = None, offset: int = 0) -> mx.array:
+        B, L, D = h.shape
+        q, k, v = mx.split(self.qkv(h), 3, axis=-1)
+        q, k, v = (t.reshape(B, L, self.heads, self.head_dim).transpose(0, 2, 1, 3) for t in (q, k, v))
+        q, k = self.rope(q, offset=offset), self.rope(k, offset=offset)
+        if cache is not None:  # [k, v] of earlier positions for this (call, layer)
+            if cache[0] is not None:
+                k = mx.concatenate([cache[0], k], axis=2)
+                v = mx.concatenate([cache[1], v], axis=2)
+            cache[0], cache[1] = k, v
+        o = mx.fast.scaled_dot_product_attention(q, k, v, scale=1 / math.sqrt(self.head_dim), mask=mask)
+        return self.out(o.transpose(0, 2, 1, 3).reshape(B, L, D))
+
+
+class SwiGLU(nn.Module):
+    def __init__(self, cfg: TRMConfig) -> None:
+        super().__init__()
+        hidden = int(cfg.dim * cfg.ffn_mult)
+        self.gate = nn.Linear(cfg.dim, hidden, bias=False)
+        self.up = nn.Linear(cfg.dim, hidden, bias=False)
+        self.down = nn.Linear(hidden, cfg.dim, bias=False)
+
+    def __call__(self, h: mx.array) -> mx.array:
+        return self.down(nn.silu(self.gate(h)) * self.up(h))
+
+
+class Block(nn.Module):
+    """Post-norm: h = rms(h + attn(h)); h = rms(h + mlp(h))."""
+
+    def __init__(self, cfg: TRMConfig) -> None:
+        super().__init__()
+        self.eps = cfg.norm_eps
+        self.attn = Attention(cfg)
+        self.mlp = SwiGLU(cfg)
+
+    def __call__(self, h, mask, cache=None, offset=0):
+        h = rms(h + self.attn(h, mask, cache, offset), self.eps)
+        return rms(h + self.mlp(h), self.eps)
+
+
+class TRM(nn.Module):
+    def __init__(self, cfg: TRMConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.dim)
+        self.blocks = [Block(cfg) for _ in range(cfg.layers)]
+        self.lm_head = nn.Linear(cfg.dim, cfg.vocab_size, bias=False)  # untied from `embed`
+        self.project = nn.Linear(cfg.dim, cfg.embed_dim, bias=False)
+        self.q_head = nn.Linear(cfg.dim, 1, bias=True)
+        # Initial answer and latent: parameters, so they are saved with the checkpoint.
+        self.y_init = mx.random.normal((cfg.dim,)) * 0.02
+        self.z_init = mx.random.normal((cfg.dim,)) * 0.02
+
+    # -- the recursion -------------------------------------------------------------------------
+
+    def f(self, h, mask, caches=None, offset=0):
+        for i, block in enumerate(self.blocks):
+            h = block(h, mask, caches[i] if caches is not None else None, offset)
+        return h
+
+    def embed_input(self, tokens: mx.array) -> mx.array:
+        return self.embed(tokens) * math.sqrt(self.cfg.dim)
+
+    def initial_state(self, shape) -> tuple[mx.array, mx.array]:
+        return mx.broadcast_to(self.y_init, shape), mx.broadcast_to(self.z_init, shape)
+
+    def cycle(self, x, y, z, mask, caches=None, offset=0):
+        """n latent updates, then one answer update. `caches`: one list per call of f."""
+        n = self.cfg.n_latent
+        for i in range(n):
+            z = self.f(z + y + x, mask, caches[i] if caches else None, offset)
+        y = self.f(y + z, mask, caches[n] if caches else None, offset)
+        return y, z
+
+    def recurse(self, x, y, z, mask):
+        """One supervision step: T-1 cycles without gradient, then one with."""
+        for _ in range(self.cfg.cycles - 1):
+            y, z = self.cycle(x, y, z, mask)
+        y, z = mx.stop_gradient(y), mx.stop_gradient(z)
+        return self.cycle(x, y, z, mask)
+
+    # -- heads ---------------------------------------------------------------------------------
+
+    def logits(self, y: mx.array) -> mx.array:
+        return self.lm_head(y)
+
+    def halt_logit(self, y: mx.array, weights: mx.array) -> mx.array:
+        return self.q_head(pool(y, weights)).squeeze(-1)
+
+    def embedding(self, y: mx.array, weights: mx.array) -> mx.array:
+        e = self.project(pool(y, weights))
+        return e / (mx.linalg.norm(e, axis=-1, keepdims=True) + 1e-6)
+
+
+def pool(y: mx.array, weights: mx.array) -> mx.array:
+    """Mean over the positions whose weight is 1 (padding has 0)."""
+    w = weights[..., None].astype(y.dtype)
+    return (y * w).sum(axis=1) / mx.maximum(w.sum(axis=1), 1.0)
+
+
+def causal_mask(length: int, dtype=mx.float32) -> mx.array:
+    return nn.MultiHeadAttention.create_additive_causal_mask(length).astype(dtype)
+
+
+def padding_mask(weights: mx.array, dtype=mx.float32) -> mx.array:
+    """Bidirectional attention that ignores padded keys: (B, 1, 1, L) additive mask."""
+    return ((1.0 - weights.astype(dtype)) * -1e9)[:, None, None, :]

@@ -1,0 +1,290 @@
+"""Training the student on teacher samples: both abilities at once, one shared network.
+
+Each batch runs `sup_steps` supervision steps (deep supervision): a forward through T cycles
+(the last with gradients), the losses, one AdamW step; y and z are carried to the next step
+detached. Losses: next-token cross-entropy on the answer (explanation), symmetric InfoNCE
+between code and explanation embeddings (retrieval), and a halting BCE whose target is "the
+answer's token accuracy is already >= 0.9" (whole-sequence exact match is never true for
+text). An EMA of the weights (decay suited to a few hundred steps) is what gets saved.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import mlx.core as mx
+import mlx.nn as nn
+import mlx.optimizers as optim
+import numpy as np
+from mlx.utils import tree_flatten, tree_map
+
+from trm_lsp.student.data import CodeIndex, Lengths, Record, lm_arrays, mask_name, retrieval_arrays, swap_name
+from trm_lsp.student.model import TRM, TRMConfig, causal_mask, padding_mask
+from trm_lsp.student.tokenizer import Tokenizer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 16
+    sup_steps: int = 2
+    lr: float = 2e-3
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 30
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    ema_decay: float = 0.98
+    temperature: float = 0.07
+    halt_threshold: float = 0.9
+    halt_weight: float = 0.1
+    retrieval_weight: float = 1.0
+    lm_weight: float = 1.0
+    mask_names: bool = True
+    vocab_size: int = 3000
+    seed: int = 0
+    compile: bool = True
+    lengths: Lengths = field(default_factory=Lengths)
+
+
+@dataclass
+class Progress:
+    step: int
+    total: int
+    loss: float
+    lm: float
+    retrieval: float
+    epoch: int
+
+
+def hints_for(records: list[Record], index: CodeIndex) -> list[str]:
+    """For each training sample, the explanation of its nearest *other* sample, name swapped."""
+    hints = []
+    for i, record in enumerate(records):
+        nearest = index.nearest(record.input, 1, exclude=i)
+        j = nearest[0] if nearest else i
+        hints.append(swap_name(records[j].output, records[j].name, record.name))
+    return hints
+
+
+def build_tokenizer(records: list[Record], vocab_size: int) -> Tokenizer:
+    texts = [r.input for r in records] + [r.output for r in records]
+    return Tokenizer.train(texts, vocab_size=vocab_size)
+
+
+class Trainer:
+    def __init__(self, model: TRM, tok: Tokenizer, cfg: TrainConfig) -> None:
+        self.model, self.tok, self.cfg = model, tok, cfg
+        self.ema = tree_map(lambda p: p, model.parameters())
+        self.step_count = 0
+
+    def fit(self, records: list[Record], hints: list[str], on_progress: Callable[[Progress], None] | None = None,
+            should_stop: Callable[[], bool] | None = None, on_epoch: Callable[[int], None] | None = None) -> None:
+        cfg, n, tok = self.cfg, self.cfg.lengths, self.tok
+        lm_x, lm_w = lm_arrays(tok, records, hints, n)
+        code_x, code_w = retrieval_arrays(tok, [r.input for r in records], tok.code, n.code)
+        # The retriever learns from explanations with the symbol's name taken out: it must learn
+        # what code does, since matching names is what BM25, beside it, already does well.
+        texts = [mask_name(r.output, r.symbol) if cfg.mask_names else r.output for r in records]
+        text_x, text_w = retrieval_arrays(tok, texts, tok.text, n.text)
+        batch = min(cfg.batch_size, len(records))
+        per_epoch = max(1, len(records) // batch)
+        total = per_epoch * cfg.epochs * cfg.sup_steps
+        schedule = optim.join_schedules(
+            [optim.linear_schedule(cfg.lr * 0.05, cfg.lr, max(1, cfg.warmup_steps)),
+             optim.cosine_decay(cfg.lr, max(1, total - cfg.warmup_steps), cfg.lr * cfg.min_lr_ratio)],
+            [max(1, cfg.warmup_steps)])
+        opt = optim.AdamW(learning_rate=schedule, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
+        model = self.model
+        lm_mask = causal_mask(n.lm)
+
+        def losses(x, w, y, z, cx, cw, tx, tw, cy, cz, ty, tz):
+            zero = mx.array(0.0)
+            lm = halt = ret = zero
+            if cfg.lm_weight > 0:
+                xe = model.embed_input(x)
+                y, z = model.recurse(xe, y, z, lm_mask + padding_mask(x != tok.pad))
+                start = n.prefix - 1  # every answer sits at the same positions (left padding)
+                logits = model.logits(y[:, start:-1])
+                targets = x[:, start + 1 :]
+                weights = w[:, start:-1]
+                ce = nn.losses.cross_entropy(logits, targets, reduction="none")
+                lm = (ce * weights).sum() / mx.maximum(weights.sum(), 1.0)
+                hits = (mx.argmax(logits, axis=-1) == targets) * weights
+                accuracy = hits.sum(axis=1) / mx.maximum(weights.sum(axis=1), 1.0)
+                halt_target = (accuracy >= cfg.halt_threshold).astype(mx.float32)
+                halt = nn.losses.binary_cross_entropy(model.halt_logit(y, w), mx.stop_gradient(halt_target),
+                                                      with_logits=True, reduction="mean")
+            if cfg.retrieval_weight > 0:
+                cy, cz = model.recurse(model.embed_input(cx), cy, cz, padding_mask(cw))
+                ty, tz = model.recurse(model.embed_input(tx), ty, tz, padding_mask(tw))
+                sims = model.embedding(cy, cw) @ model.embedding(ty, tw).T / cfg.temperature
+                labels = mx.arange(sims.shape[0])
+                ret = (nn.losses.cross_entropy(sims, labels, reduction="mean")
+                       + nn.losses.cross_entropy(sims.T, labels, reduction="mean")) / 2
+            loss = cfg.lm_weight * lm + cfg.retrieval_weight * ret + cfg.halt_weight * halt
+            return loss, (lm, ret, y, z, cy, cz, ty, tz)
+
+        grad_fn = nn.value_and_grad(model, losses)
+
+        def step(*args):
+            (loss, aux), grads = grad_fn(*args)
+            grads, _ = optim.clip_grad_norm(grads, cfg.grad_clip)
+            opt.update(model, grads)
+            return loss, aux
+
+        if cfg.compile:  # one graph per shape: every batch has the same shape by construction
+            state = [model.state, opt.state, mx.random.state]
+            step = mx.compile(step, inputs=state, outputs=state)
+
+        rng = random.Random(cfg.seed)
+        order = list(range(len(records)))
+        done = 0
+        for epoch in range(cfg.epochs):
+            rng.shuffle(order)
+            for b in range(per_epoch):
+                idx = np.array(order[b * batch : (b + 1) * batch])
+                x, w = mx.array(lm_x[idx]), mx.array(lm_w[idx])
+                cx, cw = mx.array(code_x[idx]), mx.array(code_w[idx])
+                tx, tw = mx.array(text_x[idx]), mx.array(text_w[idx])
+                y, z = model.initial_state((len(idx), n.lm, model.cfg.dim))
+                cy, cz = model.initial_state((len(idx), n.code, model.cfg.dim))
+                ty, tz = model.initial_state((len(idx), n.text, model.cfg.dim))
+                for _ in range(cfg.sup_steps):
+                    loss, (lm, ret, y, z, cy, cz, ty, tz) = step(x, w, y, z, cx, cw, tx, tw, cy, cz, ty, tz)
+                    y, z, cy, cz, ty, tz = (mx.stop_gradient(a) for a in (y, z, cy, cz, ty, tz))
+                    mx.eval(loss, lm, ret, model.parameters(), opt.state)
+                    self._update_ema()
+                    done += 1
+                    if on_progress is not None:
+                        on_progress(Progress(done, total, loss.item(), lm.item(), ret.item(), epoch))
+                if should_stop is not None and should_stop():
+                    return
+            if on_epoch is not None:
+                on_epoch(epoch)
+
+    def _update_ema(self) -> None:
+        d = self.cfg.ema_decay
+        self.ema = tree_map(lambda e, p: d * e + (1 - d) * p, self.ema, self.model.parameters())
+        mx.eval(self.ema)
+
+    def ema_model(self) -> TRM:
+        clone = TRM(self.model.cfg)
+        clone.update(self.ema)
+        mx.eval(clone.parameters())
+        return clone
+
+
+def param_count(model: TRM) -> int:
+    return sum(v.size for _, v in tree_flatten(model.parameters()))
+
+
+@dataclass
+class TrainResult:
+    model: TRM
+    tok: Tokenizer
+    meta: dict
+    seconds: float
+    steps: int
+    stopped_early: bool
+
+
+def train_student(records: list[Record], model_cfg: dict, train_cfg: TrainConfig, out_dir=None,
+                  on_progress: Callable[[Progress], None] | None = None, max_seconds: float | None = None,
+                  should_stop: Callable[[], bool] | None = None, resume: bool = False) -> TrainResult:
+    """The API the CLI and the daemon call: train on `records`, save atomically to `out_dir`
+    after every epoch and at the end.
+
+    `max_seconds` bounds the wall time (the run stops after the batch that crosses it), and
+    `should_stop` lets the daemon cancel; either way the EMA weights so far are saved.
+    `resume` continues from the checkpoint in `out_dir` (its tokenizer, weights and epoch).
+    """
+    from trm_lsp.student import checkpoint
+    from trm_lsp.student.blas import active_blas
+
+    if len(records) < 2:
+        raise ValueError(f"need at least 2 samples to train the student, got {len(records)}")
+    started = time.perf_counter()
+    mx.random.seed(train_cfg.seed)
+    epochs_done = 0
+    if resume and out_dir is not None and (Path(out_dir) / "config.json").exists():
+        model, tok, old_meta = checkpoint.load(out_dir)
+        epochs_done = int(old_meta.get("epochs_done", 0))
+        train_cfg = replace(train_cfg, epochs=max(0, train_cfg.epochs - epochs_done), warmup_steps=0)
+    else:
+        tok = build_tokenizer(records, train_cfg.vocab_size)
+        cfg = TRMConfig.from_dict({**model_cfg, "vocab_size": tok.vocab_size, "max_len": train_cfg.lengths.lm + 8})
+        model = TRM(cfg)
+    index = CodeIndex([r.input for r in records])
+    hints = hints_for(records, index)
+    mx.eval(model.parameters())
+    trainer = Trainer(model, tok, train_cfg)
+    steps = [0]
+    stopped = [False]
+
+    def progress(p: Progress) -> None:
+        steps[0] = p.step
+        if on_progress is not None:
+            on_progress(p)
+
+    def stop() -> bool:
+        if should_stop is not None and should_stop():
+            stopped[0] = True
+        elif max_seconds is not None and time.perf_counter() - started > max_seconds:
+            stopped[0] = True
+        return stopped[0]
+
+    openings = common_openings(records)
+
+    def meta(epochs: int) -> dict:
+        return {
+            "openings": openings,
+            "lengths": train_cfg.lengths.__dict__, "sup_steps": train_cfg.sup_steps, "train_samples": len(records),
+            "train_seconds": round(time.perf_counter() - started, 1), "steps": steps[0], "blas": active_blas(),
+            "version_tag": time.strftime("%Y%m%d-%H%M%S"), "stopped_early": stopped[0], "epochs_done": epochs,
+        }
+
+    memory = _memory_text(records)
+
+    def save(epochs: int) -> None:
+        if out_dir is not None:
+            checkpoint.save(out_dir, trainer.ema_model(), tok, meta(epochs), {"memory.jsonl": memory})
+
+    trainer.fit(records, hints, progress, stop, on_epoch=lambda e: save(epochs_done + e + 1))
+    final = trainer.ema_model()
+    seconds = time.perf_counter() - started
+    completed = epochs_done + (train_cfg.epochs if not stopped[0] else 0)
+    save(completed)
+    return TrainResult(final, tok, meta(completed), seconds, steps[0], stopped[0])
+
+
+def common_openings(records: list[Record]) -> dict[str, str]:
+    """Per kind, the words the teacher most often writes before the symbol's name (e.g.
+    "This Python method "), when at least a third of its answers open that way."""
+    from collections import Counter
+
+    by_kind: dict[str, Counter] = {}
+    for r in records:
+        head, tick, _ = r.output.partition("`")
+        if tick and len(head) <= 40:
+            by_kind.setdefault(r.kind, Counter())[head] += 1
+    out = {}
+    for kind, counts in by_kind.items():
+        head, count = counts.most_common(1)[0]
+        if count * 3 >= sum(1 for r in records if r.kind == kind):
+            out[kind] = head
+    return out
+
+
+def _memory_text(records: list[Record]) -> str:
+    """The teacher answers the student conditions on, saved beside its weights."""
+    import json
+
+    return "".join(json.dumps({"symbol": r.symbol, "kind": r.kind, "language": r.language, "path": r.path,
+                               "input": r.input, "output": r.output}) + "\n" for r in records)
