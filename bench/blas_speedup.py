@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, RESULTS  # noqa: E402
 
 PROBE = r"""
-import json, sys, time
+import json, statistics, sys, time
 from pathlib import Path
 import mlx.core as mx
 from trm_lsp.student.blas import active_blas

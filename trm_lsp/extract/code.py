@@ -12,7 +12,7 @@ import hashlib
 import re
 
 from trm_lsp.extract.items import Item
-from trm_lsp.extract.languages import ts_parser, ts_query
+from trm_lsp.extract.languages import BY_ID, definition_roots, ts_parser, ts_query
 
 _CLASSLIKE = frozenset({"class", "interface", "struct", "union", "enum", "trait", "impl"})
 #: Kinds whose name prefixes the qualnames of what they contain.
@@ -81,27 +81,30 @@ def _definitions(language_id: str, root, data: bytes) -> list[_Def]:
     if_single = _WRAP_IF_SINGLE.get(language_id, ())
     leading = _LEADING_SIBLINGS.get(language_id, ())
     # The same node can match several patterns; the first pattern in the query file wins.
-    best: dict[int, tuple[int, object, str, dict]] = {}
+    best: dict[int, tuple] = {}
     def_capture: dict[int, tuple[str, str]] = {}  # pattern -> (capture name, kind)
-    for pattern, caps in tree_sitter.QueryCursor(query).matches(root):
-        if "name" not in caps:
+    for pattern, caps in _matches(language_id, query, root):
+        names = caps.get("name")
+        if names is None:
             continue
         found = def_capture.get(pattern)
         if found is None:
             cap = next(c for c in caps if c.startswith("definition."))
             found = def_capture[pattern] = (cap, cap[11:])
         node = caps[found[0]][0]
-        previous = best.get(node.id)
+        key = node.id
+        previous = best.get(key)
         if previous is None or pattern < previous[0]:
-            best[node.id] = (pattern, node, found[1], caps)
+            receiver = caps.get("receiver")
+            best[key] = (pattern, node, found[1], names[0], receiver[0] if receiver else None)
     defs: list[_Def] = []
     declarators = language_id in ("c", "cpp")
-    for _, node, kind, caps in best.values():
-        name, scope = _name(language_id, caps["name"][0], data, declarators)
+    for _, node, kind, name_node, receiver in best.values():
+        name, scope = _name(language_id, name_node, data, declarators)
         if not name:
             continue
-        if "receiver" in caps:
-            scope = _bare_type(caps["receiver"][0].text.decode("utf-8", "replace"))
+        if receiver is not None:
+            scope = _bare_type(receiver.text.decode("utf-8", "replace"))
         defs.append(_Def(node, _outer(node, always, if_single, leading), kind, name, scope))
     defs.sort(key=lambda d: (d.start, -d.end))
     return defs
@@ -121,6 +124,30 @@ _TOP_LEVEL = {
 _TOP_LEVEL["typescript"] = _TOP_LEVEL["tsx"] = re.compile(
     rb"^(?:export[ \t]+)?(?:default[ \t]+|declare[ \t]+)?(?:async[ \t]+|abstract[ \t]+)?"
     rb"(?:function|class|const|let|var|interface|type|enum|namespace)\b", re.MULTILINE)
+
+
+def _matches(language_id: str, query, root):
+    """All query matches: over the whole tree, or, for a language that declares the node types
+    that can hold definitions, only on the candidate nodes a pruned walk finds."""
+    import tree_sitter
+
+    scopes = BY_ID[language_id].scopes
+    if scopes is None:
+        return tree_sitter.QueryCursor(query).matches(root)
+    roots = definition_roots(language_id)
+    out = []
+    cursor = root.walk()
+    while True:
+        node_type = cursor.node.type
+        if node_type in roots:
+            one = tree_sitter.QueryCursor(query)
+            one.set_max_start_depth(0)  # patterns that start at this node only
+            out.extend(one.matches(cursor.node))
+        if node_type in scopes and cursor.goto_first_child():
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return out
 
 
 def _recovered(language_id: str, data: bytes) -> list[_Def] | None:

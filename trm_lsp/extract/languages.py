@@ -25,10 +25,18 @@ class Language:
     extensions: tuple[str, ...]
     #: (module, function) that returns the tree-sitter language pointer.
     grammar: tuple[str, str] | None = None
+    #: Node types that can hold a definition. When given, the query runs only on candidate
+    #: nodes found by walking these, instead of on every node of the tree: the same matches
+    #: (tests/bench check it against `ast`) for about half the query time.
+    scopes: frozenset[str] | None = None
 
 
 LANGUAGES: tuple[Language, ...] = (
-    Language("python", "code", (".py", ".pyi"), ("tree_sitter_python", "language")),
+    Language("python", "code", (".py", ".pyi"), ("tree_sitter_python", "language"), frozenset({
+        "module", "block", "class_definition", "function_definition", "decorated_definition", "if_statement",
+        "elif_clause", "else_clause", "for_statement", "while_statement", "try_statement", "except_clause",
+        "except_group_clause", "finally_clause", "with_statement", "match_statement", "case_clause", "ERROR",
+    })),
     Language("javascript", "code", (".js", ".jsx", ".mjs", ".cjs"), ("tree_sitter_javascript", "language")),
     Language("typescript", "code", (".ts", ".mts", ".cts"), ("tree_sitter_typescript", "language_typescript")),
     Language("tsx", "code", (".tsx",), ("tree_sitter_typescript", "language_tsx")),
@@ -119,6 +127,17 @@ def ts_query(language_id: str):
 
     source = query_path(language_id).read_text(encoding="utf-8")
     return tree_sitter.Query(ts_language(language_id), source)
+
+
+@functools.lru_cache(maxsize=None)
+def definition_roots(language_id: str) -> frozenset[str]:
+    """Node types that patterns capture as `@definition.*` at their outermost node."""
+    roots = set()
+    for line in query_path(language_id).read_text(encoding="utf-8").splitlines():
+        match = re.match(r"\((\w+)\b.*\)\s*@definition\.\w+\s*$", line.strip())
+        if match:
+            roots.add(match.group(1))
+    return frozenset(roots)
 
 
 @functools.lru_cache(maxsize=None)

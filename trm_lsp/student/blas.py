@@ -35,10 +35,12 @@ def active_blas() -> str:
         return "accelerate"
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as fh:
-            maps = fh.read()
+            paths = {line.split()[-1] for line in fh if "/" in line}
     except OSError:
         return "unknown"
-    return "openblas" if "openblas" in maps else "reference"
+    # numpy's wheel maps its own private OpenBLAS from site-packages; MLX does not use it.
+    system = [p for p in paths if "openblas" in p and "site-packages" not in p]
+    return "openblas" if system else "reference"
 
 
 def ensure_fast_blas(argv: list[str] | None = None) -> None:
