@@ -26,11 +26,3 @@ class Item(NamedTuple):
     doc: str
     sha256: str
     text: str | None = None
-
-
-CODE_KINDS = frozenset(
-    {"function", "method", "class", "interface", "struct", "union", "enum", "trait", "impl",
-     "type", "constant", "module", "macro"}
-)
-#: Kinds that get an "Explain" code lens.
-LENS_KINDS = frozenset({"function", "method", "class", "interface", "struct", "enum", "trait", "impl"})

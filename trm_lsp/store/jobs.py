@@ -132,7 +132,3 @@ class Jobs:
     def failures(self) -> list[tuple[str, str]]:
         return self.db.execute("SELECT sha256, COALESCE(last_error, '') FROM jobs WHERE state='failed' AND teacher=? "
                                "AND prompt_version=?", self._key).fetchall()
-
-    def sample_exists(self, sha256: str) -> bool:
-        return self.db.execute("SELECT 1 FROM samples WHERE sha256=? AND teacher=? AND prompt_version=?",
-                               (sha256, *self._key)).fetchone() is not None

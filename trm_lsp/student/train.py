@@ -82,7 +82,6 @@ class Trainer:
     def __init__(self, model: TRM, tok: Tokenizer, cfg: TrainConfig) -> None:
         self.model, self.tok, self.cfg = model, tok, cfg
         self.ema = tree_map(lambda p: p, model.parameters())
-        self.step_count = 0
 
     def fit(self, records: list[Record], hints: list[str], on_progress: Callable[[Progress], None] | None = None,
             should_stop: Callable[[], bool] | None = None, on_epoch: Callable[[int], None] | None = None) -> None:
