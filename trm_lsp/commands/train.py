@@ -25,6 +25,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vocab", type=int, default=3000, help="BPE vocabulary size (default 3000)")
     parser.add_argument("--max_minutes", type=float, default=9.0,
                         help="stop training after this much wall time, keeping what was learnt (default 9)")
+    parser.add_argument("--retrieval_weight", type=float, default=0.3,
+                        help="weight of the retrieval (contrastive) loss against the explanation loss (default 0.3)")
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -46,7 +48,7 @@ def configs(args: argparse.Namespace):
     model = {"dim": args.dim, "heads": args.heads, "layers": args.layers, "cycles": args.cycles,
              "n_latent": args.latent, "embed_dim": args.dim}
     train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, sup_steps=args.sup_steps, lr=args.lr,
-                        vocab_size=args.vocab, seed=args.seed)
+                        vocab_size=args.vocab, seed=args.seed, retrieval_weight=args.retrieval_weight)
     return model, train
 
 

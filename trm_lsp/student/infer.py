@@ -100,6 +100,9 @@ class Student:
                   for _ in range(self.sup_steps)]
         forced = list(forced or [])[:limit]
         tokens = mx.array([prefix + forced])
+        src_ids = mx.array([prefix])
+        keep = (src_ids > self.tok.text).astype(mx.float32)  # special tokens are never copied
+        y_src = None
         offset = 0
         out: list[int] = list(forced)
         while True:
@@ -110,12 +113,14 @@ class Student:
             for s in range(self.sup_steps):
                 for c in range(cfg.cycles):
                     y, z = m.cycle(xe, y, z, mask, caches[s][c], offset)
+            if y_src is None:
+                y_src = y[:, : len(prefix)]
             if len(out) >= limit:
                 break
-            logits = np.array(m.logits(y[:, -1])[0])
+            scores = np.array(m.next_token_probs(y[:, -1:], y_src, src_ids, keep)[0, 0])
             for banned in _repeats(out):  # no trigram twice: greedy decoding loops otherwise
-                logits[banned] = -np.inf
-            nxt = int(np.argmax(logits))
+                scores[banned] = -np.inf
+            nxt = int(np.argmax(scores))
             if nxt == self.tok.eos:
                 break
             out.append(nxt)

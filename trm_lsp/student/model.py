@@ -31,6 +31,7 @@ class TRMConfig:
     embed_dim: int = 128       # retrieval embedding size
     rope_base: float = 10000.0
     norm_eps: float = 1e-5
+    copy: bool = True          # a pointer over the prompt beside the vocabulary (names, identifiers)
 
     @classmethod
     def from_dict(cls, data: dict) -> "TRMConfig":
@@ -103,6 +104,10 @@ class TRM(nn.Module):
         self.lm_head = nn.Linear(cfg.dim, cfg.vocab_size, bias=False)  # untied from `embed`
         self.project = nn.Linear(cfg.dim, cfg.embed_dim, bias=False)
         self.q_head = nn.Linear(cfg.dim, 1, bias=True)
+        if cfg.copy:
+            self.copy_q = nn.Linear(cfg.dim, cfg.dim, bias=False)
+            self.copy_k = nn.Linear(cfg.dim, cfg.dim, bias=False)
+            self.copy_gate = nn.Linear(cfg.dim, 1, bias=True)
         # Initial answer and latent: parameters, so they are saved with the checkpoint.
         self.y_init = mx.random.normal((cfg.dim,)) * 0.02
         self.z_init = mx.random.normal((cfg.dim,)) * 0.02
@@ -139,6 +144,20 @@ class TRM(nn.Module):
 
     def logits(self, y: mx.array) -> mx.array:
         return self.lm_head(y)
+
+    def next_token_probs(self, y: mx.array, y_src: mx.array, src_ids: mx.array, src_keep: mx.array) -> mx.array:
+        """(B, A, V): each answer position's next token, written from the vocabulary or copied
+        from the prompt (pointer-generator). `y_src`, `src_ids`, `src_keep`: the prompt's final
+        answer states, token ids and a 1/0 mask of positions that may be copied."""
+        p_vocab = mx.softmax(self.lm_head(y), axis=-1)
+        if not self.cfg.copy:
+            return p_vocab
+        scores = self.copy_q(y) @ self.copy_k(y_src).transpose(0, 2, 1) / math.sqrt(self.cfg.dim)
+        scores = scores + (1.0 - src_keep[:, None, :]) * -1e9
+        weights = mx.softmax(scores, axis=-1)  # (B, A, S)
+        onehot = (src_ids[..., None] == mx.arange(self.cfg.vocab_size)).astype(weights.dtype)  # (B, S, V)
+        gate = mx.sigmoid(self.copy_gate(y))
+        return gate * p_vocab + (1.0 - gate) * (weights @ onehot)
 
     def halt_logit(self, y: mx.array, weights: mx.array) -> mx.array:
         return self.q_head(pool(y, weights)).squeeze(-1)

@@ -110,12 +110,15 @@ class Trainer:
                 xe = model.embed_input(x)
                 y, z = model.recurse(xe, y, z, lm_mask + padding_mask(x != tok.pad))
                 start = n.prefix - 1  # every answer sits at the same positions (left padding)
-                logits = model.logits(y[:, start:-1])
                 targets = x[:, start + 1 :]
                 weights = w[:, start:-1]
-                ce = nn.losses.cross_entropy(logits, targets, reduction="none")
+                src = x[:, : start + 1]
+                probs = model.next_token_probs(y[:, start:-1], y[:, : start + 1], src,
+                                               ((src != tok.pad) & (src > tok.text)).astype(mx.float32))
+                picked = mx.take_along_axis(probs, targets[..., None], axis=-1).squeeze(-1)
+                ce = -mx.log(picked + 1e-9)
                 lm = (ce * weights).sum() / mx.maximum(weights.sum(), 1.0)
-                hits = (mx.argmax(logits, axis=-1) == targets) * weights
+                hits = (mx.argmax(probs, axis=-1) == targets) * weights
                 accuracy = hits.sum(axis=1) / mx.maximum(weights.sum(axis=1), 1.0)
                 halt_target = (accuracy >= cfg.halt_threshold).astype(mx.float32)
                 halt = nn.losses.binary_cross_entropy(model.halt_logit(y, w), mx.stop_gradient(halt_target),
