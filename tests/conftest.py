@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,13 @@ def run_cli(*args: str, cwd: Path | None = None, check: bool = True, timeout: fl
 def index_rows(workspace: Path, *extra: str) -> list[dict]:
     out = run_cli("index", str(workspace), "--json", *extra).stdout
     return [json.loads(line) for line in out.splitlines()]
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (for "connection refused" and for servers we start)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture

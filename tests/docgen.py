@@ -5,7 +5,6 @@ published formats. Shared by the tests and by bench/documents_speed.py."""
 from __future__ import annotations
 
 import base64
-import io
 import urllib.parse
 import zipfile
 import zlib

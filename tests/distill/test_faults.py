@@ -5,12 +5,11 @@ with no crash, no sample from a broken answer, and the job retried or failed wit
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import write
+from tests.conftest import free_port, write
 from tests.distill.conftest import fast_settings
 from tests.fake_teacher import FakeTeacher
 from trm_lsp.distill.teacher import TeacherError, TeacherUnavailable, make_teacher, split_reasoning
@@ -60,12 +59,6 @@ def test_split_reasoning_variants():
     assert split_reasoning("Steps here.\nExplanation: It adds.") == ("Steps here.", "It adds.")
     assert split_reasoning("Just an answer.") == ("", "Just an answer.")
     assert split_reasoning("Final answer: it adds.", thinking="deep") == ("deep", "it adds.")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def workspace_with(root: Path, count: int) -> Store:

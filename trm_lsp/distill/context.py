@@ -3,6 +3,7 @@ JavaScript), and the document items (specs, diagrams) most related to it by BM25
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ from trm_lsp.textutil import words
 
 DOCUMENT_KINDS = frozenset({"page", "section", "diagram", "image"})
 _TYPE_KINDS = ("interface", "type", "class", "enum")
-_CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*(?:<[^<>()]*>)?\s*\(")
+#: `name(` or `name<T>(`: a call, in every language we index.
+CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*(?:<[^<>()]*>)?\s*\(")
 _WORD = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
 _NOT_CALLS = frozenset({"if", "for", "while", "switch", "return", "catch", "def", "function", "sizeof", "print",
                         "super", "self", "this", "new", "await", "typeof", "and", "or", "not", "in", "elif"})
@@ -63,7 +65,7 @@ class ContextIndex:
     def callees(self, text: str, own_name: str) -> list[Neighbour]:
         """Workspace symbols this text calls, in order of first call."""
         seen, out = {own_name}, []
-        for name in _CALL.findall(text):
+        for name in CALL.findall(text):
             if name in seen or name in _NOT_CALLS:
                 continue
             seen.add(name)
@@ -113,8 +115,6 @@ def symbol_row(store: Store, sha256: str) -> sqlite3.Row | None:
 def symbol_text(store: Store, sha256: str, row: sqlite3.Row | None = None) -> str | None:
     """The symbol's text, from the store (documents) or the file, checked against its hash:
     None when the file changed since it was indexed."""
-    import hashlib
-
     row = row if row is not None else symbol_row(store, sha256)
     if row is None:
         return None
@@ -126,6 +126,12 @@ def symbol_text(store: Store, sha256: str, row: sqlite3.Row | None = None) -> st
             raw = fh.read(row["end_byte"] - row["start_byte"])
     except OSError:
         return None
+    return verified_text(raw, sha256)
+
+
+def verified_text(raw: bytes, sha256: str) -> str | None:
+    """The symbol's text if these bytes still hash to what the index recorded, else None
+    (the file changed since it was indexed)."""
     if hashlib.sha256(raw).hexdigest() != sha256:
         return None
-    return raw.decode("utf-8")
+    return raw.decode("utf-8", "replace")

@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
 from pathlib import Path
 
+from trm_lsp.distill.context import CALL, verified_text
 from trm_lsp.distill.prompts import EXPLAINABLE
 from trm_lsp.store import Store
 from trm_lsp.store.jobs import Jobs
 
-_CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 
 
 def plan(store: Store, jobs: Jobs, retry_failed: bool = True) -> dict[str, int]:
@@ -53,9 +51,9 @@ def texts_for(store: Store, shas: list[str]) -> dict[str, tuple[str, str]]:
                 data = (Path(store.workspace) / path).read_bytes()
             except OSError:
                 data = b""
-        raw = data[start:end]
-        if hashlib.sha256(raw).hexdigest() == sha:
-            out[sha] = (name, raw.decode("utf-8", "replace"))
+        text = verified_text(data[start:end], sha)
+        if text is not None:
+            out[sha] = (name, text)
     return out
 
 
@@ -67,7 +65,7 @@ def reference_order(store: Store, shas: list[str]) -> dict[str, int]:
     for sha, (name, _) in texts.items():
         by_name.setdefault(name, set()).add(sha)
     callees = {
-        sha: {c for name in set(_CALL.findall(text)) for c in by_name.get(name, ()) if c != sha}
+        sha: {c for name in set(CALL.findall(text)) for c in by_name.get(name, ()) if c != sha}
         for sha, (_, text) in texts.items()
     }
     level: dict[str, int] = {}

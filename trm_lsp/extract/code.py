@@ -74,8 +74,6 @@ def extract_code(language_id: str, data: bytes, max_doc_chars: int = 600, valid_
 
 
 def _definitions(language_id: str, root, data: bytes) -> list[_Def]:
-    import tree_sitter
-
     query = ts_query(language_id)
     always = _ALWAYS_WRAP.get(language_id, ())
     if_single = _WRAP_IF_SINGLE.get(language_id, ())

@@ -4,7 +4,6 @@ process goes back to pending on the next start, and nothing else is lost."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 

@@ -99,6 +99,18 @@ class CodeIndex:
         return out[:k]
 
 
+def nearest_explanation(records: list[Record], index: CodeIndex, code: str, name: str,
+                        exclude: int | None = None) -> tuple[str, str]:
+    """The teacher explanation of the sample whose code is closest by BM25, its symbol's name
+    replaced by `name`, and that sample's symbol. The hint the explainer is conditioned on, and
+    the nearest-neighbour baseline."""
+    nearest = index.nearest(code, 1, exclude=exclude)
+    if not nearest:
+        return "", ""
+    record = records[nearest[0]]
+    return swap_name(record.output, record.name, name), record.symbol
+
+
 @dataclass
 class Lengths:
     code: int = 64      # code tokens seen by the retriever and the explainer

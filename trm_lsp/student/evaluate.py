@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trm_lsp.student.data import CodeIndex, Record, mask_name, swap_name
+from trm_lsp.student.data import CodeIndex, Record, mask_name, nearest_explanation
 
 
 def split_holdout(records: list[Record], fraction: float = 0.2, seed: int = 1234) -> tuple[list[Record], list[Record]]:
@@ -113,11 +113,7 @@ def fuse(lexical: np.ndarray, dense: np.ndarray, weight: float = FUSION_WEIGHT) 
 
 def neighbour_answers(train: list[Record], test: list[Record]) -> list[str]:
     index = CodeIndex([r.input for r in train])
-    out = []
-    for record in test:
-        j = index.nearest(record.input, 1)[0]
-        out.append(swap_name(train[j].output, train[j].name, record.name))
-    return out
+    return [nearest_explanation(train, index, r.input, r.name)[0] for r in test]
 
 
 def evaluate(student, train: list[Record], test: list[Record], latency_samples: int = 60) -> dict:

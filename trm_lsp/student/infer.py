@@ -15,7 +15,7 @@ import mlx.core as mx
 import numpy as np
 
 from trm_lsp.student import checkpoint
-from trm_lsp.student.data import CodeIndex, Lengths, Record, header, prefix_ids, retrieval_arrays, swap_name
+from trm_lsp.student.data import CodeIndex, Lengths, Record, header, nearest_explanation, prefix_ids, retrieval_arrays
 from trm_lsp.student.model import TRM, causal_mask, padding_mask
 from trm_lsp.student.tokenizer import Tokenizer
 
@@ -76,11 +76,7 @@ class Student:
         """The nearest remembered teacher explanation, with its symbol's name replaced by ours."""
         if self._index is None:
             return "", ""
-        nearest = self._index.nearest(code, 1)
-        if not nearest:
-            return "", ""
-        record = self.memory[nearest[0]]
-        return swap_name(record.output, record.name, name), record.symbol
+        return nearest_explanation(self.memory, self._index, code, name)
 
     def explain(self, code: str, name: str, max_tokens: int | None = None, symbol: str | None = None,
                 kind: str = "function", language: str = "python") -> Explanation:

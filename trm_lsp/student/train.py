@@ -23,7 +23,8 @@ import mlx.optimizers as optim
 import numpy as np
 from mlx.utils import tree_flatten, tree_map
 
-from trm_lsp.student.data import CodeIndex, Lengths, Record, lm_arrays, mask_name, retrieval_arrays, swap_name
+from trm_lsp.student.data import (CodeIndex, Lengths, Record, lm_arrays, mask_name, nearest_explanation,
+                                  retrieval_arrays)
 from trm_lsp.student.model import TRM, TRMConfig, causal_mask, padding_mask
 from trm_lsp.student.tokenizer import Tokenizer
 
@@ -65,12 +66,7 @@ class Progress:
 
 def hints_for(records: list[Record], index: CodeIndex) -> list[str]:
     """For each training sample, the explanation of its nearest *other* sample, name swapped."""
-    hints = []
-    for i, record in enumerate(records):
-        nearest = index.nearest(record.input, 1, exclude=i)
-        j = nearest[0] if nearest else i
-        hints.append(swap_name(records[j].output, records[j].name, record.name))
-    return hints
+    return [nearest_explanation(records, index, r.input, r.name, exclude=i)[0] for i, r in enumerate(records)]
 
 
 def build_tokenizer(records: list[Record], vocab_size: int) -> Tokenizer:
