@@ -94,10 +94,33 @@ class TeacherSettings:
 
 
 @dataclass
+class ServeSettings:
+    #: MCP over streamable HTTP on 127.0.0.1 from the daemon.
+    mcp: bool = True
+    #: MCP port; when it is taken the daemon takes a free one (0 = any free port).
+    mcp_port: int = 8765
+    #: Bearer token MCP clients must send ("" = none; only loopback is served either way).
+    mcp_token: str = ""
+    #: Ask the teacher in the background about every symbol that has no answer.
+    distill: bool = True
+    #: Retrain the student in the background once this many new teacher answers landed (0 = never).
+    retrain_after: int = 50
+    #: Wall-time cap, in minutes, of one background training run.
+    train_minutes: float = 5.0
+    #: Milliseconds after the last keystroke before an edited buffer is re-extracted.
+    debounce_ms: int = 300
+    #: Milliseconds a hover waits for the student before answering with the structure alone.
+    student_wait_ms: int = 1500
+    #: "Explain this function" code lenses above functions, methods and classes.
+    code_lens: bool = True
+
+
+@dataclass
 class Settings:
     index: IndexSettings = field(default_factory=IndexSettings)
     documents: DocumentSettings = field(default_factory=DocumentSettings)
     teacher: TeacherSettings = field(default_factory=TeacherSettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> "Settings":

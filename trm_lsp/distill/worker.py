@@ -119,6 +119,14 @@ class Distiller:
         self._wake.set()
 
     @property
+    def stopped(self) -> bool:
+        return self._stop
+
+    def resume(self) -> None:
+        """Undo `stop()` before calling `run()` again."""
+        self._stop = False
+
+    @property
     def teacher_state(self) -> str:
         return "down" if self._breaker_open else "up"
 

@@ -48,7 +48,6 @@ class FileResult:
 def extract_file(job: FileJob, settings: Settings) -> FileResult:
     """Read, sniff, hash and extract one file. Never raises for bad input: it reports a skip."""
     result = FileResult(job.rel, job.language, job.size, job.mtime_ns, fresh=job.fresh)
-    language = BY_ID[job.language]
     try:
         with open(job.path, "rb") as fh:
             data = fh.read()
@@ -61,6 +60,13 @@ def extract_file(job: FileJob, settings: Settings) -> FileResult:
     except OSError as exc:
         result.skip = f"unreadable: {exc.strerror or exc}"
         return result
+    return extract_data(job, data, settings, result)
+
+
+def extract_data(job: FileJob, data: bytes, settings: Settings, result: FileResult | None = None) -> FileResult:
+    """Extract from bytes already in hand: a file just read, or an editor's unsaved buffer."""
+    result = result or FileResult(job.rel, job.language, job.size, job.mtime_ns, fresh=job.fresh)
+    language = BY_ID[job.language]
     result.size = len(data)
     result.sha256 = hashlib.sha256(data).hexdigest()
     if job.known_sha256 == result.sha256:

@@ -1,0 +1,113 @@
+"""A real LSP client (pytest-lsp) over stdio against `trm-lsp serve`, on a copy of the sample
+workspace, with the Ollama-speaking stand-in as the teacher."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig
+
+from tests.conftest import free_port, run_cli
+from tests.fake_teacher import FakeTeacher
+
+LAB = Path(__file__).resolve().parents[2] / "data" / "logic_lab"
+TINY_ARGS = ["--dim", "32", "--heads", "2", "--layers", "1", "--latent", "1", "--epochs", "1", "--batch_size", "4",
+             "--vocab", "400"]
+
+
+def lab_copy(tmp_path: Path, teacher_url: str, *, distill: bool = True, mcp_port: int | None = None,
+             extra: str = "", documents: bool = False) -> Path:
+    """The sample workspace (code only unless `documents`: OCR is slow), configured for tests."""
+    root = tmp_path / "ws"
+    ignore = None if documents else shutil.ignore_patterns("*.png", "*.pdf", "*.docx", "*.vsdx", "*.drawio")
+    shutil.copytree(LAB, root, ignore=ignore)
+    (root / "trm-lsp.toml").write_text(f"""
+[teacher]
+host = "{teacher_url}"
+probe_interval = 0.5
+backoff_initial = 0.1
+breaker_failures = 1
+timeout = 20
+
+[serve]
+distill = {str(distill).lower()}
+retrain_after = 0
+mcp_port = {mcp_port if mcp_port is not None else free_port()}
+debounce_ms = 100
+{extra}
+""", encoding="utf-8")
+    return root
+
+
+def train_tiny_student(root: Path) -> None:
+    """Teacher answers from `trm-lsp distill` (run before), a tiny student trained on them."""
+    run_cli("export", str(root), "-o", str(root / ".trm-lsp" / "train.jsonl"))
+    run_cli("train", "--data_path", str(root / ".trm-lsp" / "train.jsonl"), "--out", str(root / ".trm-lsp" / "student"),
+            *TINY_ARGS, timeout=300)
+
+
+@pytest.fixture
+def teacher():
+    with FakeTeacher() as fake:
+        yield fake
+
+
+@asynccontextmanager
+async def lsp(root: Path, *, capabilities: types.ClientCapabilities | None = None, options: dict | None = None,
+              args: tuple[str, ...] = ()):
+    """A started, initialized client; shut down cleanly on exit."""
+    config = ClientServerConfig(server_command=[sys.executable, "-m", "trm_lsp", "serve", *args])
+    client = await config.start()
+    caps = capabilities or types.ClientCapabilities(
+        window=types.WindowClientCapabilities(work_done_progress=True,
+                                              show_document=types.ShowDocumentClientCapabilities(support=True)),
+        workspace=types.WorkspaceClientCapabilities(code_lens=types.CodeLensWorkspaceClientCapabilities(
+            refresh_support=True), configuration=False))
+    await client.initialize_session(types.InitializeParams(
+        capabilities=caps, root_uri=root.as_uri(), initialization_options=options,
+        workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)]))
+    try:
+        yield client
+    finally:
+        if client.error is None:
+            await client.shutdown_session()
+        await client.stop()
+
+
+async def status(client) -> dict:
+    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command="trm-lsp.status"))
+
+
+async def wait_for(client, predicate, timeout: float = 60.0) -> dict:
+    """Poll `trm-lsp.status` until `predicate(status)` holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = await status(client)
+        if predicate(state):
+            return state
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out; last status {json.dumps(state)}")
+        await asyncio.sleep(0.1)
+
+
+async def hover(client, path: Path, line: int, character: int) -> types.Hover | None:
+    return await client.text_document_hover_async(types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=path.as_uri()),
+        position=types.Position(line=line, character=character)))
+
+
+def position_of(path: Path, needle: str) -> tuple[int, int]:
+    """0-based (line, column) of the first occurrence of `needle`."""
+    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        column = text.find(needle)
+        if column >= 0:
+            return number, column
+    raise AssertionError(f"{needle!r} not in {path}")

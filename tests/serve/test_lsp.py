@@ -1,0 +1,190 @@
+"""The language server as an editor meets it, over stdio with a real LSP client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from lsprotocol import types
+
+from tests.conftest import run_cli
+from tests.serve.conftest import hover, lab_copy, lsp, position_of, status, train_tiny_student, wait_for
+
+
+async def test_hover_answers_from_teacher_then_student_then_structure(tmp_path, teacher):
+    root = lab_copy(tmp_path, teacher.url, distill=False)
+    run_cli("distill", str(root), "--limit", "6")
+    train_tiny_student(root)
+    samples = [json.loads(line) for line in (root / ".trm-lsp" / "train.jsonl").read_text().splitlines()]
+    taught = {s["symbol"] for s in samples}
+    factorial = root / "factorial.py"
+    async with lsp(root) as client:
+        await wait_for(client, lambda s: s["indexed"])
+        # A symbol the teacher explained: its answer, the teacher named, reasoning folded.
+        name = next(n for n in ("factorial_recursive", "factorial_iterative", "MemoFactorial") if n in taught)
+        line, col = position_of(factorial, name)
+        result = await hover(client, factorial, line, col + 2)
+        text = result.contents.value
+        assert "teacher deepseek-r1:1.5b" in text and f"**{name}**" in text
+        assert "<details><summary>Teacher's reasoning</summary>" in text
+        # A symbol it did not: the student answers and says so.
+        untaught = next(n for n in ("factorial_recursive", "factorial_iterative", "MemoFactorial") if n not in taught)
+        line, col = position_of(factorial, f"def {untaught}" if untaught.startswith("f") else f"class {untaught}")
+        result = await hover(client, factorial, line, col + 6)
+        assert "TRM student" in result.contents.value
+        state = await status(client)
+        assert state["student"]["version"] and not state["student"]["problem"]
+    # The checkpoint corrupt: hover still answers, from the structure, and says why.
+    (root / ".trm-lsp" / "student" / "model.safetensors").write_bytes(b"not a tensor file")
+    async with lsp(root) as client:
+        await wait_for(client, lambda s: s["indexed"])
+        line, col = position_of(factorial, f"def {untaught}" if untaught.startswith("f") else f"class {untaught}")
+        result = await hover(client, factorial, line, col + 6)
+        text = result.contents.value
+        assert "not yet explained" in text and "student checkpoint unusable" in text
+        assert "n! " in text or "Function" in text or "Class" in text
+
+
+async def test_code_lens_explain_command_progress_and_an_edit(tmp_path, teacher):
+    teacher.delay = 0.2  # slow enough that a queue forms
+    root = lab_copy(tmp_path, teacher.url)
+    factorial = root / "factorial.py"
+    async with lsp(root) as client:
+        refreshes = []
+        client.feature(types.WORKSPACE_CODE_LENS_REFRESH)(lambda *args: refreshes.append(1))
+        await wait_for(client, lambda s: s["indexed"] and s["queue"] > 5)
+        lenses = await client.text_document_code_lens_async(types.CodeLensParams(
+            text_document=types.TextDocumentIdentifier(uri=factorial.as_uri())))
+        assert len(lenses) >= 5 and all(lens.command is None for lens in lenses)  # resolved lazily
+        resolved = [await client.code_lens_resolve_async(lens) for lens in lenses]
+        titles = {lens.data["qualname"]: lens.command.title for lens in resolved}
+        assert titles["factorial_iterative"] == "Explain this function"
+        assert titles["MemoFactorial"] == "Explain this class"
+        assert titles["MemoFactorial.__call__"] == "Explain this function"
+        # Explaining a symbol the teacher has not reached: first in its queue, student/structure meanwhile.
+        last = resolved[-1]
+        result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+            command=last.command.command, arguments=last.command.arguments))
+        assert result["symbol"] == last.data["qualname"] and result["source"] in ("structure", "student", "teacher")
+        assert client.shown_documents and client.shown_documents[-1].uri.endswith(".md")
+        page = client.shown_documents[-1].uri.removeprefix("file://")
+        assert last.data["qualname"] in open(page, encoding="utf-8").read()
+        line = last.data["line"]
+        for _ in range(200):
+            again = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+                command="trm-lsp.explain", arguments=[{"uri": factorial.as_uri(), "line": line}]))
+            if again["source"] == "teacher":
+                break
+            await asyncio.sleep(0.1)
+        assert again["source"] == "teacher"
+        assert (await status(client))["queue"] > 0, "the explained symbol jumped the queue"
+        assert refreshes, "no workspace/codeLens/refresh after answers landed"
+        # Progress: indexing went begin -> end on a server-created token.
+        indexing = [values for token, values in client.progress_reports.items() if "indexing" in str(token)]
+        assert indexing and isinstance(indexing[0][0], types.WorkDoneProgressBegin)
+        assert isinstance(indexing[0][-1], types.WorkDoneProgressEnd) and "symbols" in indexing[0][-1].message
+        distilling = [values for token, values in client.progress_reports.items() if "distilling" in str(token)]
+        assert distilling and any(isinstance(v, types.WorkDoneProgressReport) and v.percentage is not None
+                                  for v in distilling[0])
+        # An edit renames a function in the buffer (unsaved): hover follows the buffer.
+        text = factorial.read_text(encoding="utf-8")
+        client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+            uri=factorial.as_uri(), language_id="python", version=1, text=text)))
+        line, col = position_of(factorial, "def factorial_iterative")
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=factorial.as_uri(), version=2),
+            content_changes=[types.TextDocumentContentChangePartial(
+                range=types.Range(start=types.Position(line=line, character=col + 4),
+                                  end=types.Position(line=line, character=col + 4 + len("factorial_iterative"))),
+                text="factorial_loop")]))
+        for _ in range(100):
+            result = await hover(client, factorial, line, col + 6)
+            if result is not None and "**factorial_loop**" in result.contents.value:
+                break
+            await asyncio.sleep(0.05)
+        assert result is not None and "**factorial_loop**" in result.contents.value
+        assert "not yet explained: queued" in result.contents.value  # new text: no answer cached for it
+
+
+async def test_bad_positions_unknown_buffers_and_a_request_storm(tmp_path, teacher):
+    root = lab_copy(tmp_path, teacher.url, distill=False)
+    factorial = root / "factorial.py"
+    outside = tmp_path / "elsewhere.py"
+    outside.write_text("def stranger():\n    return 1\n", encoding="utf-8")
+    async with lsp(root) as client:
+        await wait_for(client, lambda s: s["indexed"])
+        assert await hover(client, factorial, 10_000, 0) is None
+        assert await hover(client, factorial, 3, 10_000) is None
+        assert await hover(client, outside, 0, 5) is None
+        lenses = await client.text_document_code_lens_async(types.CodeLensParams(
+            text_document=types.TextDocumentIdentifier(uri=outside.as_uri())))
+        assert not lenses
+        for uri, language in (("untitled:Untitled-1", "plaintext"), ((root / "notes.xyz").as_uri(), "xyz")):
+            client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+                uri=uri, language_id=language, version=1, text="def looks_like_code():\n    pass\n")))
+            result = await client.text_document_hover_async(types.HoverParams(
+                text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=0, character=6)))
+            assert result is None
+        # 1,000 hovers, 50 in flight: every one answered, none an error.
+        line, col = position_of(factorial, "def factorial_recursive")
+        gate = asyncio.Semaphore(50)
+
+        async def one(n: int):
+            async with gate:
+                return await hover(client, factorial, line, col + 4 + n % 10)
+
+        results = await asyncio.gather(*(one(n) for n in range(1000)))
+        assert all(r is not None and "factorial_recursive" in r.contents.value for r in results)
+        assert client.error is None
+
+
+async def test_teacher_down_hover_still_answers_with_one_message(tmp_path):
+    from tests.conftest import free_port
+
+    root = lab_copy(tmp_path, f"http://127.0.0.1:{free_port()}")
+    factorial = root / "factorial.py"
+    async with lsp(root) as client:
+        await wait_for(client, lambda s: s["indexed"] and s["teacher"]["state"] == "down")
+        line, col = position_of(factorial, "def factorial_recursive")
+        result = await hover(client, factorial, line, col + 6)
+        assert "not yet explained" in result.contents.value and "queued, position" in result.contents.value
+        await asyncio.sleep(1.5)  # several probes fail meanwhile: still one message
+        down = [m for m in client.messages if "teacher is not answering" in m.message]
+        assert len(down) == 1 and down[0].type == types.MessageType.Warning
+
+
+async def test_client_vanishing_without_shutdown_stops_the_daemon_and_loses_nothing(tmp_path, teacher):
+    import sys
+
+    root = lab_copy(tmp_path, teacher.url)
+    log = (tmp_path / "stderr.log").open("wb")
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-X", "faulthandler", "-m", "trm_lsp", "serve",
+                                                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                                                stderr=log)
+    drain = asyncio.ensure_future(proc.stdout.read())  # an editor reads what the server writes
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "processId": None, "rootUri": root.as_uri(), "capabilities": {}}}).encode()
+    proc.stdin.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    note = json.dumps({"jsonrpc": "2.0", "method": "initialized", "params": {}}).encode()
+    proc.stdin.write(b"Content-Length: %d\r\n\r\n%s" % (len(note), note))
+    await proc.stdin.drain()
+    daemon_file = root / ".trm-lsp" / "daemon.json"
+    for _ in range(200):
+        if daemon_file.exists() and teacher.calls >= 3:
+            break
+        await asyncio.sleep(0.05)
+    assert daemon_file.exists()
+    proc.stdin.close()  # the editor is gone: no shutdown, no exit
+    try:
+        await asyncio.wait_for(proc.wait(), 30)
+    except asyncio.TimeoutError:
+        import signal
+        proc.send_signal(signal.SIGABRT)
+        await proc.wait()
+        raise AssertionError((tmp_path / "stderr.log").read_text()[-6000:])
+    assert b'"id": 1' in await drain or b'"id":1' in await drain  # it did answer `initialize`
+    assert not daemon_file.exists()
+    exported = run_cli("export", str(root), "-o", str(tmp_path / "out.jsonl"))
+    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    assert len(lines) >= 1 and all(json.loads(line)["output"] for line in lines), exported.stderr

@@ -1,0 +1,62 @@
+"""`trm-lsp explain DIR TARGET [--json]`: the answer hover would give, on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from trm_lsp.commands.common import load_settings, workspace_dir
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("workspace", metavar="DIR", help="the workspace")
+    parser.add_argument("target", metavar="TARGET", help="path:line or path::Qualified.name (path relative to DIR)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the student (default 60)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from trm_lsp.cli import UsageError
+
+    root = workspace_dir(args.workspace)
+    settings = load_settings(root)
+    rel, sep, rest = args.target.partition("::")
+    if not sep:
+        rel, sep, rest = args.target.rpartition(":")
+        if not sep or not rest.isdigit():
+            raise UsageError(f"TARGET must be path:line or path::Qualified.name, not {args.target!r}")
+    from trm_lsp.student.blas import ensure_fast_blas
+
+    ensure_fast_blas()
+    return asyncio.run(_explain(root, settings, rel.replace("\\", "/").removeprefix("./"), rest, sep == "::", args))
+
+
+async def _explain(root, settings, rel: str, rest: str, by_name: bool, args) -> int:
+    from trm_lsp.indexer import index_workspace
+    from trm_lsp.serve import lookup
+    from trm_lsp.serve.answers import AnswerEngine, StudentSlot
+    from trm_lsp.store import Store, state_dir
+
+    store = Store.for_workspace(root)
+    slot = StudentSlot(state_dir(root) / "student")
+    try:
+        index_workspace(root, store, settings)
+        row = (lookup.symbol_by_qualname(store, rest, rel) if by_name
+               else lookup.symbol_at_line(store, rel, int(rest)))
+        if row is None:
+            print(f"trm-lsp: error: no indexed symbol at {rel}{'::' if by_name else ':'}{rest}", file=sys.stderr)
+            return 1
+        slot.load()
+        answer = await AnswerEngine(store, slot).answer(row, args.wait)
+    finally:
+        slot.close()
+        store.close()
+    if args.json:
+        print(json.dumps(answer.as_dict(), ensure_ascii=False))
+    else:
+        print(f"{answer.symbol} ({answer.kind}) {answer.path}:{answer.line}")
+        print(answer.text.strip())
+        print(f"-- {answer.provenance()}")
+    return 0

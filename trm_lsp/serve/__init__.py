@@ -1,0 +1,1 @@
+"""The daemon: the answer engine behind LSP hover and code lens and the MCP tools."""

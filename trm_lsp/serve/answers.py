@@ -1,0 +1,193 @@
+"""The answer engine: the teacher's sample for this exact text, else the student, else the
+structure alone, each answer saying where it came from and why.
+
+Hover, code lens, `trm-lsp explain` and MCP all ask here. The student runs on one dedicated
+thread (MLX graphs are not shared between threads) and its answers are cached per text hash, so a
+symbol costs one student call until its text changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from trm_lsp.distill.context import symbol_text
+from trm_lsp.store import Store
+from trm_lsp.store.samples import Samples
+
+log = logging.getLogger(__name__)
+
+STUDENT = "TRM student"
+_CACHE_SIZE = 20_000
+
+
+@dataclass
+class Answer:
+    symbol: str
+    kind: str
+    path: str
+    line: int  # 1-based
+    signature: str
+    text: str
+    source: str  # "teacher" | "student" | "structure"
+    teacher: str = ""
+    created_at: float = 0.0
+    reasoning: str = ""
+    note: str = ""
+
+    def provenance(self) -> str:
+        """One line: who answered, how long ago, or why nobody has yet."""
+        if self.source == "teacher":
+            return f"teacher {self.teacher}, {_age(time.time() - self.created_at)} ago"
+        if self.source == "student":
+            return STUDENT + (f" ({self.note})" if self.note else "")
+        return f"not yet explained: {self.note}" if self.note else "not yet explained"
+
+    def as_dict(self) -> dict:
+        return {"symbol": self.symbol, "kind": self.kind, "path": self.path, "line": self.line,
+                "signature": self.signature, "explanation": self.text, "source": self.source,
+                "teacher": self.teacher, "reasoning": self.reasoning, "provenance": self.provenance()}
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit}"
+    return f"{int(seconds)} s"
+
+
+def structure_text(row: sqlite3.Row) -> str:
+    """What the index alone can say: kind, name, signature and the docstring's first line."""
+    doc = (row["doc"] or "").strip().splitlines()
+    text = f"{row['kind'].capitalize()} `{row['qualname']}`"
+    if row["signature"] and row["signature"] != row["name"]:
+        text += f": `{row['signature'].strip()}`"
+    text += "."
+    if doc:
+        text += f" {doc[0].strip()}"
+    return text
+
+
+class StudentSlot:
+    """The loaded student (or why there is none), swapped in place when a new checkpoint lands."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.student = None
+        self.problem = "no student trained yet"
+        self.version = ""
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="student")
+
+    def load(self) -> bool:
+        """Load (or reload) the checkpoint; on failure keep the previous student and say why."""
+        if not (self.directory / "config.json").exists() and not self.directory.with_name(
+                self.directory.name + ".old").exists():
+            self.problem = "no student trained yet"
+            return False
+        try:
+            from trm_lsp.student.infer import Student  # MLX loads only when a checkpoint exists
+
+            student = self.executor.submit(Student.load, self.directory).result()
+        except Exception as exc:  # CheckpointError and whatever a damaged file raises
+            self.problem = f"student checkpoint unusable: {exc}"
+            log.warning("%s", self.problem)
+            return False
+        self.student, self.version, self.problem = student, student.version, ""
+        return True
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+class AnswerEngine:
+    def __init__(self, store: Store, student: StudentSlot, queue_position=None) -> None:
+        self.store = store
+        self.samples = Samples(store)
+        self.student = student
+        #: sha256 -> position in the teacher queue (None when not queued); set by the daemon.
+        self.queue_position = queue_position or (lambda sha: None)
+        self._student_cache: OrderedDict[str, str] = OrderedDict()
+        self._pending: dict[str, asyncio.Future] = {}
+
+    def cached(self, row: sqlite3.Row) -> Answer | None:
+        """The teacher's or the student's answer if one is at hand: never waits."""
+        sample = self.samples.best_for(row["sha256"])
+        if sample is not None:
+            return self._answer(row, sample.output, "teacher", teacher=sample.teacher,
+                                created_at=sample.created_at, reasoning=sample.reasoning)
+        text = self._student_cache.get(row["sha256"])
+        if text is not None:
+            return self._answer(row, text, "student", note=self._queue_note(row))
+        return None
+
+    async def answer(self, row: sqlite3.Row, wait: float) -> Answer:
+        """The best answer within `wait` seconds: a cached one, else the student's, else the
+        structure with the reason (no student yet, student still thinking)."""
+        found = self.cached(row)
+        if found is not None:
+            return found
+        if self.student.student is None:
+            return self._answer(row, structure_text(row), "structure", note=self._why_not(row, self.student.problem))
+        try:
+            text = await asyncio.wait_for(asyncio.shield(self._student_call(row)), wait)
+        except asyncio.TimeoutError:
+            return self._answer(row, structure_text(row), "structure", note=self._why_not(row, "the student is still thinking"))
+        except Exception as exc:  # a student failure costs this answer, never the hover
+            log.exception("student failed on %s", row["qualname"])
+            return self._answer(row, structure_text(row), "structure", note=self._why_not(row, f"student failed: {exc}"))
+        return self._answer(row, text, "student", note=self._queue_note(row))
+
+    def warm(self, rows: list[sqlite3.Row]) -> None:
+        """Have the student explain these symbols in the background (a file just opened)."""
+        if self.student.student is None:
+            return
+        for row in rows:
+            if row["sha256"] not in self._student_cache and self.samples.best_for(row["sha256"]) is None:
+                self._student_call(row)
+
+    def forget_student_answers(self) -> None:
+        """A new student checkpoint: its answers replace the old one's as they are asked for."""
+        self._student_cache.clear()
+
+    def _student_call(self, row: sqlite3.Row) -> asyncio.Future:
+        sha = row["sha256"]
+        pending = self._pending.get(sha)
+        if pending is not None:
+            return pending
+        text = symbol_text(self.store, sha, row) or ""
+        student = self.student.student
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self.student.executor, lambda: student.explain(
+            text, row["name"], symbol=row["qualname"], kind=row["kind"], language=row["language"]).text)
+
+        def done(fut: asyncio.Future) -> None:
+            self._pending.pop(sha, None)
+            if not fut.cancelled() and fut.exception() is None:
+                self._student_cache[sha] = fut.result()
+                while len(self._student_cache) > _CACHE_SIZE:
+                    self._student_cache.popitem(last=False)
+
+        future.add_done_callback(done)
+        self._pending[sha] = future
+        return future
+
+    def _queue_note(self, row: sqlite3.Row) -> str:
+        position = self.queue_position(row["sha256"])
+        return f"teacher queue position {position}" if position is not None else ""
+
+    def _why_not(self, row: sqlite3.Row, reason: str) -> str:
+        position = self.queue_position(row["sha256"])
+        queued = f"queued, position {position}" if position is not None else "not queued"
+        return f"{queued}; {reason}" if reason else queued
+
+    @staticmethod
+    def _answer(row: sqlite3.Row, text: str, source: str, **extra) -> Answer:
+        return Answer(symbol=row["qualname"], kind=row["kind"], path=row["path"], line=row["start_line"],
+                      signature=row["signature"] or "", text=text, source=source, **extra)

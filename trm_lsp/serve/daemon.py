@@ -1,0 +1,374 @@
+"""One workspace served: its store, the teacher queue, the student, and the background pipeline
+(index on start, distill continuously, retrain when enough new answers landed).
+
+The language server and the MCP server are two faces of this object. Everything that touches
+the store runs on the event loop's thread; the slow parts run elsewhere (extraction in worker
+processes, the student on its own thread, training in a child process), so no request waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import time
+from pathlib import Path
+
+from trm_lsp import __version__
+from trm_lsp.config import Settings
+from trm_lsp.distill.worker import DistillEvent, Distiller
+from trm_lsp.extract.file import FileJob, extract_data
+from trm_lsp.extract.languages import language_for
+from trm_lsp.serve.answers import AnswerEngine, StudentSlot
+from trm_lsp.serve.progress import LogReporter, Reporter
+from trm_lsp.serve.search import SymbolSearch
+from trm_lsp.store import Store, state_dir
+
+log = logging.getLogger(__name__)
+
+_STEP = re.compile(r"step (\d+)/(\d+) loss ([\d.]+)")
+_MIN_SAMPLES = 8  # fewer teacher answers than this teach the student nothing worth serving
+
+
+class Daemon:
+    def __init__(self, root: Path, settings: Settings, reporter: Reporter | None = None) -> None:
+        self.root = Path(root).resolve()
+        self.settings = settings
+        self.reporter = reporter or LogReporter()
+        self.state = state_dir(self.root)
+        self.store = Store.for_workspace(self.root)
+        self.student = StudentSlot(self.state / "student")
+        self.distiller: Distiller | None = None
+        self.engine = AnswerEngine(self.store, self.student, self._queue_position)
+        self.search = SymbolSearch(self.store)
+        self.mcp_url = ""
+        self.indexed = asyncio.Event()
+        self._tasks: set[asyncio.Task] = set()
+        self._debounce: dict[str, asyncio.TimerHandle] = {}
+        self._answers_since_training = 0
+        self._training: asyncio.subprocess.Process | None = None
+        self._train_lock = asyncio.Lock()
+        self._lens_refresh: asyncio.TimerHandle | None = None
+        self._teacher = None
+        self._stopped = False
+
+    # -- start and stop ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.student.load()
+        if self.settings.serve.distill:
+            from trm_lsp.distill.teacher import make_teacher
+
+            self._teacher = make_teacher(self.settings.teacher)
+            self.distiller = Distiller(self.store, self._teacher, self.settings.teacher, self._on_distill)
+        self.spawn(self._pipeline(), "pipeline")
+
+    def spawn(self, coro, name: str) -> asyncio.Task:
+        """A background task that logs its failure instead of dying silently."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+
+        def finished(t: asyncio.Task) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("%s failed: %s", name, t.exception(), exc_info=t.exception())
+                self.reporter.notify("error", f"trm-lsp: {name} failed: {t.exception()}")
+
+        task.add_done_callback(finished)
+        return task
+
+    async def stop(self) -> None:
+        """Stop background work; every answer already acknowledged is committed."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.distiller is not None:
+            self.distiller.stop()
+        self.kill_training()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._teacher is not None:
+            await self._teacher.close()
+        self.close()
+
+    def close(self) -> None:
+        """The synchronous part of stopping: safe to call from an exit path."""
+        self.kill_training()
+        self.forget_daemon_file()
+        self.student.close()
+        self.store.close()
+
+    def kill_training(self) -> None:
+        if self._training is not None and self._training.returncode is None:
+            try:
+                self._training.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    # -- daemon.json: how `trm-lsp mcp` and the VS Code extension find this process ----------
+
+    @property
+    def daemon_file(self) -> Path:
+        return self.state / "daemon.json"
+
+    def write_daemon_file(self) -> None:
+        record = {"pid": os.getpid(), "mcp_url": self.mcp_url, "workspace": str(self.root),
+                  "version": __version__, "started_at": time.time()}
+        tmp = self.daemon_file.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(record), encoding="utf-8")
+        os.replace(tmp, self.daemon_file)
+
+    def forget_daemon_file(self) -> None:
+        try:
+            if json.loads(self.daemon_file.read_text(encoding="utf-8")).get("pid") == os.getpid():
+                self.daemon_file.unlink()
+        except (OSError, ValueError):
+            return
+
+    # -- the pipeline ----------------------------------------------------------------------------
+
+    async def _pipeline(self) -> None:
+        await self.index()
+        if self.distiller is not None:
+            self.spawn(self._distill_forever(), "distilling")
+        if self.student.student is None and self.settings.serve.retrain_after:
+            await self.maybe_train(force=False)
+
+    async def index(self) -> None:
+        """Bring the index up to date, in a thread with its own connection (the loop stays free)."""
+        task = self.reporter.begin("Indexing")
+        loop = asyncio.get_running_loop()
+
+        def progress(done: int, total: int, rel: str) -> None:
+            if done % 50 == 0 or done == total:
+                pct = int(100 * done / total) if total else None
+                loop.call_soon_threadsafe(task.report, f"{done}/{total} files", pct)
+
+        def work():
+            from trm_lsp.indexer import index_workspace
+
+            store = Store.for_workspace(self.root)
+            try:
+                return index_workspace(self.root, store, self.settings, progress)
+            finally:
+                store.close()
+
+        try:
+            report = await loop.run_in_executor(None, work)
+        except Exception as exc:
+            task.end(f"failed: {exc}")
+            raise
+        symbols = sum(report.symbols_by_kind.values())
+        task.end(f"{sum(report.files_by_language.values())} files, {symbols} symbols, "
+                 f"{len(report.skipped)} skipped ({report.seconds:.1f} s)")
+        for warning in report.warnings:
+            self.reporter.notify("warning", f"trm-lsp: {warning}")
+        self.search.invalidate()
+        self.indexed.set()
+        if self.distiller is not None:
+            self.distiller.symbols_changed()
+        self.reporter.answers_changed()
+
+    async def _distill_forever(self) -> None:
+        assert self.distiller is not None
+        await self.distiller.run(until_idle=False)
+
+    # -- edits ------------------------------------------------------------------------------------
+
+    def buffer_changed(self, rel: str, text: str) -> None:
+        """The editor's buffer changed: re-extract it after a quiet spell (debounced)."""
+        old = self._debounce.pop(rel, None)
+        if old is not None:
+            old.cancel()
+        loop = asyncio.get_running_loop()
+        delay = self.settings.serve.debounce_ms / 1000
+        self._debounce[rel] = loop.call_later(delay, lambda: self.spawn(self.extract_buffer(rel, text), "re-extract"))
+
+    async def extract_buffer(self, rel: str, text: str) -> bool:
+        """Re-extract one file from unsaved text; False when its language is not indexed."""
+        self._debounce.pop(rel, None)
+        language = language_for(rel)
+        if language is None or language.family == "document":
+            return False
+        data = text.encode("utf-8")
+        job = FileJob(rel, str(self.root / rel), language.id, len(data), -1)
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(None, extract_data, job, data, self.settings)
+        if result.skip:
+            log.info("buffer %s not extracted: %s", rel, result.skip)
+            return False
+        # The buffer's symbols carry their text: the file on disk does not hold it (yet).
+        # mtime -1 makes the next scan compare the file on disk again.
+        items = [it._replace(text=data[it.start_byte:it.end_byte].decode("utf-8", "replace")) if it.text is None
+                 else it for it in result.items]
+        with self.store.transaction():
+            self.store.replace_file(rel, result.language, len(data), -1, result.sha256, items, result.note)
+        self._symbols_changed()
+        return True
+
+    async def files_changed(self, rels: list[str]) -> None:
+        """Saved, created or deleted on disk: re-index those files from disk."""
+        from trm_lsp.indexer import index_paths
+
+        loop = asyncio.get_running_loop()
+
+        def work():
+            store = Store.for_workspace(self.root)
+            try:
+                return index_paths(self.root, rels, store, self.settings)
+            finally:
+                store.close()
+
+        await loop.run_in_executor(None, work)
+        self._symbols_changed()
+
+    def _symbols_changed(self) -> None:
+        self.search.invalidate()
+        if self.distiller is not None:
+            self.distiller.symbols_changed()
+        self.reporter.answers_changed()
+
+    # -- distillation events ---------------------------------------------------------------------
+
+    _distill_task = None
+
+    def _on_distill(self, event: DistillEvent) -> None:
+        if event.kind == "planned" and event.total:
+            if self._distill_task is None:
+                self._distill_task = self.reporter.begin("Distilling", cancel=self.pause_distilling)
+            self._distill_task.report(event.detail, 0)
+        elif event.kind in ("answered", "failed") and self._distill_task is not None:
+            pct = int(100 * event.done / event.total) if event.total else None
+            self._distill_task.report(f"{event.done}/{event.total} {event.symbol}", pct)
+        if event.kind == "answered":
+            self._answers_since_training += 1
+            self.search.invalidate()
+            self._schedule_lens_refresh()
+            if self.settings.serve.retrain_after and self._answers_since_training >= self.settings.serve.retrain_after:
+                self.spawn(self.maybe_train(force=False), "training")
+        elif event.kind == "teacher_down":
+            self.reporter.notify("warning", f"trm-lsp: the teacher is not answering ({event.detail}); "
+                                 "hovers answer from the student meanwhile")
+        elif event.kind == "teacher_up":
+            self.reporter.notify("info", f"trm-lsp: the teacher is back ({self.teacher_name})")
+        if self._distill_task is not None and event.total and event.done >= event.total:
+            self._distill_task.end(f"{event.done} answered")
+            self._distill_task = None
+
+    def pause_distilling(self) -> None:
+        """Cancelled from the editor's progress UI: stop asking until `trm-lsp.distill`."""
+        if self.distiller is not None:
+            self.distiller.stop()
+        if self._distill_task is not None:
+            self._distill_task.end("paused")
+            self._distill_task = None
+
+    async def resume_distilling(self) -> None:
+        """`trm-lsp.distill`: (re)start asking the teacher, failed symbols included."""
+        if self.distiller is None:
+            from trm_lsp.distill.teacher import make_teacher
+
+            self._teacher = make_teacher(self.settings.teacher)
+            self.distiller = Distiller(self.store, self._teacher, self.settings.teacher, self._on_distill)
+            restart = True
+        else:
+            restart = self.distiller.stopped
+            self.distiller.resume()
+        self.distiller.plan(retry_failed=True)
+        if restart:
+            self.spawn(self._distill_forever(), "distilling")
+
+    def _schedule_lens_refresh(self) -> None:
+        if self._lens_refresh is None:
+            loop = asyncio.get_running_loop()
+
+            def fire() -> None:
+                self._lens_refresh = None
+                self.reporter.answers_changed()
+
+            self._lens_refresh = loop.call_later(1.0, fire)
+
+    def _queue_position(self, sha256: str) -> int | None:
+        return self.distiller.position(sha256) if self.distiller is not None else None
+
+    @property
+    def teacher_name(self) -> str:
+        return self.settings.teacher.model
+
+    # -- the student -----------------------------------------------------------------------------
+
+    async def maybe_train(self, force: bool) -> str:
+        """Train the student on every teacher answer in a child process, then load it."""
+        from trm_lsp.store.samples import Samples
+
+        if self._train_lock.locked():
+            return "training is already running"
+        samples = Samples(self.store).count()
+        if samples < (2 if force else _MIN_SAMPLES):
+            return f"not enough teacher answers to train on ({samples})"
+        async with self._train_lock:
+            self._answers_since_training = 0
+            return await self._train(samples)
+
+    async def _train(self, samples: int) -> str:
+        from trm_lsp.distill.exchange import export_samples
+
+        data = self.state / "train.jsonl"
+        export_samples(self.store, data)
+        cmd = [sys.executable, "-m", "trm_lsp", "train", "--data_path", str(data), "--out", str(self.state / "student"),
+               "--max_minutes", str(self.settings.serve.train_minutes)]
+        task = self.reporter.begin("Training the student", cancel=self.kill_training)
+        task.report(f"{samples} teacher answers", 0)
+        self._training = await asyncio.create_subprocess_exec(
+            *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            preexec_fn=_lower_priority)
+        tail: list[str] = []
+        assert self._training.stderr is not None
+        async for raw in self._training.stderr:
+            line = raw.decode("utf-8", "replace").strip()
+            tail = (tail + [line])[-5:]
+            step = _STEP.search(line)
+            if step:
+                done, total = int(step[1]), int(step[2])
+                task.report(f"step {done}/{total}, loss {step[3]}", int(100 * done / max(total, 1)))
+        code = await self._training.wait()
+        self._training = None
+        if code != 0:
+            reason = next((t for t in reversed(tail) if t), f"exit status {code}")
+            task.end(f"failed: {reason}")
+            return f"training failed: {reason}"
+        loop = asyncio.get_running_loop()
+        loaded = await loop.run_in_executor(None, self.student.load)
+        self.engine.forget_student_answers()
+        self.reporter.answers_changed()
+        message = f"student {self.student.version} trained on {samples} answers" if loaded else self.student.problem
+        task.end(message)
+        return message
+
+    # -- questions -------------------------------------------------------------------------------
+
+    def status(self) -> dict:
+        jobs = self.distiller.jobs.counts() if self.distiller is not None else {}
+        return {
+            "workspace": str(self.root),
+            "version": __version__,
+            "queue": jobs.get("pending", 0),
+            "failed": jobs.get("failed", 0),
+            "teacher": {"model": self.teacher_name, "backend": self.settings.teacher.backend,
+                        "state": (self.distiller.teacher_state if self.distiller is not None else "off")},
+            "samples": self.engine.samples.count(),
+            "student": {"version": self.student.version, "problem": self.student.problem,
+                        "training": self._train_lock.locked()},
+            "indexed": self.indexed.is_set(),
+            "mcp_url": self.mcp_url,
+        }
+
+
+def _lower_priority() -> None:
+    """Training yields the CPU to the editor and the daemon (runs in the child before exec)."""
+    os.nice(10)

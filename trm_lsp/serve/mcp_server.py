@@ -1,0 +1,262 @@
+"""MCP from the daemon's own event loop: fastmcp over streamable HTTP on 127.0.0.1.
+
+Loopback only; fastmcp's Host/Origin guard refuses DNS-rebinding requests; an optional bearer
+token (setting `serve.mcpToken`) is checked before anything reaches the MCP session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import socket
+from contextlib import nullcontext
+from pathlib import Path
+
+from fastmcp import FastMCP
+from fastmcp.exceptions import ToolError
+
+from trm_lsp.serve import lookup
+from trm_lsp.serve.answers import Answer
+from trm_lsp.serve.daemon import Daemon
+from trm_lsp.serve.render import cited
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 2000
+_SOURCES = 5
+_LIVE_SECONDS = 60.0
+
+
+def build_mcp(daemon: Daemon) -> FastMCP:
+    mcp = FastMCP("trm-lsp", instructions=(
+        "Explains the code of the workspace this daemon serves: what a function, class or document section "
+        "does and why, with the path:line of every symbol it used."))
+
+    @mcp.tool
+    async def consult_logic_model(query: str, file: str | None = None, symbol: str | None = None,
+                                  line: int | None = None) -> str:
+        """Answer a question about the workspace's code (what does X do, where is Y handled), citing
+        `path:line` of the symbols used. `file`, `symbol` and `line` narrow it to one place."""
+        question, note = _bounded(query)
+        if not question:
+            raise ToolError("query is empty")
+        rel = _workspace_path(daemon, file) if file else None
+        rows = []
+        if rel is not None and line is not None:
+            row = lookup.symbol_at_line(daemon.store, rel, int(line))
+            rows += [row] if row is not None else []
+        if symbol:
+            row = lookup.symbol_by_qualname(daemon.store, symbol, rel) or _by_name(daemon, symbol, rel)
+            rows += [row] if row is not None else []
+        for hit in await _retrieve(daemon, question):
+            if len(rows) >= _SOURCES:
+                break
+            if rel is None or hit.row["path"] == rel:
+                rows.append(hit.row)
+        rows = list({r["id"]: r for r in rows}.values())[:_SOURCES]
+        if not rows:
+            return f"No symbol in {daemon.root.name} matches this question.{note}"
+        answers = [await daemon.engine.answer(r, 2.0) for r in rows]
+        live = await _ask_teacher_live(daemon, question, rows, answers)
+        head = live or answers[0].text.strip()
+        sources = "\n".join(cited(a) for a in answers)
+        return f"{head}\n\nSources:\n{sources}{note}"
+
+    @mcp.tool
+    async def explain_symbol(symbol: str, file: str | None = None) -> dict:
+        """The explanation of one symbol (qualified name, e.g. `Parser.parse`), with its source:
+        the teacher, the TRM student, or the structure alone when neither has answered yet."""
+        rel = _workspace_path(daemon, file) if file else None
+        row = lookup.symbol_by_qualname(daemon.store, symbol, rel) or _by_name(daemon, symbol, rel)
+        if row is None:
+            raise ToolError(f"no symbol named {symbol!r}" + (f" in {rel}" if rel else ""))
+        return (await daemon.engine.answer(row, 5.0)).as_dict()
+
+    @mcp.tool
+    async def list_symbols(file: str | None = None, query: str | None = None, kind: str | None = None,
+                           limit: int = 100) -> list[dict]:
+        """Indexed symbols: of one file, or those matching `query` (BM25 over names and docs)."""
+        limit = max(1, min(int(limit), 1000))
+        if file:
+            rows = lookup.symbols_in(daemon.store, _workspace_path(daemon, file))
+        elif query:
+            rows = [h.row for h in daemon.search.search(_bounded(query)[0], k=limit)]
+        else:
+            raise ToolError("give a file or a query")
+        return [_brief(r) for r in rows if kind is None or r["kind"] == kind][:limit]
+
+    @mcp.tool
+    async def trace_logic(symbol: str, file: str | None = None) -> dict:
+        """Callers and callees of a symbol, from the index: who calls it (path:line) and which
+        known symbols it calls."""
+        rel = _workspace_path(daemon, file) if file else None
+        row = lookup.symbol_by_qualname(daemon.store, symbol, rel) or _by_name(daemon, symbol, rel)
+        if row is None:
+            raise ToolError(f"no symbol named {symbol!r}")
+        from trm_lsp.serve.trace import callees, callers
+
+        return {"symbol": _brief(row), "callees": [_brief(r) for r in callees(daemon.store, row)],
+                "callers": await asyncio.get_running_loop().run_in_executor(
+                    None, callers, daemon.root, daemon.store.path, row)}
+
+    @mcp.tool
+    async def status() -> dict:
+        """The daemon: workspace, teacher queue, teacher state, student version, MCP URL."""
+        return daemon.status()
+
+    return mcp
+
+
+def _bounded(query: str) -> tuple[str, str]:
+    query = (query or "").strip()
+    if len(query) > MAX_QUERY_CHARS:
+        return query[:MAX_QUERY_CHARS], f"\n\n(The question was cut to its first {MAX_QUERY_CHARS} characters.)"
+    return query, ""
+
+
+def _workspace_path(daemon: Daemon, file: str) -> str:
+    """A path the client named, as workspace-relative; refused when it leads outside."""
+    candidate = Path(file)
+    if not candidate.is_absolute():
+        candidate = daemon.root / candidate
+    try:
+        return candidate.resolve().relative_to(daemon.root).as_posix()
+    except (ValueError, OSError):
+        raise ToolError(f"{file}: outside the workspace {daemon.root}") from None
+
+
+def _by_name(daemon: Daemon, name: str, rel: str | None):
+    rows = daemon.search.search(name, k=20)
+    for hit in rows:
+        if hit.row["name"] == name.split(".")[-1] and (rel is None or hit.row["path"] == rel):
+            return hit.row
+    return None
+
+
+def _brief(row) -> dict:
+    return {"symbol": row["qualname"], "kind": row["kind"], "path": row["path"], "line": row["start_line"],
+            "end_line": row["end_line"], "signature": row["signature"]}
+
+
+async def _retrieve(daemon: Daemon, question: str):
+    hits = daemon.search.search(question)
+    student = daemon.student.student
+    if student is None or len(hits) < 2:
+        return hits
+    texts = daemon.search.texts_to_embed(hits)
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(daemon.student.executor, daemon.search.fuse, question, hits, student, texts)
+    except Exception as exc:  # the student's ranking is a refinement: BM25 alone still answers
+        log.warning("student retrieval failed: %s", exc)
+        return hits
+
+
+async def _ask_teacher_live(daemon: Daemon, question: str, rows, answers: list[Answer]) -> str:
+    """A free-form question with no exact symbol behind it goes to the teacher when it is up,
+    with the retrieved code as context; any failure falls back to the stored answers."""
+    teacher = daemon._teacher
+    if teacher is None or daemon.distiller is None or daemon.distiller.teacher_state != "up":
+        return ""
+    from trm_lsp.distill.context import symbol_text
+
+    context = []
+    for row, answer in zip(rows[:3], answers):
+        text = (symbol_text(daemon.store, row["sha256"], row) or "")[:1500]
+        context.append(f"{row['path']}:{row['start_line']} {row['qualname']}\n{text}\nKnown: {answer.text}")
+    messages = [
+        {"role": "system", "content": "You answer questions about a code base in two or three sentences, "
+                                      "citing path:line of the code you rely on."},
+        {"role": "user", "content": "\n\n".join(context) + f"\n\nQuestion: {question}"},
+    ]
+    try:
+        reply = await asyncio.wait_for(teacher.explain(messages), min(_LIVE_SECONDS, daemon.settings.teacher.timeout))
+    except Exception as exc:  # down, slow or junk: the stored answers stand
+        log.info("live teacher answer unavailable: %s", exc)
+        return ""
+    return f"{reply.output.strip()}\n\n(answered live by teacher {teacher.name})"
+
+
+# -- serving -------------------------------------------------------------------------------------
+
+class BearerToken:
+    """ASGI middleware: every request must carry `Authorization: Bearer <token>`."""
+
+    def __init__(self, app, token: str) -> None:
+        self.app, self.token = app, token.encode()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            given = headers.get(b"authorization", b"")
+            if not hmac.compare_digest(given, b"Bearer " + self.token):
+                await send({"type": "http.response.start", "status": 401,
+                            "headers": [(b"content-type", b"text/plain"), (b"www-authenticate", b"Bearer")]})
+                await send({"type": "http.response.body", "body": b"missing or wrong bearer token\n"})
+                return
+        await self.app(scope, receive, send)
+
+
+def bind_loopback(port: int) -> tuple[socket.socket, bool]:
+    """A listening socket on 127.0.0.1: `port` if free, else any free port (and False)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+        wanted = True
+    except OSError:
+        sock.bind(("127.0.0.1", 0))
+        wanted = False
+    sock.listen(64)
+    sock.setblocking(False)
+    return sock, wanted
+
+
+async def start_mcp(daemon: Daemon, port: int | None = None) -> "McpHandle | None":
+    """Start serving; record the URL in daemon.json. Never stops the LSP: a failure is shown."""
+    import uvicorn
+    from starlette.middleware import Middleware
+
+    wanted = daemon.settings.serve.mcp_port if port is None else port
+    try:
+        sock, got_wanted = bind_loopback(wanted)
+    except OSError as exc:
+        daemon.reporter.notify("error", f"trm-lsp: MCP not started: cannot listen on 127.0.0.1: {exc}")
+        return None
+    actual = sock.getsockname()[1]
+    if not got_wanted and wanted:
+        daemon.reporter.notify("warning", f"trm-lsp: port {wanted} is busy; MCP serves on 127.0.0.1:{actual} instead "
+                                          f"(recorded in {daemon.daemon_file})")
+    middleware = [Middleware(BearerToken, token=daemon.settings.serve.mcp_token)] if daemon.settings.serve.mcp_token else []
+    app = build_mcp(daemon).http_app(path="/mcp", middleware=middleware, host_origin_protection=True)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, log_config=None)
+    server = uvicorn.Server(config)
+    server.capture_signals = nullcontext  # the LSP owns the process's signals, not uvicorn
+    daemon.mcp_url = f"http://127.0.0.1:{actual}/mcp"
+    daemon.write_daemon_file()
+    log.info("MCP at %s", daemon.mcp_url)
+
+    task = asyncio.get_running_loop().create_task(_serve(server, sock), name="mcp")
+    return McpHandle(server, task)
+
+
+async def _serve(server, sock: socket.socket) -> None:
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        sock.close()
+
+
+class McpHandle:
+    def __init__(self, server, task: asyncio.Task) -> None:
+        self.server, self.task = server, task
+
+    async def stop(self, grace: float = 3.0) -> None:
+        """Let uvicorn close its sessions and lifespan; cancel only if it hangs."""
+        self.server.should_exit = True
+        try:
+            await asyncio.wait_for(asyncio.shield(self.task), grace)
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)

@@ -1,0 +1,88 @@
+"""Finding the symbols a question is about: BM25 over names, signatures, docstrings and teacher
+answers, re-ranked with the student's embeddings where a student is loaded (reciprocal-rank
+fusion, so neither score scale has to be calibrated against the other)."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+import numpy as np
+
+from trm_lsp.distill.context import symbol_text
+from trm_lsp.store import Store
+from trm_lsp.textutil import words
+
+_CANDIDATES = 50
+_RRF_K = 60
+
+
+@dataclass
+class Hit:
+    row: sqlite3.Row
+    score: float
+
+
+class SymbolSearch:
+    """Built lazily from the store, rebuilt on the next query after `invalidate()`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._bm25 = None
+        self._ids: list[int] = []
+        self._embeddings: dict[str, np.ndarray] = {}
+
+    def invalidate(self) -> None:
+        self._bm25 = None
+
+    def _build(self) -> None:
+        import bm25s
+
+        rows = self.store.db.execute(
+            "SELECT s.id, s.qualname, s.signature, s.doc, f.path, group_concat(sm.output, ' ') FROM symbols s "
+            "JOIN files f ON f.id = s.file_id LEFT JOIN samples sm ON sm.sha256 = s.sha256 GROUP BY s.id").fetchall()
+        self._ids = [r[0] for r in rows]
+        corpus = [words(" ".join(part or "" for part in r[1:])) or ["_"] for r in rows]
+        bm25 = bm25s.BM25()
+        if corpus:
+            bm25.index(corpus, show_progress=False)
+        self._bm25 = bm25
+
+    def search(self, query: str, k: int = _CANDIDATES) -> list[Hit]:
+        """BM25 candidates, best first. Runs on the loop thread (it reads the store)."""
+        if self._bm25 is None:
+            self._build()
+        if not self._ids:
+            return []
+        tokens = words(query) or ["_"]
+        ids, scores = self._bm25.retrieve([tokens], k=min(len(self._ids), k), show_progress=False)
+        ranked = [(self._ids[int(i)], float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
+        rows = {row["id"]: row for row in self._rows([i for i, _ in ranked])}
+        return [Hit(rows[i], s) for i, s in ranked if i in rows]
+
+    def texts_to_embed(self, hits: list[Hit]) -> dict[str, str]:
+        """sha256 -> code text of the candidates whose embedding is not cached yet (loop thread)."""
+        return {h.row["sha256"]: symbol_text(self.store, h.row["sha256"], h.row) or h.row["qualname"]
+                for h in hits if h.row["sha256"] not in self._embeddings}
+
+    def fuse(self, query: str, hits: list[Hit], student, texts: dict[str, str]) -> list[Hit]:
+        """Re-rank BM25 candidates by reciprocal-rank fusion with the student's embedding
+        similarity. Runs on the student's thread (MLX); touches no store."""
+        if texts:
+            shas = list(texts)
+            for sha, vector in zip(shas, student.embed([texts[s] for s in shas], "code")):
+                self._embeddings[sha] = vector
+        q = student.embed([query], "text")[0]
+        similarity = [float(q @ self._embeddings[h.row["sha256"]]) for h in hits]
+        by_student = {i: rank for rank, i in enumerate(sorted(range(len(hits)), key=lambda i: -similarity[i]))}
+        fused = {i: 1 / (_RRF_K + i) + 1 / (_RRF_K + by_student[i]) for i in range(len(hits))}
+        return [Hit(hits[i].row, fused[i]) for i in sorted(fused, key=lambda i: -fused[i])]
+
+    def _rows(self, ids: list[int]) -> list[sqlite3.Row]:
+        if not ids:
+            return []
+        cur = self.store.db.cursor()
+        cur.row_factory = sqlite3.Row
+        return cur.execute(
+            f"SELECT s.*, f.path, f.language FROM symbols s JOIN files f ON f.id = s.file_id "
+            f"WHERE s.id IN ({','.join('?' * len(ids))})", ids).fetchall()

@@ -1,0 +1,67 @@
+"""Who calls a symbol and what it calls, from the index and the files: names, not types, so a
+call through a variable of another class with a method of the same name counts too (said in
+the tool's description)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+from trm_lsp.distill.context import CALL, symbol_text
+from trm_lsp.extract.languages import BY_ID
+from trm_lsp.store import Store
+
+MAX_CALLERS = 50
+_CODE_KINDS = ("function", "method", "constructor", "class")
+
+
+def callees(store: Store, row: sqlite3.Row, limit: int = 50) -> list[sqlite3.Row]:
+    """Known symbols whose names this symbol's text calls, nearest file first."""
+    text = symbol_text(store, row["sha256"], row) or ""
+    names = list(dict.fromkeys(m for m in CALL.findall(text) if m != row["name"]))[:limit]
+    if not names:
+        return []
+    cur = store.db.cursor()
+    cur.row_factory = sqlite3.Row
+    found = cur.execute(
+        f"SELECT s.*, f.path, f.language FROM symbols s JOIN files f ON f.id = s.file_id WHERE s.name IN "
+        f"({','.join('?' * len(names))}) AND s.kind IN ({','.join('?' * len(_CODE_KINDS))}) "
+        "ORDER BY (f.path = ?) DESC, f.path", (*names, *_CODE_KINDS, row["path"])).fetchall()
+    best: dict[str, sqlite3.Row] = {}
+    for candidate in found:
+        best.setdefault(candidate["name"], candidate)
+    return [best[n] for n in names if n in best]
+
+
+def callers(root: Path, db_path: Path, row: sqlite3.Row) -> list[dict]:
+    """`path:line` and enclosing symbol of each call of this name in indexed code files. Runs in
+    a worker thread with its own read-only connection."""
+    pattern = re.compile(rf"\b{re.escape(row['name'])}\s*(?:<[^<>()]*>)?\s*\(".encode())
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        code = [lang for lang, spec in BY_ID.items() if spec.family == "code"]
+        files = db.execute(f"SELECT id, path FROM files WHERE language IN ({','.join('?' * len(code))})",
+                           code).fetchall()
+        out: list[dict] = []
+        for file_id, rel in files:
+            try:
+                data = (root / rel).read_bytes()
+            except OSError:
+                continue
+            if not pattern.search(data):
+                continue
+            for match in pattern.finditer(data):
+                line = data.count(b"\n", 0, match.start()) + 1
+                enclosing = db.execute(
+                    "SELECT qualname, start_line FROM symbols WHERE file_id = ? AND start_line <= ? AND end_line >= ? "
+                    "ORDER BY end_line - start_line LIMIT 1", (file_id, line, line)).fetchone()
+                if enclosing and enclosing[0] == row["qualname"] and enclosing[1] == row["start_line"] \
+                        and rel == row["path"]:
+                    continue  # the definition itself, or a recursive call
+                out.append({"path": rel, "line": line, "in": enclosing[0] if enclosing else ""})
+                if len(out) >= MAX_CALLERS:
+                    return out
+        return out
+    finally:
+        db.close()
