@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sqlite3
 import time
 from collections import OrderedDict
@@ -64,14 +65,13 @@ def _age(seconds: float) -> str:
 
 
 def structure_text(row: sqlite3.Row) -> str:
-    """What the index alone can say: kind, name, signature and the docstring's first line."""
-    doc = (row["doc"] or "").strip().splitlines()
-    text = f"{row['kind'].capitalize()} `{row['qualname']}`"
-    if row["signature"] and row["signature"] != row["name"]:
-        text += f": `{row['signature'].strip()}`"
-    text += "."
-    if doc:
-        text += f" {doc[0].strip()}"
+    """What the index alone can say: kind, name and the docstring's first sentence (the
+    signature is shown beside every answer anyway)."""
+    text = f"{row['kind'].capitalize()} `{row['qualname']}`."
+    paragraph = " ".join((row["doc"] or "").strip().split("\n\n")[0].split())
+    if paragraph:
+        sentence = re.split(r"(?<=[.!?])\s", paragraph, maxsplit=1)[0]
+        text += f" {sentence[:300]}"
     return text
 
 

@@ -1,0 +1,109 @@
+"""MCP from the running daemon, with real MCP clients: fastmcp's `Client` over streamable HTTP,
+and over stdio through `trm-lsp mcp`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sys
+
+import httpx
+import pytest
+from fastmcp import Client
+from fastmcp.client.transports import StdioTransport
+from fastmcp.exceptions import ToolError
+
+from tests.conftest import run_cli
+from tests.serve.conftest import lab_copy, lsp, wait_for
+
+
+def daemon_url(root) -> str:
+    return json.loads((root / ".trm-lsp" / "daemon.json").read_text())["mcp_url"]
+
+
+async def test_tools_answer_with_citations_and_refuse_what_they_must(tmp_path, teacher):
+    root = lab_copy(tmp_path, teacher.url, distill=False)
+    (root / "uses.py").write_text("from factorial import factorial_iterative\n\n\ndef table(n):\n"
+                                  "    return [factorial_iterative(k) for k in range(n)]\n", encoding="utf-8")
+    run_cli("distill", str(root))
+    async with lsp(root) as client:
+        state = await wait_for(client, lambda s: s["indexed"] and s["mcp_url"])
+        url = daemon_url(root)
+        assert url == state["mcp_url"] and url.startswith("http://127.0.0.1:")
+        async with Client(url) as mcp:
+            names = {tool.name for tool in await mcp.list_tools()}
+            assert {"consult_logic_model", "explain_symbol", "list_symbols", "trace_logic", "status"} <= names
+            reply = await mcp.call_tool("consult_logic_model", {"query": "how is the factorial computed with a loop?"})
+            text = reply.content[0].text
+            assert "factorial.py:13" in text and "factorial_iterative" in text
+            narrowed = await mcp.call_tool("consult_logic_model", {"query": "what does this do?",
+                                                                   "file": "factorial.py", "line": 30})
+            assert "`factorial.py:29` method `MemoFactorial.__call__`" in narrowed.content[0].text
+            trace = (await mcp.call_tool("trace_logic", {"symbol": "factorial_iterative"})).structured_content
+            assert {"path": "uses.py", "line": 5, "in": "table"} in trace["callers"]
+            assert [c["symbol"] for c in (await mcp.call_tool("trace_logic", {"symbol": "table"})).structured_content[
+                "callees"]] == ["factorial_iterative"]
+            explained = (await mcp.call_tool("explain_symbol", {"symbol": "MemoFactorial"})).structured_content
+            assert explained["source"] == "teacher" and explained["path"] == "factorial.py"
+            listed = (await mcp.call_tool("list_symbols", {"file": "factorial.py"})).structured_content
+            assert [s["symbol"] for s in listed["result"]][:2] == ["factorial_recursive", "factorial_iterative"]
+            huge = await mcp.call_tool("consult_logic_model", {"query": "factorial " * 5000})
+            assert "cut to its first 2000 characters" in huge.content[0].text
+            for outside in ("../elsewhere.py", "/etc/passwd"):
+                with pytest.raises(ToolError, match="outside the workspace"):
+                    await mcp.call_tool("consult_logic_model", {"query": "what is this", "file": outside})
+        # DNS rebinding: a page on another origin, or a Host that is not loopback, is refused.
+        hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+        headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+        async with httpx.AsyncClient() as http:
+            good = await http.post(url, json=hello, headers=headers)
+            assert good.status_code == 200
+            evil = await http.post(url, json=hello, headers={**headers, "origin": "http://evil.example"})
+            assert evil.status_code in (403, 421), evil.text
+            rebound = await http.post(url, json=hello, headers={**headers, "host": "evil.example"})
+            assert rebound.status_code in (403, 421), rebound.text
+
+
+async def test_token_busy_port_and_the_stdio_bridge(tmp_path, teacher):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        root = lab_copy(tmp_path, teacher.url, distill=False, mcp_port=busy, extra='mcp_token = "s3cret"')
+        async with lsp(root) as client:
+            state = await wait_for(client, lambda s: s["indexed"] and s["mcp_url"])
+            url = state["mcp_url"]
+            assert f":{busy}/" not in url
+            assert any(f"port {busy} is busy" in m.message for m in client.messages)
+            hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+            headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+            async with httpx.AsyncClient() as http:
+                for auth in ({}, {"authorization": "Bearer wrong"}):
+                    refused = await http.post(url, json=hello, headers={**headers, **auth})
+                    assert refused.status_code == 401
+            with pytest.raises(Exception):
+                async with Client(url) as mcp:
+                    await mcp.list_tools()
+            async with Client(url, auth="s3cret") as mcp:
+                assert (await mcp.call_tool("status", {})).structured_content["mcp_url"] == url
+            # `trm-lsp mcp` over stdio reaches the same daemon (it reads daemon.json and the token).
+            bridge = StdioTransport(sys.executable, ["-m", "trm_lsp", "mcp", str(root)])
+            async with Client(bridge) as mcp:
+                status = (await mcp.call_tool("status", {})).structured_content
+                assert status["mcp_url"] == url and status["workspace"] == str(root)
+
+
+async def test_stdio_mcp_without_a_daemon_serves_headless(tmp_path, teacher):
+    root = lab_copy(tmp_path, teacher.url, distill=False)
+    transport = StdioTransport(sys.executable, ["-m", "trm_lsp", "mcp", str(root)])
+    async with Client(transport) as mcp:
+        for _ in range(100):
+            status = (await mcp.call_tool("status", {})).structured_content
+            if status["indexed"]:
+                break
+            await asyncio.sleep(0.1)
+        listed = (await mcp.call_tool("list_symbols", {"query": "Euclid gcd"})).structured_content
+        assert any(s["path"].startswith("gcd.") for s in listed["result"])
