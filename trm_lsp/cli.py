@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("explain", "print the explanation of one symbol and where it came from"),
     "serve": ("serve", "the daemon: LSP on stdio or TCP, MCP over HTTP on 127.0.0.1"),
     "mcp": ("mcp_bridge", "MCP over stdio, bridged to the workspace's running daemon"),
+    "demo": ("demo", "the whole pipeline on data/logic_lab, ending in a table of answers"),
 }
 
 

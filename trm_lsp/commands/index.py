@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     store = Store.for_workspace(root)
     try:
         if show_progress() and not args.quiet:
-            report = _index_with_bar(root, store, settings)
+            report = index_with_bar(root, store, settings)
         else:
             report = index_workspace(root, store, settings)
         if args.json:
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _index_with_bar(root: Path, store, settings):
+def index_with_bar(root: Path, store, settings):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from trm_lsp.indexer import index_workspace

@@ -10,6 +10,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from trm_lsp.distill.prompts import PROMPT_VERSION
 from trm_lsp.store import Store
@@ -42,7 +43,9 @@ def export_samples(store: Store, target: Path) -> int:
     return count
 
 
-def import_samples(store: Store, source: Path) -> ImportReport:
+def import_samples(store: Store, source: Path, accept: Callable[[dict], bool] | None = None) -> ImportReport:
+    """Load a JSONL of samples; `accept` may leave some valid records out (the demo keeps a
+    few symbols for the student)."""
     report = ImportReport()
     samples = Samples(store)
     with open(source, encoding="utf-8", errors="replace") as fh, store.transaction():
@@ -57,6 +60,8 @@ def import_samples(store: Store, source: Path) -> ImportReport:
             problem = _problem(record)
             if problem:
                 report.rejected.append(f"line {number}: {problem}")
+                continue
+            if accept is not None and not accept(record):
                 continue
             sample = Sample(
                 sha256=record["sha256"], teacher=record["teacher"],

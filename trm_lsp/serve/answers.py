@@ -13,7 +13,7 @@ import logging
 import re
 import sqlite3
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 STUDENT = "TRM student"
 _CACHE_SIZE = 20_000
+_WARM_LIMIT = 500  # symbols waiting to be explained ahead of time
 
 
 @dataclass
@@ -115,6 +116,8 @@ class AnswerEngine:
         self.queue_position = queue_position or (lambda sha: None)
         self._student_cache: OrderedDict[str, str] = OrderedDict()
         self._pending: dict[str, asyncio.Future] = {}
+        self._warm_queue: deque[sqlite3.Row] = deque()
+        self._warm_wake = asyncio.Event()
 
     def cached(self, row: sqlite3.Row) -> Answer | None:
         """The teacher's or the student's answer if one is at hand: never waits."""
@@ -145,12 +148,28 @@ class AnswerEngine:
         return self._answer(row, text, "student", note=self._queue_note(row))
 
     def warm(self, rows: list[sqlite3.Row]) -> None:
-        """Have the student explain these symbols in the background (a file just opened)."""
+        """Have the student explain these symbols in the background (a file just opened),
+        newest request first, one at a time so a hover never queues behind a whole file."""
         if self.student.student is None:
             return
-        for row in rows:
-            if row["sha256"] not in self._student_cache and self.samples.best_for(row["sha256"]) is None:
-                self._student_call(row)
+        fresh = [r for r in rows if r["sha256"] not in self._student_cache]
+        self._warm_queue.extendleft(reversed(fresh))
+        while len(self._warm_queue) > _WARM_LIMIT:
+            self._warm_queue.pop()
+        self._warm_wake.set()
+
+    async def run_warmer(self) -> None:
+        while True:
+            await self._warm_wake.wait()
+            self._warm_wake.clear()
+            while self._warm_queue and self.student.student is not None:
+                row = self._warm_queue.popleft()
+                if row["sha256"] in self._student_cache or self.samples.best_for(row["sha256"]) is not None:
+                    continue
+                try:
+                    await self._student_call(row)
+                except Exception as exc:  # one symbol the student cannot do: the rest go on
+                    log.debug("warming %s failed: %s", row["qualname"], exc)
 
     def forget_student_answers(self) -> None:
         """A new student checkpoint: its answers replace the old one's as they are asked for."""

@@ -27,6 +27,7 @@ from trm_lsp.serve.answers import AnswerEngine, StudentSlot
 from trm_lsp.serve.progress import LogReporter, Reporter
 from trm_lsp.serve.search import SymbolSearch
 from trm_lsp.store import Store, state_dir
+from trm_lsp.student.blas import active_blas
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class Daemon:
             self._teacher = make_teacher(self.settings.teacher)
             self.distiller = Distiller(self.store, self._teacher, self.settings.teacher, self._on_distill)
         self.spawn(self._pipeline(), "pipeline")
+        self.spawn(self.engine.run_warmer(), "student warm-up")
 
     def spawn(self, coro, name: str) -> asyncio.Task:
         """A background task that logs its failure instead of dying silently."""
@@ -363,7 +365,7 @@ class Daemon:
                         "state": (self.distiller.teacher_state if self.distiller is not None else "off")},
             "samples": self.engine.samples.count(),
             "student": {"version": self.student.version, "problem": self.student.problem,
-                        "training": self._train_lock.locked()},
+                        "training": self._train_lock.locked(), "blas": active_blas()},
             "indexed": self.indexed.is_set(),
             "mcp_url": self.mcp_url,
         }

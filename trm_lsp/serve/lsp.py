@@ -23,6 +23,8 @@ from trm_lsp.serve.render import explanation_document, hover_markdown
 log = logging.getLogger(__name__)
 
 SECTION = "trm-lsp"
+#: Keys of the client's `trm-lsp` section that configure the editor extension, not the server.
+CLIENT_KEYS = frozenset({"serverCommand", "trace"})
 COMMANDS = ("trm-lsp.explain", "trm-lsp.status", "trm-lsp.distill", "trm-lsp.train")
 _LEVELS = {"error": types.MessageType.Error, "warning": types.MessageType.Warning, "info": types.MessageType.Info}
 
@@ -46,6 +48,7 @@ class TrmLanguageServer(LanguageServer):
         return None, None
 
     def settings_for(self, root: Path, options: dict[str, Any]) -> Settings:
+        options = {k: v for k, v in options.items() if k not in CLIENT_KEYS}
         try:
             return Settings.load(root, options)
         except ConfigError as exc:

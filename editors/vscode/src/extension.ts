@@ -1,0 +1,146 @@
+// trm-lsp for VS Code: starts `trm-lsp serve --stdio`, shows the daemon's state in the status
+// bar, and registers the daemon's MCP endpoint so `consult_logic_model` appears in chat with no
+// configuration. The hover, the code lenses and their `trm-lsp.explain` command come from the
+// server through the language client.
+import * as fs from "fs";
+import * as path from "path";
+import * as vscode from "vscode";
+import { LanguageClient, LanguageClientOptions, ServerOptions } from "vscode-languageclient/node";
+
+const SECTION = "trm-lsp";
+// Keys of the `trm-lsp` section that configure this extension, not the server.
+const CLIENT_KEYS = ["serverCommand", "trace"];
+
+let client: LanguageClient | undefined;
+
+function serverSettings(): Record<string, unknown> {
+  const all = vscode.workspace.getConfiguration().get<Record<string, unknown>>(SECTION) ?? {};
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(all)) {
+    if (!CLIENT_KEYS.includes(key)) {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+interface DaemonRecord {
+  pid: number;
+  mcp_url: string;
+}
+
+function daemonRecords(): { folder: vscode.WorkspaceFolder; record: DaemonRecord }[] {
+  const out = [];
+  for (const folder of vscode.workspace.workspaceFolders ?? []) {
+    const file = path.join(folder.uri.fsPath, ".trm-lsp", "daemon.json");
+    try {
+      const record = JSON.parse(fs.readFileSync(file, "utf8")) as DaemonRecord;
+      if (record.mcp_url) {
+        out.push({ folder, record });
+      }
+    } catch {
+      // no daemon for this folder (yet)
+    }
+  }
+  return out;
+}
+
+function registerMcp(context: vscode.ExtensionContext): void {
+  if (!vscode.lm || typeof vscode.lm.registerMcpServerDefinitionProvider !== "function") {
+    return; // VS Code before 1.101: the README shows .vscode/mcp.json instead
+  }
+  const changed = new vscode.EventEmitter<void>();
+  const watcher = vscode.workspace.createFileSystemWatcher("**/.trm-lsp/daemon.json");
+  watcher.onDidCreate(() => changed.fire());
+  watcher.onDidChange(() => changed.fire());
+  watcher.onDidDelete(() => changed.fire());
+  context.subscriptions.push(watcher, changed);
+  context.subscriptions.push(
+    vscode.lm.registerMcpServerDefinitionProvider("trm-lsp", {
+      onDidChangeMcpServerDefinitions: changed.event,
+      provideMcpServerDefinitions: async () => {
+        const token = vscode.workspace.getConfiguration(SECTION).get<string>("serve.mcpToken") ?? "";
+        const headers: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
+        return daemonRecords().map(
+          ({ folder, record }) =>
+            new vscode.McpHttpServerDefinition(`trm-lsp: ${folder.name}`, vscode.Uri.parse(record.mcp_url), headers),
+        );
+      },
+    }),
+  );
+}
+
+async function runServerCommand(command: string, args: unknown[] = []): Promise<unknown> {
+  if (!client) {
+    throw new Error("trm-lsp is not running");
+  }
+  return client.sendRequest("workspace/executeCommand", { command, arguments: args });
+}
+
+function startStatusBar(context: vscode.ExtensionContext): void {
+  const item = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 50);
+  item.command = "trm-lsp.showStatus";
+  item.text = "$(sync~spin) trm-lsp";
+  item.show();
+  const refresh = async () => {
+    try {
+      const status = (await runServerCommand("trm-lsp.status")) as {
+        indexed: boolean; queue: number; teacher: { state: string }; student: { version: string; training: boolean };
+      };
+      const busy = !status.indexed || status.queue > 0 || status.student.training;
+      const parts = [
+        status.indexed ? `queue ${status.queue}` : "indexing",
+        `teacher ${status.teacher.state}`,
+        status.student.training ? "training" : status.student.version ? "student ready" : "no student",
+      ];
+      item.text = `${busy ? "$(sync~spin)" : "$(check)"} trm-lsp: ${parts.join(" · ")}`;
+      item.tooltip = JSON.stringify(status, null, 2);
+    } catch (error) {
+      item.text = "$(warning) trm-lsp";
+      item.tooltip = String(error);
+    }
+  };
+  const timer = setInterval(refresh, 3000);
+  context.subscriptions.push(item, { dispose: () => clearInterval(timer) });
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const [command, ...args] = vscode.workspace
+    .getConfiguration(SECTION)
+    .get<string[]>("serverCommand", ["trm-lsp", "serve", "--stdio"]);
+  const serverOptions: ServerOptions = { command, args };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
+    initializationOptions: serverSettings(),
+    synchronize: {
+      configurationSection: SECTION,
+      fileEvents: vscode.workspace.createFileSystemWatcher("**/*"),
+    },
+  };
+  client = new LanguageClient("trm-lsp", "trm-lsp", serverOptions, clientOptions);
+  context.subscriptions.push(
+    vscode.commands.registerCommand("trm-lsp.explainAtCursor", async () => {
+      const editor = vscode.window.activeTextEditor;
+      if (!editor) {
+        return;
+      }
+      await runServerCommand("trm-lsp.explain", [
+        { uri: editor.document.uri.toString(), line: editor.selection.active.line + 1 },
+      ]);
+    }),
+    vscode.commands.registerCommand("trm-lsp.showStatus", async () => {
+      const status = await runServerCommand("trm-lsp.status");
+      const doc = await vscode.workspace.openTextDocument({ language: "json", content: JSON.stringify(status, null, 2) });
+      await vscode.window.showTextDocument(doc, { preview: true });
+    }),
+    vscode.commands.registerCommand("trm-lsp.distillNow", () => runServerCommand("trm-lsp.distill")),
+    vscode.commands.registerCommand("trm-lsp.trainNow", () => runServerCommand("trm-lsp.train")),
+  );
+  registerMcp(context);
+  startStatusBar(context);
+  await client.start();
+}
+
+export async function deactivate(): Promise<void> {
+  await client?.stop();
+}

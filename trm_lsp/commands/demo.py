@@ -1,0 +1,182 @@
+"""`trm-lsp demo`: the whole pipeline on the bundled sample workspace, in a few minutes.
+
+Index -> teacher answers (the configured teacher if it answers, else the recorded ones in
+`data/logic_lab.distilled.jsonl`) -> train the student -> a table of answers -> how to connect
+an editor. The symbols of one file are left to the student, so the table shows both sources.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from pathlib import Path
+
+from trm_lsp.commands.common import load_settings, stderr_console
+
+#: Left to the student: the teacher's recorded answers for this file are not imported.
+STUDENT_FILE = "queue.go"
+
+
+def _default_workspace() -> Path:
+    for base in (Path(__file__).resolve().parents[2], Path.cwd()):
+        if (base / "data" / "logic_lab").is_dir():
+            return base / "data" / "logic_lab"
+    return Path("data/logic_lab")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workspace", type=Path, default=None, help="default: data/logic_lab of this clone")
+    parser.add_argument("--recorded", type=Path, default=None,
+                        help="recorded teacher answers (default: data/logic_lab.distilled.jsonl)")
+    parser.add_argument("--teacher-minutes", type=float, default=2.0,
+                        help="time the live teacher gets before the recorded answers fill in (default 2)")
+    parser.add_argument("--train-minutes", type=float, default=1.5, help="student training budget (default 1.5)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from trm_lsp.cli import UsageError
+    from trm_lsp.student.blas import ensure_fast_blas
+
+    root = (args.workspace or _default_workspace()).resolve()
+    recorded = (args.recorded or root.with_name(root.name + ".distilled.jsonl")).resolve()
+    if not root.is_dir():
+        raise UsageError(f"{root}: no such folder (run `trm-lsp demo` from a clone, or give --workspace)")
+    ensure_fast_blas()
+    return asyncio.run(_demo(root, recorded, args))
+
+
+async def _demo(root: Path, recorded: Path, args) -> int:
+    from rich.table import Table
+
+    from trm_lsp.store import Store
+
+    console = stderr_console()
+    settings = load_settings(root)
+    started = time.perf_counter()
+    console.print(f"[bold]trm-lsp demo[/] on {root}")
+    store = Store.for_workspace(root)
+    try:
+        report = _index(root, store, settings, console)
+        console.print(f"[bold]1. indexed[/] {sum(report.files_by_language.values())} files, "
+                      f"{sum(report.symbols_by_kind.values())} symbols, {len(report.skipped)} skipped "
+                      f"({report.seconds:.1f} s)")
+        live = await _live_teacher(store, settings, args.teacher_minutes, console)
+        imported = _import_recorded(store, recorded, console)
+        console.print(f"[bold]2. teacher answers[/] {live} from the live teacher, {imported} recorded")
+        student_dir = store.path.parent / "student"
+        trained = _train(store, student_dir, args.train_minutes, console)
+        console.print(f"[bold]3. student[/] {trained}")
+        table = Table(title="Answers (hover shows the same)", show_lines=False, expand=True)
+        table.add_column("symbol", style="bold", no_wrap=True)
+        table.add_column("source", no_wrap=True)
+        table.add_column("explanation")
+        for answer in await _answers(store, student_dir):
+            table.add_row(f"{answer.path}:{answer.line} {answer.symbol}", answer.provenance(),
+                          answer.text.strip()[:220])
+        console.print(table)
+    finally:
+        store.close()
+    console.print(f"done in {time.perf_counter() - started:.0f} s.\n")
+    console.print(_CONNECT.format(root=root), markup=False, highlight=False)
+    return 0
+
+
+def _index(root: Path, store, settings, console):
+    from trm_lsp.commands.index import index_with_bar
+
+    return index_with_bar(root, store, settings)
+
+
+async def _live_teacher(store, settings, minutes: float, console) -> int:
+    from trm_lsp.distill.teacher import TeacherUnavailable, make_teacher
+    from trm_lsp.distill.worker import Distiller
+
+    teacher = make_teacher(settings.teacher)
+    try:
+        try:
+            await asyncio.wait_for(teacher.check(), 10)
+        except (TeacherUnavailable, asyncio.TimeoutError) as exc:
+            console.print(f"teacher: {str(exc) or 'no answer within 10 s'} -- using the recorded answers instead",
+                          markup=False)
+            return 0
+        from trm_lsp.commands.distill import _progress
+
+        with _progress(console) as on_event:
+            distiller = Distiller(store, teacher, settings.teacher, on_event)
+            distiller.plan()
+            try:
+                stats = await asyncio.wait_for(distiller.run(until_idle=True, stop_when_down=True), minutes * 60)
+            except asyncio.TimeoutError:
+                console.print(f"teacher: {minutes:g} minutes are up; the recorded answers fill in the rest",
+                              markup=False)
+                return distiller.stats.answered
+        return stats.answered
+    finally:
+        await teacher.close()
+
+
+def _import_recorded(store, recorded: Path, console) -> int:
+    from trm_lsp.distill.exchange import import_samples
+
+    if not recorded.is_file():
+        console.print(f"no recorded answers at {recorded}", markup=False)
+        return 0
+    report = import_samples(store, recorded, accept=lambda record: record["path"] != STUDENT_FILE)
+    for line in report.rejected[:5]:
+        console.print(f"  skipped {line}", markup=False)
+    return report.imported + report.duplicates
+
+
+def _train(store, out: Path, minutes: float, console) -> str:
+    from trm_lsp.commands.train import training_progress
+    from trm_lsp.student.data import Record
+    from trm_lsp.student.train import TrainConfig, train_student
+    from trm_lsp.store.samples import Samples
+
+    records = [Record(symbol=s.symbol, kind=s.kind, language=s.language, path=s.path, input=s.input, output=s.output)
+               for s in Samples(store).all()]
+    if len(records) < 2:
+        return f"not trained: {len(records)} teacher answers"
+    model = {"dim": 128, "heads": 2, "layers": 2, "cycles": 2, "n_latent": 2, "embed_dim": 128}
+    config = TrainConfig(epochs=40, batch_size=16, vocab_size=2000)
+    with training_progress(console) as on_progress:
+        result = train_student(records, model, config, out, on_progress, max_seconds=minutes * 60)
+    return (f"trained on {len(records)} answers in {result.seconds:.0f} s ({result.steps} steps, "
+            f"BLAS {result.meta['blas']})")
+
+
+async def _answers(store, student_dir: Path):
+    """A few symbols from each file: the teacher's answers, and the student's for STUDENT_FILE."""
+    import sqlite3
+
+    from trm_lsp.serve.answers import AnswerEngine, StudentSlot
+
+    slot = StudentSlot(student_dir)
+    slot.load()
+    engine = AnswerEngine(store, slot)
+    cur = store.db.cursor()
+    cur.row_factory = sqlite3.Row
+    rows = cur.execute(
+        "SELECT s.*, f.path, f.language FROM symbols s JOIN files f ON f.id = s.file_id WHERE s.kind IN "
+        "('function', 'method', 'class', 'struct', 'interface') ORDER BY f.path, s.start_line").fetchall()
+    picked, per_file = [], {}
+    for row in rows:
+        limit = 3 if row["path"] == STUDENT_FILE else 1
+        if per_file.get(row["path"], 0) < limit:
+            per_file[row["path"]] = per_file.get(row["path"], 0) + 1
+            picked.append(row)
+    try:
+        return [await engine.answer(row, 30.0) for row in picked[:16]]
+    finally:
+        slot.close()
+
+
+_CONNECT = """Connect an editor (each starts `trm-lsp serve` itself; see editors/ and the README):
+  VS Code : make vsix && code --install-extension editors/vscode/trm-lsp.vsix
+  Neovim  : require("trm_lsp").setup()   -- editors/neovim/lua/trm_lsp.lua on your runtimepath
+  Helix   : editors/helix/languages.toml into ~/.config/helix/languages.toml
+  Emacs   : (load "editors/emacs/trm-lsp.el")
+  MCP     : while an editor runs the daemon, its URL is in {root}/.trm-lsp/daemon.json;
+            or let the client launch `trm-lsp mcp {root}` (editors/mcp/)
+Try it now:  trm-lsp explain {root} factorial.py::factorial_iterative"""
