@@ -8,8 +8,8 @@ Measured, each from the client (request to response):
     writes the answer) and of a second (cached, as after the daemon explained an opened file's
     symbols in the background) (claim 150 ms);
   - code lens on the code file closest to 3,000 lines: p95 over 200 requests (claim 50 ms);
-  - the same again while distillation (a local Ollama-speaking server answering at once) and a
-    training run are going (claim: within 20%);
+  - the same again while distillation (a local Ollama-speaking server answering in
+    --teacher-delay seconds) and a training run are going (claim: within 20%);
   - the daemon's RSS with all of that loaded (claim 400 MB); the training child is separate.
 
     python bench/daemon_latency.py --student DIR      # a checkpoint from `trm-lsp train`
@@ -102,6 +102,10 @@ async def command(client, name: str):
     return await client.workspace_execute_command_async(types.ExecuteCommandParams(command=name))
 
 
+def say(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -126,21 +130,20 @@ async def run(args) -> dict:
 
     from tests.fake_teacher import FakeTeacher
 
+    RESULTS.mkdir(parents=True, exist_ok=True)
     tree = stdlib_copy()
     shutil.rmtree(tree / ".trm-lsp", ignore_errors=True)
     import subprocess
 
     subprocess.run([*trm_lsp_cmd(), "import", str(tree), str(CORPUS)], check=True, stdout=subprocess.DEVNULL)
     shutil.copytree(args.student, tree / ".trm-lsp" / "student")
-    answered = targets(tree, True, 1000)
-    unanswered = targets(tree, False, args.student_hovers)
-    cold = unanswered[: args.student_hovers]
     lens_path, lens_lines = lens_file(tree)
-    with FakeTeacher() as teacher:
+    with FakeTeacher(delay=args.teacher_delay) as teacher:
         (tree / "trm-lsp.toml").write_text(
             f'[teacher]\nhost = "{teacher.url}"\n[serve]\ndistill = false\nretrain_after = 0\nmcp_port = 0\n'
             f"student_wait_ms = 10000\ntrain_minutes = 3\n", encoding="utf-8")
-        client = await ClientServerConfig(server_command=[*trm_lsp_cmd(), "serve"]).start()
+        say("starting the daemon")
+        client = await ClientServerConfig(server_command=[*trm_lsp_cmd(), "serve", "--log-file", str(RESULTS / "daemon_latency.log")]).start()
         await client.initialize_session(types.InitializeParams(
             capabilities=types.ClientCapabilities(), root_uri=tree.as_uri(),
             workspace_folders=[types.WorkspaceFolder(uri=tree.as_uri(), name="stdlib")]))
@@ -149,21 +152,35 @@ async def run(args) -> dict:
             while not (await command(client, "trm-lsp.status"))["indexed"]:
                 await asyncio.sleep(0.2)
             ready = time.perf_counter() - started
+            answered = targets(tree, True, 1000)
+            cold = targets(tree, False, args.student_hovers)
             status = await command(client, "trm-lsp.status")
             assert status["student"]["version"], status["student"]
             pid = client._server.pid
+            rss_indexed = rss_mb(pid)
+            say("quiet: hovers and code lenses")
             quiet = await measure(client, answered, lens_path, args.requests)
+            say("student hovers")
             student_cold = await student_hovers(client, cold)
             student_warm = await student_hovers(client, cold)  # again: answered from the cache
+            rss_student = rss_mb(pid)
             rss_quiet = rss_mb(pid)
+            say("starting distillation and training")
             await command(client, "trm-lsp.distill")
             train = asyncio.ensure_future(command(client, "trm-lsp.train"))
-            await asyncio.sleep(5)  # distillation and training under way
-            busy_status = await command(client, "trm-lsp.status")
+            train.add_done_callback(lambda t: t.cancelled() or t.exception())  # cancelled at shutdown
+            before = (await command(client, "trm-lsp.status"))["samples"]
+            for _ in range(600):  # planning the whole stdlib first: wait for answers to flow
+                busy_status = await command(client, "trm-lsp.status")
+                if busy_status["samples"] > before + 2:
+                    break
+                await asyncio.sleep(0.5)
+            say(f"teacher answers landing ({busy_status['samples'] - before} so far), training: "
+                f"{busy_status['student']['training']}")
+            say("busy: hovers and code lenses")
             busy = await measure(client, answered, lens_path, args.requests)
             busy_status_after = await command(client, "trm-lsp.status")
             rss_busy = rss_mb(pid)
-            train.cancel()
         finally:
             await client.shutdown_session()
             await client.stop()
@@ -177,7 +194,8 @@ async def run(args) -> dict:
         "student_hover_cold_p50_ms": round(statistics.median(student_cold), 1),
         "student_hover_cold_p95_ms": round(pct(student_cold, 95), 1),
         "student_hover_warm_p95_ms": round(pct(student_warm, 95), 2),
-        "rss_mb": {"quiet": round(rss_quiet), "busy": round(rss_busy)},
+        "rss_mb": {"indexed": round(rss_indexed), "student_loaded_and_used": round(rss_student),
+                   "quiet": round(rss_quiet), "busy": round(rss_busy)},
         "blas": status["student"].get("blas", ""),
     }
     return report
@@ -187,6 +205,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--student", type=Path, required=True, help="a trained student checkpoint folder")
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--teacher-delay", type=float, default=0.5,
+                        help="seconds the stand-in teacher takes per answer (a 1.5B model on a CPU takes more)")
     parser.add_argument("--student-hovers", type=int, default=60)
     args = parser.parse_args()
     if not CORPUS.exists():

@@ -57,9 +57,14 @@ class IndexReport:
 
 
 def index_workspace(
-    root: Path, store: Store, settings: Settings | None = None, progress: Progress | None = None
+    root: Path, store: Store, settings: Settings | None = None, progress: Progress | None = None,
+    start_method: str = "fork",
 ) -> IndexReport:
-    """Bring the store up to date with every file under `root`."""
+    """Bring the store up to date with every file under `root`.
+
+    `start_method` of the worker processes: "fork" is fastest from a single-threaded command;
+    a process that already runs threads (the daemon) must use "forkserver", since a forked
+    child can inherit a lock another thread held and wait on it forever."""
     started = time.perf_counter()
     settings = settings or Settings()
     report = IndexReport()
@@ -92,7 +97,7 @@ def index_workspace(
 
     # A cold index rebuilds the lookup indexes once at the end instead of row by row.
     with store.bulk_load() if not known else _nothing():
-        _write(_results(jobs(), settings, report), store, report, count)
+        _write(_results(jobs(), settings, report, start_method), store, report, count)
     gone = [path for path in known if path not in seen or path in report.skipped]
     with store.transaction():
         for path in gone:
@@ -107,7 +112,8 @@ def index_workspace(
     return report
 
 
-def index_paths(root: Path, rels: Iterable[str], store: Store, settings: Settings | None = None) -> IndexReport:
+def index_paths(root: Path, rels: Iterable[str], store: Store, settings: Settings | None = None,
+                start_method: str = "fork") -> IndexReport:
     """Re-index a few known paths (an editor save, a watched-file event) without a full scan."""
     started = time.perf_counter()
     settings = settings or Settings()
@@ -130,7 +136,7 @@ def index_paths(root: Path, rels: Iterable[str], store: Store, settings: Setting
             continue
         state = known.get(rel)
         jobs.append(_job(Candidate(rel, path, st.st_size, st.st_mtime_ns, language), state[3] if state else None))
-    _write(_results(jobs, settings, report), store, report, None)
+    _write(_results(jobs, settings, report, start_method), store, report, None)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -203,10 +209,12 @@ def _apply(result: FileResult, store: Store, report: IndexReport) -> None:
     )
 
 
-def _results(jobs: Iterable[FileJob], settings: Settings, report: IndexReport) -> Iterator[FileResult]:
+def _results(jobs: Iterable[FileJob], settings: Settings, report: IndexReport,
+             start_method: str = "fork") -> Iterator[FileResult]:
     """Results in completion order, while `jobs` is still being produced."""
     workers = settings.index.workers or os.cpu_count() or 1
-    context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    available = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context(start_method if start_method in available else "spawn")
     buffer: list[FileJob] = []
     futures: list[Future] = []
     ocr: list[Future] = []

@@ -57,6 +57,25 @@ def test_import_reports_bad_lines_by_number(workspace: Path, tmp_path: Path):
         assert expected in result.stderr
 
 
+def test_import_takes_iso_dates_and_numbers_for_created_at(workspace: Path, tmp_path: Path):
+    """The shared corpus writes `created_at` as an ISO date; exports write seconds."""
+    base = {"path": "a.py", "language": "python", "kind": "function", "start_line": 1, "end_line": 2,
+            "reasoning": "", "output": "Does nothing at all.", "teacher": "t"}
+    records = []
+    for n, stamp in enumerate(("2026-11-26", "2026-11-26T10:00:00Z", 1700000000.5, "not a date")):
+        text = f"def f{n}(): pass"
+        records.append({**base, "symbol": f"f{n}", "input": text, "sha256": hashlib.sha256(text.encode()).hexdigest(),
+                        "created_at": stamp})
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert "imported 4 samples, 0 already present, 0 rejected" in run_cli("import", str(workspace), str(source)).stderr
+    out = tmp_path / "out.jsonl"
+    run_cli("export", str(workspace), "-o", str(out))
+    stamps = {json.loads(line)["symbol"]: json.loads(line)["created_at"] for line in out.read_text().splitlines()}
+    assert stamps["f0"] == 1795651200.0 and stamps["f1"] == 1795651200.0 + 36000 and stamps["f2"] == 1700000000.5
+    assert stamps["f3"] > 1795651200.0  # unreadable: the time of import
+
+
 def prompt_for(root: Path, qualname: str) -> str:
     store = Store.for_workspace(root)
     index_workspace(root, store)

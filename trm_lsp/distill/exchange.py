@@ -9,6 +9,7 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -69,13 +70,29 @@ def import_samples(store: Store, source: Path, accept: Callable[[dict], bool] | 
                 language=record["language"], kind=record["kind"], symbol=record["symbol"],
                 start_line=int(record.get("start_line") or 0), end_line=int(record.get("end_line") or 0),
                 input=record["input"], reasoning=record.get("reasoning") or "", output=record["output"],
-                created_at=float(record.get("created_at") or 0) or time.time(),
+                created_at=_timestamp(record.get("created_at")),
             )
             if samples.add(sample):
                 report.imported += 1
             else:
                 report.duplicates += 1
     return report
+
+
+def _timestamp(value: object) -> float:
+    """`created_at` as seconds since the epoch: a number, or an ISO 8601 date (the corpus
+    writes those); anything else means "now"."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    if isinstance(value, str) and value:
+        try:
+            stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return time.time()
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=timezone.utc)
+        return stamp.timestamp()
+    return time.time()
 
 
 def _problem(record: object) -> str | None:

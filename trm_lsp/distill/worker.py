@@ -10,8 +10,10 @@ goes out through `on_event`, which the CLI turns into a progress bar and the dae
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -79,6 +81,9 @@ class Distiller:
         self._total = 0
         self._done = 0
         self._stop = False
+        self._plan_lock = asyncio.Lock()
+        self._plan_wanted = False
+        self._retry_failed = False
 
     # -- planning and the API the LSP uses ---------------------------------------------------
 
@@ -101,8 +106,8 @@ class Distiller:
         return self.jobs.position(sha256)
 
     def symbols_changed(self) -> None:
-        """After a re-index: drop jobs for text that is gone, queue the new text, cancel calls
-        in flight for symbols that changed under them."""
+        """After a re-index: drop jobs for text that is gone, cancel calls in flight for symbols
+        that changed under them, and plan again (off the event loop: `replan`)."""
         with self.store.transaction():
             stale = self.jobs.cancel_stale()
         for sha in stale:
@@ -112,7 +117,26 @@ class Distiller:
                 call.cancel()
             else:
                 self.stats.cancelled += 1
-        self.plan(retry_failed=False)
+        asyncio.ensure_future(self.replan())
+
+    async def replan(self, retry_failed: bool = False) -> None:
+        """`plan()` in a child process: on a large workspace it reads every file for the call
+        graph (seconds of pure Python and ~1 GB transient), which must hold up neither hovers
+        (the GIL) nor the daemon's memory. Requests that arrive while one runs are coalesced."""
+        self._plan_wanted = True
+        self._retry_failed = self._retry_failed or retry_failed
+        if self._plan_lock.locked():  # the run in progress takes our request: wait for it
+            async with self._plan_lock:
+                return
+        async with self._plan_lock:
+            while self._plan_wanted:
+                self._plan_wanted, retry, self._retry_failed = False, self._retry_failed, False
+                counts = await _plan_in_child(str(self.store.path), self.teacher.name, retry)
+                self._context = ContextIndex(self.store)
+                self.stats.explainable, self.stats.cached = counts["explainable"], counts["cached"]
+                self._total, self._done = counts["pending"], 0
+                self._emit("planned", detail=f"{counts['pending']} to ask, {counts['cached']} cached")
+                self._wake.set()
 
     def stop(self) -> None:
         self._stop = True
@@ -136,7 +160,7 @@ class Distiller:
         """Work the queue. `until_idle`: return when nothing is left (the CLI); else keep
         waiting for new jobs (the daemon). `stop_when_down`: return when the breaker opens."""
         if self._context is None:
-            self.plan()
+            await self.replan()
         started = time.perf_counter()
         budget = [limit if limit is not None else -1]
         workers = [asyncio.create_task(self._worker(budget, until_idle, stop_when_down), name=f"distill-{n}")
@@ -272,3 +296,18 @@ class Distiller:
             self.on_event(DistillEvent(kind, self._done, self._total, symbol, detail))
         except Exception:  # a broken progress listener must not stop distillation
             log.exception("progress listener failed")
+
+
+async def _plan_in_child(store_path: str, teacher: str, retry_failed: bool) -> dict[str, int]:
+    """Run `plan()` in a fresh interpreter (stdin closed, the counts as JSON on stdout)."""
+    code = ("import json, sys; from pathlib import Path; from trm_lsp.store import Store; "
+            "from trm_lsp.store.jobs import Jobs; from trm_lsp.distill.plan import plan; "
+            "from trm_lsp.distill.prompts import PROMPT_VERSION; s = Store(Path(sys.argv[1])); "
+            "print(json.dumps(plan(s, Jobs(s, sys.argv[2], PROMPT_VERSION), sys.argv[3] == '1')))")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, store_path, teacher, "1" if retry_failed else "0",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"planning failed: {err.decode(errors='replace').strip().splitlines()[-1:]}")
+    return json.loads(out)

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 _STEP = re.compile(r"step (\d+)/(\d+) loss ([\d.]+)")
 _MIN_SAMPLES = 8  # fewer teacher answers than this teach the student nothing worth serving
+#: Worker processes from a clean server process: this one runs threads (see index_workspace).
+FORK_SAFE = "forkserver"
 
 
 class Daemon:
@@ -137,6 +139,7 @@ class Daemon:
     async def _pipeline(self) -> None:
         await self.index()
         if self.distiller is not None:
+            await self.distiller.replan(retry_failed=True)
             self.spawn(self._distill_forever(), "distilling")
         if self.student.student is None and self.settings.serve.retrain_after:
             await self.maybe_train(force=False)
@@ -156,7 +159,7 @@ class Daemon:
 
             store = Store.for_workspace(self.root)
             try:
-                return index_workspace(self.root, store, self.settings, progress)
+                return index_workspace(self.root, store, self.settings, progress, start_method=FORK_SAFE)
             finally:
                 store.close()
 
@@ -172,8 +175,6 @@ class Daemon:
             self.reporter.notify("warning", f"trm-lsp: {warning}")
         self.search.invalidate()
         self.indexed.set()
-        if self.distiller is not None:
-            self.distiller.symbols_changed()
         self.reporter.answers_changed()
 
     async def _distill_forever(self) -> None:
@@ -222,7 +223,7 @@ class Daemon:
         def work():
             store = Store.for_workspace(self.root)
             try:
-                return index_paths(self.root, rels, store, self.settings)
+                return index_paths(self.root, rels, store, self.settings, start_method=FORK_SAFE)
             finally:
                 store.close()
 
@@ -281,7 +282,7 @@ class Daemon:
         else:
             restart = self.distiller.stopped
             self.distiller.resume()
-        self.distiller.plan(retry_failed=True)
+        self.spawn(self.distiller.replan(retry_failed=True), "planning")
         if restart:
             self.spawn(self._distill_forever(), "distilling")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import uuid
 from concurrent.futures import Future
@@ -36,6 +37,7 @@ class TrmLanguageServer(LanguageServer):
         self.options: dict[str, Any] = {}
         self.mcp_enabled, self.mcp_port = mcp, mcp_port
         self.mcp = None  # McpHandle once MCP serves
+        self.stopping: asyncio.Future | None = None
 
     # -- routing ---------------------------------------------------------------------------------
 
@@ -198,8 +200,30 @@ def build_server(mcp: bool = True, mcp_port: int | None = None) -> TrmLanguageSe
             daemon.settings = ls.settings_for(daemon.root, options)
 
     @server.feature(types.SHUTDOWN)
-    async def shutdown(ls: TrmLanguageServer, params: None) -> None:
-        await stop_all(ls)
+    def shutdown(ls: TrmLanguageServer, params: None) -> None:
+        # Not awaited here: pygls cancels the requests in flight after this returns, and an
+        # awaiting handler lets them finish under it. Stopping completes before `exit`.
+        ls.stopping = asyncio.ensure_future(stop_all(ls))
+        # pygls 2.1 cancels the other requests while iterating the dict their callbacks remove
+        # them from ("dictionary changed size"): cancel them first, from a copy.
+        current = ls.protocol.msg_id
+        for msg_id, future in list(ls.protocol._request_futures.items()):
+            if msg_id != current and not future.done():
+                future.cancel()
+
+    @server.feature(types.EXIT)
+    async def exit_(ls: TrmLanguageServer, params: None) -> None:
+        """pygls exits the process after this: let the MCP server and the daemons finish first."""
+        if ls.stopping is None:
+            ls.stopping = asyncio.ensure_future(stop_all(ls))
+        try:
+            await asyncio.wait_for(asyncio.shield(ls.stopping), 10)
+        except asyncio.TimeoutError:
+            log.warning("stopping took more than 10 s; exiting anyway")
+        # Everything is committed and closed. pygls would now join its stdin reader thread,
+        # which waits for an EOF the client only sends after we exit: end here instead.
+        logging.shutdown()
+        os._exit(0 if ls.protocol._shutdown else 1)
 
     # -- documents -------------------------------------------------------------------------------
 

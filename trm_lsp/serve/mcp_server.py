@@ -41,6 +41,7 @@ def build_mcp(daemon: Daemon) -> FastMCP:
         question, note = _bounded(query)
         if not question:
             raise ToolError("query is empty")
+        await daemon.search.ready()
         rel = _workspace_path(daemon, file) if file else None
         rows = []
         if rel is not None and line is not None:
@@ -68,6 +69,7 @@ def build_mcp(daemon: Daemon) -> FastMCP:
         """The explanation of one symbol (qualified name, e.g. `Parser.parse`), with its source:
         the teacher, the TRM student, or the structure alone when neither has answered yet."""
         rel = _workspace_path(daemon, file) if file else None
+        await daemon.search.ready()
         row = lookup.symbol_by_qualname(daemon.store, symbol, rel) or _by_name(daemon, symbol, rel)
         if row is None:
             raise ToolError(f"no symbol named {symbol!r}" + (f" in {rel}" if rel else ""))
@@ -81,6 +83,7 @@ def build_mcp(daemon: Daemon) -> FastMCP:
         if file:
             rows = lookup.symbols_in(daemon.store, _workspace_path(daemon, file))
         elif query:
+            await daemon.search.ready()
             rows = [h.row for h in daemon.search.search(_bounded(query)[0], k=limit)]
         else:
             raise ToolError("give a file or a query")
@@ -91,6 +94,7 @@ def build_mcp(daemon: Daemon) -> FastMCP:
         """Callers and callees of a symbol, from the index: who calls it (path:line) and which
         known symbols it calls."""
         rel = _workspace_path(daemon, file) if file else None
+        await daemon.search.ready()
         row = lookup.symbol_by_qualname(daemon.store, symbol, rel) or _by_name(daemon, symbol, rel)
         if row is None:
             raise ToolError(f"no symbol named {symbol!r}")

@@ -4,7 +4,9 @@ fusion, so neither score scale has to be calibrated against the other)."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +17,7 @@ from trm_lsp.textutil import words
 
 _CANDIDATES = 50
 _RRF_K = 60
+_REBUILD_SECONDS = 30.0
 
 
 @dataclass
@@ -24,35 +27,51 @@ class Hit:
 
 
 class SymbolSearch:
-    """Built lazily from the store, rebuilt on the next query after `invalidate()`."""
+    """BM25 over every symbol, built in a thread on its own connection (seconds on a large
+    workspace), and rebuilt at most every `_REBUILD_SECONDS` while answers and edits land:
+    queries meanwhile use the previous index."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._bm25 = None
         self._ids: list[int] = []
         self._embeddings: dict[str, np.ndarray] = {}
+        self._stale = True
+        self._built_at = 0.0
+        self._lock = asyncio.Lock()
 
     def invalidate(self) -> None:
-        self._bm25 = None
+        self._stale = True
 
-    def _build(self) -> None:
+    async def ready(self) -> None:
+        if self._bm25 is not None and not (self._stale and time.monotonic() - self._built_at > _REBUILD_SECONDS):
+            return
+        async with self._lock:
+            if self._bm25 is not None and not self._stale:
+                return
+            self._stale = False
+            self._ids, self._bm25 = await asyncio.to_thread(self._build)
+            self._built_at = time.monotonic()
+
+    def _build(self):
         import bm25s
 
-        rows = self.store.db.execute(
-            "SELECT s.id, s.qualname, s.signature, s.doc, f.path, group_concat(sm.output, ' ') FROM symbols s "
-            "JOIN files f ON f.id = s.file_id LEFT JOIN samples sm ON sm.sha256 = s.sha256 GROUP BY s.id").fetchall()
-        self._ids = [r[0] for r in rows]
+        db = sqlite3.connect(f"file:{self.store.path}?mode=ro", uri=True)
+        try:
+            rows = db.execute(
+                "SELECT s.id, s.qualname, s.signature, s.doc, f.path, group_concat(sm.output, ' ') FROM symbols s "
+                "JOIN files f ON f.id = s.file_id LEFT JOIN samples sm ON sm.sha256 = s.sha256 GROUP BY s.id").fetchall()
+        finally:
+            db.close()
         corpus = [words(" ".join(part or "" for part in r[1:])) or ["_"] for r in rows]
         bm25 = bm25s.BM25()
         if corpus:
             bm25.index(corpus, show_progress=False)
-        self._bm25 = bm25
+        return [r[0] for r in rows], bm25
 
     def search(self, query: str, k: int = _CANDIDATES) -> list[Hit]:
-        """BM25 candidates, best first. Runs on the loop thread (it reads the store)."""
-        if self._bm25 is None:
-            self._build()
-        if not self._ids:
+        """BM25 candidates, best first (after `await ready()`); runs on the loop thread."""
+        if self._bm25 is None or not self._ids:
             return []
         tokens = words(query) or ["_"]
         ids, scores = self._bm25.retrieve([tokens], k=min(len(self._ids), k), show_progress=False)
