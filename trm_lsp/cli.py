@@ -51,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="trm-lsp: %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("bm25s", "httpx", "httpcore"):  # libraries that log every call at DEBUG/INFO
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Libraries log every call at DEBUG/INFO, and some (bm25s) reset their level on import:
+    # below WARNING, only trm-lsp's own records reach stderr.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(lambda record: record.levelno >= logging.WARNING or record.name.startswith("trm_lsp"))
     module = importlib.import_module(f"trm_lsp.commands.{args._module}")
     try:
         return int(module.run(args) or 0)

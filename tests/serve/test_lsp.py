@@ -188,3 +188,15 @@ async def test_client_vanishing_without_shutdown_stops_the_daemon_and_loses_noth
     exported = run_cli("export", str(root), "-o", str(tmp_path / "out.jsonl"))
     lines = (tmp_path / "out.jsonl").read_text().splitlines()
     assert len(lines) >= 1 and all(json.loads(line)["output"] for line in lines), exported.stderr
+
+
+async def test_a_bad_setting_is_named_and_the_server_goes_on(tmp_path, teacher):
+    root = lab_copy(tmp_path, teacher.url, distill=False)
+    options = {"teacher": {"modell": "x"}, "serverCommand": ["trm-lsp", "serve"]}  # the last is the client's own
+    async with lsp(root, options=options) as client:
+        await wait_for(client, lambda s: s["indexed"])
+        errors = [m.message for m in client.messages if m.type == types.MessageType.Error]
+        assert len(errors) == 1 and "unknown setting 'teacher.modell'" in errors[0]
+        factorial = root / "factorial.py"
+        line, col = position_of(factorial, "def factorial_recursive")
+        assert "**factorial_recursive**" in (await hover(client, factorial, line, col + 6)).contents.value

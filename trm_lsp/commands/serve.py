@@ -67,6 +67,5 @@ def _log_setup(args: argparse.Namespace) -> None:
     if args.log_file:
         handler = logging.FileHandler(args.log_file)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(lambda record: record.levelno >= logging.WARNING or record.name.startswith("trm_lsp"))
         root.addHandler(handler)
-    for noisy in ("pygls", "mcp", "fastmcp", "uvicorn", "sse_starlette", "httpx", "httpcore", "bm25s"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
