@@ -52,6 +52,8 @@ async def _demo(root: Path, recorded: Path, args) -> int:
     from trm_lsp.store import Store
 
     console = stderr_console()
+    if not console.is_terminal:  # a log: wide enough for the table rather than 80 columns
+        console.width = max(console.width, 150)
     settings = load_settings(root)
     started = time.perf_counter()
     console.print(f"[bold]trm-lsp demo[/] on {root}")
@@ -67,10 +69,10 @@ async def _demo(root: Path, recorded: Path, args) -> int:
         student_dir = store.path.parent / "student"
         trained = _train(store, student_dir, args.train_minutes, console)
         console.print(f"[bold]3. student[/] {trained}")
-        table = Table(title="Answers (hover shows the same)", show_lines=False, expand=True)
-        table.add_column("symbol", style="bold", no_wrap=True)
-        table.add_column("source", no_wrap=True)
-        table.add_column("explanation")
+        table = Table(title="Answers (hover shows the same)", show_lines=True)
+        table.add_column("symbol", style="bold", max_width=30)
+        table.add_column("source", max_width=24)
+        table.add_column("explanation", min_width=40, ratio=1)
         for answer in await _answers(store, student_dir):
             table.add_row(f"{answer.path}:{answer.line} {answer.symbol}", answer.provenance(),
                           answer.text.strip()[:220])
