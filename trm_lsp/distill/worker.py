@@ -82,6 +82,7 @@ class Distiller:
         self._done = 0
         self._stop = False
         self._plan_lock = asyncio.Lock()
+        self._replan_task: asyncio.Future | None = None
         self._plan_wanted = False
         self._retry_failed = False
 
@@ -117,7 +118,7 @@ class Distiller:
                 call.cancel()
             else:
                 self.stats.cancelled += 1
-        asyncio.ensure_future(self.replan())
+        self._replan_task = asyncio.ensure_future(self.replan())  # held: a bare task may be collected
 
     async def replan(self, retry_failed: bool = False) -> None:
         """`plan()` in a child process: on a large workspace it reads every file for the call
@@ -186,7 +187,8 @@ class Distiller:
                 return
             job = self.jobs.claim()
             if job is None:
-                if until_idle and not self._inflight and self.jobs.next_due() is None:
+                planning = self._plan_wanted or self._plan_lock.locked()  # new jobs are on their way
+                if until_idle and not self._inflight and not planning and self.jobs.next_due() is None:
                     self._wake.set()  # let the other workers see it too
                     return
                 await self._sleep_until_due()
