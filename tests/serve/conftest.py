@@ -27,7 +27,9 @@ def lab_copy(tmp_path: Path, teacher_url: str, *, distill: bool = True, mcp_port
              extra: str = "", documents: bool = False) -> Path:
     """The sample workspace (code only unless `documents`: OCR is slow), configured for tests."""
     root = tmp_path / "ws"
-    ignore = None if documents else shutil.ignore_patterns("*.png", "*.pdf", "*.docx", "*.vsdx", "*.drawio")
+    # Never the state a `make demo` left in data/logic_lab: each test starts from the files alone.
+    skipped = (".trm-lsp",) if documents else (".trm-lsp", "*.png", "*.pdf", "*.docx", "*.vsdx", "*.drawio")
+    ignore = shutil.ignore_patterns(*skipped)
     shutil.copytree(LAB, root, ignore=ignore)
     (root / "trm-lsp.toml").write_text(f"""
 [teacher]
