@@ -4,6 +4,7 @@ starts as its language server."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -43,11 +44,39 @@ def run(args: argparse.Namespace) -> int:
         if args.tcp:
             server.start_tcp(host, port)
         else:
-            server.start_io(sys.stdin.buffer, lsp_out)
+            asyncio.run(_serve_stdio(server, sys.stdin.buffer, lsp_out))
     finally:
-        for daemon in list(server.daemons.values()):  # the client vanished without `shutdown`
+        for daemon in list(server.daemons.values()):
             daemon.close()
-    return 0
+    # Everything is committed and closed. A worker thread still finishing an index or a
+    # student answer must not keep a daemon whose editor is gone alive: leave now.
+    logging.shutdown()
+    os._exit(0)
+
+
+async def _serve_stdio(server, stdin, stdout) -> None:
+    """pygls's stdio loop, plus a graceful stop when the client goes away without `shutdown`
+    (stdin closed): MCP and the daemons stop in order before the loop's tasks are cancelled,
+    which uvicorn does not survive cleanly."""
+    import threading
+
+    from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
+
+    from trm_lsp.serve.lsp import stop_all
+
+    server._stop_event = threading.Event()
+    server.protocol.set_writer(StdoutWriter(stdout))
+    try:
+        await run_async(stop_event=server._stop_event, reader=StdinAsyncReader(stdin, server.thread_pool),
+                        protocol=server.protocol, logger=logging.getLogger("pygls.io_"),
+                        error_handler=server.report_server_error)
+    except BrokenPipeError:
+        logging.getLogger(__name__).warning("the client closed the connection")
+    finally:
+        try:
+            await asyncio.wait_for(stop_all(server), 15)
+        except asyncio.TimeoutError:
+            logging.getLogger(__name__).warning("stopping took more than 15 s; exiting anyway")
 
 
 def _claim_stdout():
