@@ -83,6 +83,7 @@ def test_train_save_load_explain_and_embed(tmp_path: Path):
                                                                    lengths=Lengths(32, 24, 16, 16)), tmp_path / "s")
     assert result.steps == 2 * 3 * 2 and (tmp_path / "s" / "model.safetensors").exists()
     student = Student.load(tmp_path / "s")
+    assert student.sup_steps == 1 and student.meta["sup_steps"] == 2  # trained with 2, answers with 1
     answer = student.explain("    def get_99(self):\n        return self.items[99]", "get_99")
     assert answer.neighbour.startswith("Box.get_") and answer.tokens <= 16
     vectors = student.embed(["def a(): pass", "def b(): pass"], "code")

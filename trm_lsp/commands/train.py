@@ -18,6 +18,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cycles", type=int, default=2, help="T: recursion cycles per supervision step (default 2)")
     parser.add_argument("--latent", type=int, default=2, help="n: latent updates per cycle (default 2)")
     parser.add_argument("--sup_steps", type=int, default=2, help="deep-supervision steps per batch (default 2)")
+    parser.add_argument("--infer_steps", type=int, default=1,
+                        help="supervision steps run when answering, at most --sup_steps (default 1)")
     parser.add_argument("--epochs", type=int, default=10, help="passes over the samples (default 10)")
     parser.add_argument("--dim", type=int, default=128, help="model width (default 128)")
     parser.add_argument("--heads", type=int, default=2, help="attention heads (default 2)")
@@ -40,14 +42,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def configs(args: argparse.Namespace):
     from trm_lsp.student.train import TrainConfig
 
-    for name in ("batch_size", "layers", "cycles", "latent", "sup_steps", "epochs", "dim", "heads", "vocab"):
+    for name in ("batch_size", "layers", "cycles", "latent", "sup_steps", "infer_steps", "epochs", "dim", "heads",
+                 "vocab"):
         if getattr(args, name) < 1:
             from trm_lsp.cli import UsageError
 
             raise UsageError(f"--{name} must be at least 1")
     model = {"dim": args.dim, "heads": args.heads, "layers": args.layers, "cycles": args.cycles,
              "n_latent": args.latent, "embed_dim": args.dim}
-    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, sup_steps=args.sup_steps, lr=args.lr,
+    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, sup_steps=args.sup_steps,
+                        infer_steps=args.infer_steps, lr=args.lr,
                         vocab_size=args.vocab, seed=args.seed, retrieval_weight=args.retrieval_weight)
     return model, train
 

@@ -34,7 +34,8 @@ class Student:
     def __init__(self, model: TRM, tok: Tokenizer, meta: dict, memory: list[Record] | None = None) -> None:
         self.model, self.tok, self.meta = model, tok, meta
         self.lengths = Lengths(**meta.get("lengths", {}))
-        self.sup_steps = int(meta.get("sup_steps", 2))
+        # Checkpoints from before `infer_sup_steps` answer with every supervision step.
+        self.sup_steps = int(meta.get("infer_sup_steps", meta.get("sup_steps", 2)))
         self.version = meta.get("version_tag", "")
         self.memory: list[Record] = memory or []
         self._index = CodeIndex([r.input for r in self.memory]) if self.memory else None
