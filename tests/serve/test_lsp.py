@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pytest
 from lsprotocol import types
 
 from tests.conftest import run_cli
@@ -159,6 +158,21 @@ async def test_teacher_down_hover_still_answers_with_one_message(tmp_path):
         assert len(down) == 1 and down[0].type == types.MessageType.Warning
 
 
+def lsp_frames(data: bytes) -> list[dict]:
+    """Split a server's stdout into LSP messages; anything else in it fails the test."""
+    import re
+
+    messages, at = [], 0
+    header = re.compile(rb"Content-Length: (\d+)\r\n(?:[^\r\n]+\r\n)*\r\n")
+    while at < len(data):
+        match = header.match(data, at)
+        assert match, f"not an LSP frame at byte {at}: {data[at:at + 80]!r}"
+        body_end = match.end() + int(match.group(1))
+        messages.append(json.loads(data[match.end():body_end]))
+        at = body_end
+    return messages
+
+
 async def test_client_vanishing_without_shutdown_stops_the_daemon_and_loses_nothing(tmp_path, teacher):
     import sys
 
@@ -191,7 +205,8 @@ async def test_client_vanishing_without_shutdown_stops_the_daemon_and_loses_noth
         proc.send_signal(signal.SIGABRT)
         await proc.wait()
         raise AssertionError((tmp_path / "stderr.log").read_text()[-12000:])
-    assert b'"id": 1' in await drain or b'"id":1' in await drain  # it did answer `initialize`
+    messages = lsp_frames(await drain)  # stdout carried LSP messages and nothing else
+    assert any(m.get("id") == 1 and "capabilities" in m.get("result", {}) for m in messages)
     assert not daemon_file.exists()
     exported = run_cli("export", str(root), "-o", str(tmp_path / "out.jsonl"))
     lines = (tmp_path / "out.jsonl").read_text().splitlines()

@@ -18,6 +18,12 @@ from tests.conftest import run_cli
 from tests.serve.conftest import lab_copy, lsp, wait_for
 
 
+#: A raw MCP `initialize` over HTTP, for what a client library would not send (bad Origin, Host, token).
+HELLO = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+    "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+
+
 def daemon_url(root) -> str:
     return json.loads((root / ".trm-lsp" / "daemon.json").read_text())["mcp_url"]
 
@@ -54,15 +60,12 @@ async def test_tools_answer_with_citations_and_refuse_what_they_must(tmp_path, t
                 with pytest.raises(ToolError, match="outside the workspace"):
                     await mcp.call_tool("consult_logic_model", {"query": "what is this", "file": outside})
         # DNS rebinding: a page on another origin, or a Host that is not loopback, is refused.
-        hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
-        headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
         async with httpx.AsyncClient() as http:
-            good = await http.post(url, json=hello, headers=headers)
+            good = await http.post(url, json=HELLO, headers=HEADERS)
             assert good.status_code == 200
-            evil = await http.post(url, json=hello, headers={**headers, "origin": "http://evil.example"})
+            evil = await http.post(url, json=HELLO, headers={**HEADERS, "origin": "http://evil.example"})
             assert evil.status_code in (403, 421), evil.text
-            rebound = await http.post(url, json=hello, headers={**headers, "host": "evil.example"})
+            rebound = await http.post(url, json=HELLO, headers={**HEADERS, "host": "evil.example"})
             assert rebound.status_code in (403, 421), rebound.text
 
 
@@ -77,12 +80,9 @@ async def test_token_busy_port_and_the_stdio_bridge(tmp_path, teacher):
             url = state["mcp_url"]
             assert f":{busy}/" not in url
             assert any(f"port {busy} is busy" in m.message for m in client.messages)
-            hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-                "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
-            headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
             async with httpx.AsyncClient() as http:
                 for auth in ({}, {"authorization": "Bearer wrong"}):
-                    refused = await http.post(url, json=hello, headers={**headers, **auth})
+                    refused = await http.post(url, json=HELLO, headers={**HEADERS, **auth})
                     assert refused.status_code == 401
             with pytest.raises(Exception):
                 async with Client(url) as mcp:

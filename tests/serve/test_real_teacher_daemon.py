@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from lsprotocol import types
 
-from tests.distill.test_real_teacher import llama_server, smollm2_model  # noqa: F401 (fixtures)
+from tests.distill.test_real_teacher import llama_server  # noqa: F401 (a fixture)
 from tests.serve.conftest import hover, lab_copy, lsp, position_of, wait_for
 
 pytestmark = pytest.mark.slow

@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
 async def _demo(root: Path, recorded: Path, args) -> int:
     from rich.table import Table
 
+    from trm_lsp.commands.index import index_with_bar
     from trm_lsp.store import Store
 
     console = stderr_console()
@@ -59,7 +60,7 @@ async def _demo(root: Path, recorded: Path, args) -> int:
     console.print(f"[bold]trm-lsp demo[/] on {root}")
     store = Store.for_workspace(root)
     try:
-        report = _index(root, store, settings, console)
+        report = index_with_bar(root, store, settings)
         console.print(f"[bold]1. indexed[/] {sum(report.files_by_language.values())} files, "
                       f"{sum(report.symbols_by_kind.values())} symbols, {len(report.skipped)} skipped "
                       f"({report.seconds:.1f} s)")
@@ -82,12 +83,6 @@ async def _demo(root: Path, recorded: Path, args) -> int:
     console.print(f"done in {time.perf_counter() - started:.0f} s.\n")
     console.print(_CONNECT.format(root=root), markup=False, highlight=False)
     return 0
-
-
-def _index(root: Path, store, settings, console):
-    from trm_lsp.commands.index import index_with_bar
-
-    return index_with_bar(root, store, settings)
 
 
 async def _live_teacher(store, settings, minutes: float, console) -> int:
@@ -150,18 +145,14 @@ def _train(store, out: Path, minutes: float, console) -> str:
 
 async def _answers(store, student_dir: Path):
     """A few symbols from each file: the teacher's answers, and the student's for STUDENT_FILE."""
-    import sqlite3
-
     from trm_lsp.serve.answers import AnswerEngine, StudentSlot
+    from trm_lsp.serve.lookup import symbol_rows
 
     slot = StudentSlot(student_dir)
     slot.load()
     engine = AnswerEngine(store, slot)
-    cur = store.db.cursor()
-    cur.row_factory = sqlite3.Row
-    rows = cur.execute(
-        "SELECT s.*, f.path, f.language FROM symbols s JOIN files f ON f.id = s.file_id WHERE s.kind IN "
-        "('function', 'method', 'class', 'struct', 'interface') ORDER BY f.path, s.start_line").fetchall()
+    rows = symbol_rows(store, "WHERE s.kind IN ('function', 'method', 'class', 'struct', 'interface') "
+                             "ORDER BY f.path, s.start_line")
     picked, per_file = [], {}
     for row in rows:
         limit = 3 if row["path"] == STUDENT_FILE else 1

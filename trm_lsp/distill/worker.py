@@ -90,12 +90,16 @@ class Distiller:
 
     def plan(self, retry_failed: bool = True) -> dict[str, int]:
         counts = plan(self.store, self.jobs, retry_failed)
+        self._take_plan(counts)
+        return counts
+
+    def _take_plan(self, counts: dict[str, int]) -> None:
+        """After planning: the prompt context of the new index, the counts, wake the workers."""
         self._context = ContextIndex(self.store)
         self.stats.explainable, self.stats.cached = counts["explainable"], counts["cached"]
         self._total = counts["pending"]
         self._emit("planned", detail=f"{counts['pending']} to ask, {counts['cached']} cached")
         self._wake.set()
-        return counts
 
     def prioritize(self, sha256: str) -> bool:
         """The user is looking at this symbol: ask about it next."""
@@ -133,11 +137,8 @@ class Distiller:
             while self._plan_wanted:
                 self._plan_wanted, retry, self._retry_failed = False, self._retry_failed, False
                 counts = await _plan_in_child(str(self.store.path), self.teacher.name, retry)
-                self._context = ContextIndex(self.store)
-                self.stats.explainable, self.stats.cached = counts["explainable"], counts["cached"]
-                self._total, self._done = counts["pending"], 0
-                self._emit("planned", detail=f"{counts['pending']} to ask, {counts['cached']} cached")
-                self._wake.set()
+                self._done = 0  # progress counts from this plan
+                self._take_plan(counts)
 
     def stop(self) -> None:
         self._stop = True

@@ -137,14 +137,14 @@ class AnswerEngine:
         if found is not None:
             return found
         if self.student.student is None:
-            return self._answer(row, structure_text(row), "structure", note=self._why_not(row, self.student.problem))
+            return self._structure(row, self.student.problem)
         try:
             text = await asyncio.wait_for(asyncio.shield(self._student_call(row)), wait)
         except asyncio.TimeoutError:
-            return self._answer(row, structure_text(row), "structure", note=self._why_not(row, "the student is still thinking"))
+            return self._structure(row, "the student is still thinking")
         except Exception as exc:  # a student failure costs this answer, never the hover
             log.exception("student failed on %s", row["qualname"])
-            return self._answer(row, structure_text(row), "structure", note=self._why_not(row, f"student failed: {exc}"))
+            return self._structure(row, f"student failed: {exc}")
         return self._answer(row, text, "student", note=self._queue_note(row))
 
     def warm(self, rows: list[sqlite3.Row]) -> None:
@@ -201,10 +201,11 @@ class AnswerEngine:
         position = self.queue_position(row["sha256"])
         return f"teacher queue position {position}" if position is not None else ""
 
-    def _why_not(self, row: sqlite3.Row, reason: str) -> str:
+    def _structure(self, row: sqlite3.Row, reason: str) -> Answer:
+        """The index's own answer, noting the teacher queue and why the student did not answer."""
         position = self.queue_position(row["sha256"])
         queued = f"queued, position {position}" if position is not None else "not queued"
-        return f"{queued}; {reason}" if reason else queued
+        return self._answer(row, structure_text(row), "structure", note=f"{queued}; {reason}" if reason else queued)
 
     @staticmethod
     def _answer(row: sqlite3.Row, text: str, source: str, **extra) -> Answer:

@@ -56,6 +56,7 @@ class Daemon:
         self._training: asyncio.subprocess.Process | None = None
         self._train_lock = asyncio.Lock()
         self._lens_refresh: asyncio.TimerHandle | None = None
+        self._distill_task = None  # the `$/progress` of the current distillation
         self._teacher = None
         self._stopped = False
 
@@ -64,12 +65,27 @@ class Daemon:
     async def start(self) -> None:
         self.student.load()
         if self.settings.serve.distill:
-            from trm_lsp.distill.teacher import make_teacher
-
-            self._teacher = make_teacher(self.settings.teacher)
-            self.distiller = Distiller(self.store, self._teacher, self.settings.teacher, self._on_distill)
+            self._make_distiller()
         self.spawn(self._pipeline(), "pipeline")
         self.spawn(self.engine.run_warmer(), "student warm-up")
+
+    def _make_distiller(self) -> None:
+        from trm_lsp.distill.teacher import make_teacher
+
+        self._teacher = make_teacher(self.settings.teacher)
+        self.distiller = Distiller(self.store, self._teacher, self.settings.teacher, self._on_distill)
+
+    async def _with_own_store(self, work):
+        """`work(store)` in a worker thread on a connection of its own: the loop's connection
+        is for the loop's thread only."""
+        def run():
+            store = Store.for_workspace(self.root)
+            try:
+                return work(store)
+            finally:
+                store.close()
+
+        return await asyncio.get_running_loop().run_in_executor(None, run)
 
     def spawn(self, coro, name: str) -> asyncio.Task:
         """A background task that logs its failure instead of dying silently."""
@@ -154,17 +170,11 @@ class Daemon:
                 pct = int(100 * done / total) if total else None
                 loop.call_soon_threadsafe(task.report, f"{done}/{total} files", pct)
 
-        def work():
-            from trm_lsp.indexer import index_workspace
-
-            store = Store.for_workspace(self.root)
-            try:
-                return index_workspace(self.root, store, self.settings, progress, start_method=FORK_SAFE)
-            finally:
-                store.close()
+        from trm_lsp.indexer import index_workspace
 
         try:
-            report = await loop.run_in_executor(None, work)
+            report = await self._with_own_store(
+                lambda store: index_workspace(self.root, store, self.settings, progress, start_method=FORK_SAFE))
         except Exception as exc:
             task.end(f"failed: {exc}")
             raise
@@ -218,16 +228,8 @@ class Daemon:
         """Saved, created or deleted on disk: re-index those files from disk."""
         from trm_lsp.indexer import index_paths
 
-        loop = asyncio.get_running_loop()
-
-        def work():
-            store = Store.for_workspace(self.root)
-            try:
-                return index_paths(self.root, rels, store, self.settings, start_method=FORK_SAFE)
-            finally:
-                store.close()
-
-        await loop.run_in_executor(None, work)
+        await self._with_own_store(
+            lambda store: index_paths(self.root, rels, store, self.settings, start_method=FORK_SAFE))
         self._symbols_changed()
 
     def _symbols_changed(self) -> None:
@@ -237,8 +239,6 @@ class Daemon:
         self.reporter.answers_changed()
 
     # -- distillation events ---------------------------------------------------------------------
-
-    _distill_task = None
 
     def _on_distill(self, event: DistillEvent) -> None:
         if event.kind == "planned" and event.total:
@@ -274,10 +274,7 @@ class Daemon:
     async def resume_distilling(self) -> None:
         """`trm-lsp.distill`: (re)start asking the teacher, failed symbols included."""
         if self.distiller is None:
-            from trm_lsp.distill.teacher import make_teacher
-
-            self._teacher = make_teacher(self.settings.teacher)
-            self.distiller = Distiller(self.store, self._teacher, self.settings.teacher, self._on_distill)
+            self._make_distiller()
             restart = True
         else:
             restart = self.distiller.stopped

@@ -20,44 +20,44 @@ LENS_KINDS = {"function": "function", "method": "function", "constructor": "func
               "struct": "class", "interface": "class", "trait": "class", "enum": "class", "impl": "class"}
 
 
-def _rows(store: Store, where: str, params: tuple) -> list[sqlite3.Row]:
+def symbol_rows(store: Store, where: str = "", params: tuple | list = ()) -> list[sqlite3.Row]:
+    """Symbols joined with their file's path and language: `where` is the SQL after the join."""
     cur = store.db.cursor()
     cur.row_factory = sqlite3.Row
     return cur.execute(f"{_SELECT} {where}", params).fetchall()
 
 
+def uri_to_path(uri: str) -> Path | None:
+    """The resolved local path of a `file:` URI (None for `untitled:` and the like)."""
+    parsed = urlparse(uri)
+    return Path(unquote(parsed.path)).resolve() if parsed.scheme == "file" else None
+
+
 def uri_to_rel(uri: str, root: Path) -> str | None:
     """The workspace-relative `/` path of a `file:` URI, or None when it lies outside."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "file":
-        return None
     try:
-        rel = Path(unquote(parsed.path)).resolve().relative_to(root)
+        path = uri_to_path(uri)
+        return path.relative_to(root).as_posix() if path is not None else None
     except (ValueError, OSError):
         return None
-    return rel.as_posix()
-
-
-def rel_to_uri(rel: str, root: Path) -> str:
-    return (root / rel).as_uri()
 
 
 def symbols_in(store: Store, rel: str) -> list[sqlite3.Row]:
-    return _rows(store, "WHERE f.path = ? ORDER BY s.start_line, s.id", (rel,))
+    return symbol_rows(store, "WHERE f.path = ? ORDER BY s.start_line, s.id", (rel,))
 
 
 def symbol_at_line(store: Store, rel: str, line: int) -> sqlite3.Row | None:
     """The innermost symbol whose lines (1-based) hold `line`."""
-    rows = _rows(store, "WHERE f.path = ? AND s.start_line <= ? AND s.end_line >= ?"
+    rows = symbol_rows(store, "WHERE f.path = ? AND s.start_line <= ? AND s.end_line >= ?"
                  " ORDER BY s.end_line - s.start_line, s.start_line DESC LIMIT 1", (rel, line, line))
     return rows[0] if rows else None
 
 
 def symbol_by_qualname(store: Store, qualname: str, rel: str | None = None) -> sqlite3.Row | None:
     if rel is not None:
-        rows = _rows(store, "WHERE f.path = ? AND s.qualname = ? LIMIT 1", (rel, qualname))
+        rows = symbol_rows(store, "WHERE f.path = ? AND s.qualname = ? LIMIT 1", (rel, qualname))
     else:
-        rows = _rows(store, "WHERE s.qualname = ? ORDER BY f.path LIMIT 1", (qualname,))
+        rows = symbol_rows(store, "WHERE s.qualname = ? ORDER BY f.path LIMIT 1", (qualname,))
     return rows[0] if rows else None
 
 
@@ -78,15 +78,15 @@ def symbol_at_position(store: Store, rel: str, line: int, character: int, lines:
     word = word_at(lines[line], character)
     if not word:
         return None
-    enclosing = _rows(store, "WHERE f.path = ? AND s.name = ? AND s.sl <= ? AND ? <= s.el ORDER BY s.sl DESC",
+    enclosing = symbol_rows(store, "WHERE f.path = ? AND s.name = ? AND s.sl <= ? AND ? <= s.el ORDER BY s.sl DESC",
                       (rel, word, line, line))
     for row in enclosing:
         if _first_line_naming(row, word, lines) == line:  # its definition, not a use in its body
             return row
-    same_file = _rows(store, "WHERE f.path = ? AND s.name = ? ORDER BY s.start_line LIMIT 1", (rel, word))
+    same_file = symbol_rows(store, "WHERE f.path = ? AND s.name = ? ORDER BY s.start_line LIMIT 1", (rel, word))
     if same_file:
         return same_file[0]
-    anywhere = _rows(store, "WHERE s.name = ? ORDER BY length(f.path), f.path LIMIT 1", (word,))
+    anywhere = symbol_rows(store, "WHERE s.name = ? ORDER BY length(f.path), f.path LIMIT 1", (word,))
     return anywhere[0] if anywhere else None
 
 

@@ -180,12 +180,12 @@ def build_server(mcp: bool = True, mcp_port: int | None = None) -> TrmLanguageSe
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     async def folders_changed(ls: TrmLanguageServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
         for folder in params.event.removed:
-            root = _path(folder.uri)
+            root = lookup.uri_to_path(folder.uri)
             daemon = ls.daemons.pop(root, None) if root else None
             if daemon is not None:
                 await daemon.stop()
         for folder in params.event.added:
-            root = _path(folder.uri)
+            root = lookup.uri_to_path(folder.uri)
             if root is not None and root not in ls.daemons:
                 await _open_folder(ls, root)
 
@@ -371,15 +371,7 @@ async def _client_configuration(ls: TrmLanguageServer) -> dict | None:
 def _roots(ls: TrmLanguageServer) -> list[Path]:
     folders = list(ls.workspace.folders.values())
     uris = [f.uri for f in folders] or ([ls.workspace.root_uri] if ls.workspace.root_uri else [])
-    roots = [p for p in (_path(u) for u in uris) if p is not None and p.is_dir()]
-    return roots
-
-
-def _path(uri: str) -> Path | None:
-    from urllib.parse import unquote, urlparse
-
-    parsed = urlparse(uri)
-    return Path(unquote(parsed.path)).resolve() if parsed.scheme == "file" else None
+    return [p for p in (lookup.uri_to_path(u) for u in uris) if p is not None and p.is_dir()]
 
 
 def _lines(ls: TrmLanguageServer, uri: str) -> list[str]:

@@ -48,7 +48,7 @@ def build_mcp(daemon: Daemon) -> FastMCP:
             row = lookup.symbol_at_line(daemon.store, rel, int(line))
             rows += [row] if row is not None else []
         if symbol:
-            row = lookup.symbol_by_qualname(daemon.store, symbol, rel) or _by_name(daemon, symbol, rel)
+            row = await _find(daemon, symbol, rel)
             rows += [row] if row is not None else []
         for hit in await _retrieve(daemon, question):
             if len(rows) >= _SOURCES:
@@ -69,8 +69,7 @@ def build_mcp(daemon: Daemon) -> FastMCP:
         """The explanation of one symbol (qualified name, e.g. `Parser.parse`), with its source:
         the teacher, the TRM student, or the structure alone when neither has answered yet."""
         rel = _workspace_path(daemon, file) if file else None
-        await daemon.search.ready()
-        row = lookup.symbol_by_qualname(daemon.store, symbol, rel) or _by_name(daemon, symbol, rel)
+        row = await _find(daemon, symbol, rel)
         if row is None:
             raise ToolError(f"no symbol named {symbol!r}" + (f" in {rel}" if rel else ""))
         return (await daemon.engine.answer(row, 5.0)).as_dict()
@@ -94,8 +93,7 @@ def build_mcp(daemon: Daemon) -> FastMCP:
         """Callers and callees of a symbol, from the index: who calls it (path:line) and which
         known symbols it calls."""
         rel = _workspace_path(daemon, file) if file else None
-        await daemon.search.ready()
-        row = lookup.symbol_by_qualname(daemon.store, symbol, rel) or _by_name(daemon, symbol, rel)
+        row = await _find(daemon, symbol, rel)
         if row is None:
             raise ToolError(f"no symbol named {symbol!r}")
         from trm_lsp.serve.trace import callees, callers
@@ -130,10 +128,14 @@ def _workspace_path(daemon: Daemon, file: str) -> str:
         raise ToolError(f"{file}: outside the workspace {daemon.root}") from None
 
 
-def _by_name(daemon: Daemon, name: str, rel: str | None):
-    rows = daemon.search.search(name, k=20)
-    for hit in rows:
-        if hit.row["name"] == name.split(".")[-1] and (rel is None or hit.row["path"] == rel):
+async def _find(daemon: Daemon, symbol: str, rel: str | None):
+    """A symbol by qualified name, else by its last name part among the BM25 hits."""
+    row = lookup.symbol_by_qualname(daemon.store, symbol, rel)
+    if row is not None:
+        return row
+    await daemon.search.ready()
+    for hit in daemon.search.search(symbol, k=20):
+        if hit.row["name"] == symbol.split(".")[-1] and (rel is None or hit.row["path"] == rel):
             return hit.row
     return None
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trm_lsp.distill.context import symbol_text
+from trm_lsp.serve.lookup import symbol_rows
 from trm_lsp.store import Store
 from trm_lsp.textutil import words
 
@@ -98,10 +99,4 @@ class SymbolSearch:
         return [Hit(hits[i].row, fused[i]) for i in sorted(fused, key=lambda i: -fused[i])]
 
     def _rows(self, ids: list[int]) -> list[sqlite3.Row]:
-        if not ids:
-            return []
-        cur = self.store.db.cursor()
-        cur.row_factory = sqlite3.Row
-        return cur.execute(
-            f"SELECT s.*, f.path, f.language FROM symbols s JOIN files f ON f.id = s.file_id "
-            f"WHERE s.id IN ({','.join('?' * len(ids))})", ids).fetchall()
+        return symbol_rows(self.store, f"WHERE s.id IN ({','.join('?' * len(ids))})", ids) if ids else []

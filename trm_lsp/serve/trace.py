@@ -10,6 +10,7 @@ from pathlib import Path
 
 from trm_lsp.distill.context import CALL, symbol_text
 from trm_lsp.extract.languages import BY_ID
+from trm_lsp.serve.lookup import symbol_rows
 from trm_lsp.store import Store
 
 MAX_CALLERS = 50
@@ -22,12 +23,9 @@ def callees(store: Store, row: sqlite3.Row, limit: int = 50) -> list[sqlite3.Row
     names = list(dict.fromkeys(m for m in CALL.findall(text) if m != row["name"]))[:limit]
     if not names:
         return []
-    cur = store.db.cursor()
-    cur.row_factory = sqlite3.Row
-    found = cur.execute(
-        f"SELECT s.*, f.path, f.language FROM symbols s JOIN files f ON f.id = s.file_id WHERE s.name IN "
-        f"({','.join('?' * len(names))}) AND s.kind IN ({','.join('?' * len(_CODE_KINDS))}) "
-        "ORDER BY (f.path = ?) DESC, f.path", (*names, *_CODE_KINDS, row["path"])).fetchall()
+    found = symbol_rows(
+        store, f"WHERE s.name IN ({','.join('?' * len(names))}) AND s.kind IN ({','.join('?' * len(_CODE_KINDS))}) "
+        "ORDER BY (f.path = ?) DESC, f.path", (*names, *_CODE_KINDS, row["path"]))
     best: dict[str, sqlite3.Row] = {}
     for candidate in found:
         best.setdefault(candidate["name"], candidate)
