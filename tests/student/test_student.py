@@ -1,4 +1,4 @@
-"""The student's machinery on tiny configurations: tokenizer, exact cached decoding,
+"""The student's machinery on tiny configurations: tokenizer,
 checkpoints, the train/eval commands and their bad input. (Its quality is measured by
 bench/student_eval.py on the real corpus, not here.)"""
 
@@ -13,17 +13,16 @@ import sys
 import time
 from pathlib import Path
 
-import mlx.core as mx
 import numpy as np
 import pytest
+from mlx.utils import tree_flatten
 
 from tests.conftest import SHARED, run_cli
 from trm_lsp.student import checkpoint
 from trm_lsp.student.data import Lengths, Record, mask_name, swap_name
 from trm_lsp.student.infer import LABEL, Student
-from trm_lsp.student.model import TRM, TRMConfig, causal_mask
 from trm_lsp.student.tokenizer import Tokenizer
-from trm_lsp.student.train import TrainConfig, train_student
+from trm_lsp.student.train import StepBudget, TrainConfig, learning_rate, train_student
 
 CORPUS = SHARED / "corpus" / "stdlib_smollm2.train.jsonl"
 TINY_MODEL = {"dim": 32, "heads": 2, "layers": 1, "cycles": 2, "n_latent": 1, "embed_dim": 32}
@@ -50,32 +49,6 @@ def test_tokenizer_splits_identifiers_and_round_trips():
     assert tok.decode(tok.encode(text)) == text
     pieces = [tok.inner.id_to_token(i) for i in tok.encode("parseHttpResponse")]
     assert pieces[0] == "parse" and len(pieces) >= 3  # cut at the case change before merging
-
-
-def test_cached_decoding_matches_the_full_causal_forward():
-    mx.random.seed(3)
-    model = TRM(TRMConfig(vocab_size=50, dim=32, heads=2, layers=2, n_latent=2, cycles=2))
-    mx.eval(model.parameters())
-    tokens = mx.array([[1, 7, 9, 4, 12, 30, 2, 8]])
-    length = tokens.shape[1]
-    xe = model.embed_input(tokens)
-    y, z = model.initial_state((1, length, 32))
-    for _ in range(2):
-        y, z = model.recurse(xe, y, z, causal_mask(length))
-    full = model.logits(y)
-    student = Student(model, Tokenizer.train(["a b c"], vocab_size=60), {"sup_steps": 2})
-    caches = [[[[[None, None] for _ in range(2)] for _ in range(3)] for _ in range(2)] for _ in range(2)]
-    outs = []
-    for position in range(length):
-        xe1 = model.embed_input(tokens[:, position : position + 1])
-        y1, z1 = model.initial_state((1, 1, 32))
-        for s in range(2):
-            for c in range(2):
-                y1, z1 = model.cycle(xe1, y1, z1, None, caches[s][c], position)
-        outs.append(model.logits(y1))
-    step = mx.concatenate(outs, axis=1)
-    assert np.allclose(np.array(full), np.array(step), atol=1e-4)
-    assert student.sup_steps == 2
 
 
 def test_train_save_load_explain_and_embed(tmp_path: Path):
@@ -167,3 +140,43 @@ def test_training_killed_mid_epoch_leaves_the_last_checkpoint_loadable(tmp_path:
     result = run_cli("train", "--data_path", str(data), *TINY_ARGS, "--epochs", str(done + 2), "--out", str(out),
                      "--resume")
     assert json.loads(result.stderr.strip().splitlines()[-1])["epochs_done"] == done + 2
+
+
+def test_learning_rate_warms_up_then_decays_to_its_floor_at_the_expected_end():
+    cfg = TrainConfig(lr=1e-3, warmup_steps=10, min_lr_ratio=0.1)
+    lrs = [learning_rate(cfg, step, 100) for step in range(101)]
+    assert lrs[0] < 1e-4 and lrs.index(max(lrs)) == 10 and max(lrs) == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:])) and lrs[100] == pytest.approx(1e-4)
+
+
+def test_a_time_budget_shortens_the_schedule_to_the_steps_that_fit():
+    budget = StepBudget(planned=100_000, max_seconds=1.0)
+    for step in range(41):
+        expected = budget.expected(step)
+        time.sleep(0.005)
+    assert 40 < expected < 400  # ~200 steps of 5 ms fit in a second, not 100,000
+
+
+def test_the_compiled_step_uses_the_learning_rate_set_each_step(monkeypatch):
+    import trm_lsp.student.train as train_module
+    from trm_lsp.student.model import TRM, TRMConfig
+    from trm_lsp.student.train import Trainer, build_tokenizer
+
+    records = tiny_records(8)
+    tok = build_tokenizer(records, 300)
+    model = TRM(TRMConfig(vocab_size=tok.vocab_size, **TINY_MODEL, max_len=120))
+    before = {k: np.array(v) for k, v in tree_flatten(model.parameters())}
+    monkeypatch.setattr(train_module, "learning_rate", lambda cfg, step, total: 0.0)
+    Trainer(model, tok, TrainConfig(epochs=1, batch_size=4, lr=1e-2, lengths=Lengths(32, 24, 16, 16))).fit(
+        records, [""] * len(records))
+    after = dict(tree_flatten(model.parameters()))
+    assert all(np.array_equal(before[k], np.array(after[k])) for k in before)  # 1e-2 would have moved them
+
+
+def test_fusion_keeps_bm25_order_when_the_student_is_indifferent_and_lets_it_break_near_ties():
+    from trm_lsp.student.fusion import fuse
+
+    lexical = np.array([9.0, 8.9, 3.0, 1.0])
+    assert list(np.argsort(-fuse(lexical, np.full(4, 0.5)))) == [0, 1, 2, 3]
+    assert list(np.argsort(-fuse(lexical, np.array([0.1, 0.9, 0.1, 0.1]))))[:2] == [1, 0]  # near tie broken
+    assert np.argmax(fuse(lexical, np.array([0.1, 0.1, 0.1, 0.9]))) == 0  # a weak lexical match stays down

@@ -135,10 +135,9 @@ def _train(store, out: Path, minutes: float, console) -> str:
                for s in Samples(store).all()]
     if len(records) < 2:
         return f"not trained: {len(records)} teacher answers"
-    model = {"dim": 128, "heads": 2, "layers": 2, "cycles": 2, "n_latent": 2, "embed_dim": 128}
-    config = TrainConfig(epochs=40, batch_size=16, vocab_size=2000)
+    config = TrainConfig(epochs=40, batch_size=16, vocab_size=2000)  # the model: TRMConfig's defaults
     with training_progress(console) as on_progress:
-        result = train_student(records, model, config, out, on_progress, max_seconds=minutes * 60)
+        result = train_student(records, {}, config, out, on_progress, max_seconds=minutes * 60)
     return (f"trained on {len(records)} answers in {result.seconds:.0f} s ({result.steps} steps, "
             f"BLAS {result.meta['blas']})")
 

@@ -15,7 +15,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data_path", type=Path, required=True, help="samples as JSONL (the sample format)")
     parser.add_argument("--batch_size", type=int, default=32, help="samples per batch (default 32)")
     parser.add_argument("--layers", type=int, default=2, help="blocks in the shared network f (default 2)")
-    parser.add_argument("--cycles", type=int, default=2, help="T: recursion cycles per supervision step (default 2)")
+    parser.add_argument("--cycles", type=int, default=1,
+                        help="T: recursion cycles per supervision step, the last with gradients (default 1: in "
+                             "minutes on a CPU, more optimizer steps beat deeper recursion; README)")
     parser.add_argument("--latent", type=int, default=2, help="n: latent updates per cycle (default 2)")
     parser.add_argument("--sup_steps", type=int, default=2, help="deep-supervision steps per batch (default 2)")
     parser.add_argument("--infer_steps", type=int, default=1,

@@ -1,6 +1,6 @@
 """Finding the symbols a question is about: BM25 over names, signatures, docstrings and teacher
-answers, re-ranked with the student's embeddings where a student is loaded (reciprocal-rank
-fusion, so neither score scale has to be calibrated against the other)."""
+answers, re-ranked with the student's embeddings where a student is loaded (`student/fusion.py`:
+both scores standardised over the candidates, the student's at half weight)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from trm_lsp.store import Store
 from trm_lsp.textutil import words
 
 _CANDIDATES = 50
-_RRF_K = 60
 _REBUILD_SECONDS = 30.0
 
 
@@ -86,17 +85,18 @@ class SymbolSearch:
                 for h in hits if h.row["sha256"] not in self._embeddings}
 
     def fuse(self, query: str, hits: list[Hit], student, texts: dict[str, str]) -> list[Hit]:
-        """Re-rank BM25 candidates by reciprocal-rank fusion with the student's embedding
-        similarity. Runs on the student's thread (MLX); touches no store."""
+        """Re-rank BM25 candidates with the student's embedding similarity. Runs on the
+        student's thread; touches no store."""
+        from trm_lsp.student.fusion import fuse
+
         if texts:
             shas = list(texts)
             for sha, vector in zip(shas, student.embed([texts[s] for s in shas], "code")):
                 self._embeddings[sha] = vector
         q = student.embed([query], "text")[0]
-        similarity = [float(q @ self._embeddings[h.row["sha256"]]) for h in hits]
-        by_student = {i: rank for rank, i in enumerate(sorted(range(len(hits)), key=lambda i: -similarity[i]))}
-        fused = {i: 1 / (_RRF_K + i) + 1 / (_RRF_K + by_student[i]) for i in range(len(hits))}
-        return [Hit(hits[i].row, fused[i]) for i in sorted(fused, key=lambda i: -fused[i])]
+        similarity = np.array([float(q @ self._embeddings[h.row["sha256"]]) for h in hits])
+        fused = fuse(np.array([h.score for h in hits]), similarity)
+        return [Hit(hits[i].row, float(fused[i])) for i in np.argsort(-fused, kind="stable")]
 
     def _rows(self, ids: list[int]) -> list[sqlite3.Row]:
         return symbol_rows(self.store, f"WHERE s.id IN ({','.join('?' * len(ids))})", ids) if ids else []

@@ -16,7 +16,7 @@ from trm_lsp.student.model import TRM, TRMConfig
 from trm_lsp.student.tokenizer import Tokenizer
 
 FORMAT = "trm-lsp-student"
-FORMAT_VERSION = 2  # 2: the copy (pointer) head
+FORMAT_VERSION = 3  # 2: the copy (pointer) head; 3: retrieval pools y + x
 
 
 class CheckpointError(RuntimeError):

@@ -141,7 +141,9 @@ def prefix_ids(tok: Tokenizer, code: str, hint: str, n: Lengths, head: str = "")
 
 
 def lm_arrays(tok: Tokenizer, records: list[Record], hints: list[str], n: Lengths) -> tuple[np.ndarray, np.ndarray]:
-    """Left-padded prefix + answer, and a weight per target position (1 on answer tokens)."""
+    """Prefix left-padded to `n.prefix`, then the answer, right-padded: every answer starts at
+    the same position, so the prompt (what the pointer head may copy) is exactly the first
+    `n.prefix` positions. Weights: 1 where the next token is an answer token or <eos>."""
     seqs = np.full((len(records), n.lm), tok.pad, dtype=np.int32)
     weights = np.zeros((len(records), n.lm), dtype=np.float32)
     truncated = 0
@@ -150,10 +152,9 @@ def lm_arrays(tok: Tokenizer, records: list[Record], hints: list[str], n: Length
         answer = tok.encode(record.output)
         truncated += len(answer) > n.answer
         answer = answer[: n.answer] + [tok.eos]
-        row = prefix + answer
-        start = n.lm - len(row)  # left padding keeps every answer at the same positions
-        seqs[i, start:] = row
-        weights[i, start + len(prefix) - 1 : n.lm - 1] = 1.0  # predict answer tokens and <eos>
+        seqs[i, n.prefix - len(prefix) : n.prefix] = prefix
+        seqs[i, n.prefix : n.prefix + len(answer)] = answer
+        weights[i, n.prefix - 1 : n.prefix - 1 + len(answer)] = 1.0
     if truncated:
         log.info("%d answers cut to %d tokens", truncated, n.answer)
     return seqs, weights

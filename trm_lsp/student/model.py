@@ -5,8 +5,8 @@ SwiGLU, no biases). Three streams: x (the embedded input), y (the current answer
 latent). A cycle runs z = f(z + y + x) n times, then y = f(y + z) once; of T cycles only the
 last carries gradients. Deep supervision repeats that per optimizer step with y and z carried
 over detached. Heads read y: an untied LM head (explanations), a projection for retrieval
-embeddings, and a halting head (ACT). Every call of f is causal in generation mode, so
-left-to-right decoding with a per-(call, layer) KV cache is exact.
+embeddings, and a halting head (ACT). This is the network as trained; `engine.py` answers with
+the same weights.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ import mlx.nn as nn
 class TRMConfig:
     vocab_size: int = 3000
     dim: int = 128
-    heads: int = 4
+    heads: int = 2
     layers: int = 2
     n_latent: int = 2          # n: latent updates per cycle
-    cycles: int = 2            # T: cycles per supervision step (the last with gradients)
+    cycles: int = 1            # T: cycles per supervision step (the last with gradients)
     ffn_mult: float = 2.5
     max_len: int = 256
     embed_dim: int = 128       # retrieval embedding size
@@ -55,16 +55,11 @@ class Attention(nn.Module):
         self.out = nn.Linear(cfg.dim, cfg.dim, bias=False)
         self.rope = nn.RoPE(self.head_dim, base=cfg.rope_base)
 
-    def __call__(self, h: mx.array, mask, cache: list | None = None, offset: int = 0) -> mx.array:
+    def __call__(self, h: mx.array, mask) -> mx.array:
         B, L, D = h.shape
         q, k, v = mx.split(self.qkv(h), 3, axis=-1)
         q, k, v = (t.reshape(B, L, self.heads, self.head_dim).transpose(0, 2, 1, 3) for t in (q, k, v))
-        q, k = self.rope(q, offset=offset), self.rope(k, offset=offset)
-        if cache is not None:  # [k, v] of earlier positions for this (call, layer)
-            if cache[0] is not None:
-                k = mx.concatenate([cache[0], k], axis=2)
-                v = mx.concatenate([cache[1], v], axis=2)
-            cache[0], cache[1] = k, v
+        q, k = self.rope(q), self.rope(k)
         o = mx.fast.scaled_dot_product_attention(q, k, v, scale=1 / math.sqrt(self.head_dim), mask=mask)
         return self.out(o.transpose(0, 2, 1, 3).reshape(B, L, D))
 
@@ -90,8 +85,8 @@ class Block(nn.Module):
         self.attn = Attention(cfg)
         self.mlp = SwiGLU(cfg)
 
-    def __call__(self, h, mask, cache=None, offset=0):
-        h = rms(h + self.attn(h, mask, cache, offset), self.eps)
+    def __call__(self, h, mask):
+        h = rms(h + self.attn(h, mask), self.eps)
         return rms(h + self.mlp(h), self.eps)
 
 
@@ -114,9 +109,9 @@ class TRM(nn.Module):
 
     # -- the recursion -------------------------------------------------------------------------
 
-    def f(self, h, mask, caches=None, offset=0):
-        for i, block in enumerate(self.blocks):
-            h = block(h, mask, caches[i] if caches is not None else None, offset)
+    def f(self, h, mask):
+        for block in self.blocks:
+            h = block(h, mask)
         return h
 
     def embed_input(self, tokens: mx.array) -> mx.array:
@@ -125,13 +120,11 @@ class TRM(nn.Module):
     def initial_state(self, shape) -> tuple[mx.array, mx.array]:
         return mx.broadcast_to(self.y_init, shape), mx.broadcast_to(self.z_init, shape)
 
-    def cycle(self, x, y, z, mask, caches=None, offset=0):
-        """n latent updates, then one answer update. `caches`: one list per call of f."""
-        n = self.cfg.n_latent
-        for i in range(n):
-            z = self.f(z + y + x, mask, caches[i] if caches else None, offset)
-        y = self.f(y + z, mask, caches[n] if caches else None, offset)
-        return y, z
+    def cycle(self, x, y, z, mask):
+        """n latent updates, then one answer update."""
+        for _ in range(self.cfg.n_latent):
+            z = self.f(z + y + x, mask)
+        return self.f(y + z, mask), z
 
     def recurse(self, x, y, z, mask):
         """One supervision step: T-1 cycles without gradient, then one with."""
@@ -162,8 +155,11 @@ class TRM(nn.Module):
     def halt_logit(self, y: mx.array, weights: mx.array) -> mx.array:
         return self.q_head(pool(y, weights)).squeeze(-1)
 
-    def embedding(self, y: mx.array, weights: mx.array) -> mx.array:
-        e = self.project(pool(y, weights))
+    def embedding(self, y: mx.array, weights: mx.array, x: mx.array) -> mx.array:
+        """Pools y + x, not y alone: trained on y alone the embeddings collapsed to one vector
+        (InfoNCE stuck at ln(batch) after ~200 steps); with the input's tokens reaching the
+        pool directly they learn (README, student rows)."""
+        e = self.project(pool(y + x, weights))
         return e / (mx.linalg.norm(e, axis=-1, keepdims=True) + 1e-6)
 
 

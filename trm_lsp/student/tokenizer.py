@@ -9,8 +9,10 @@ from typing import Iterable
 
 PAD, BOS, EOS, SEP, CODE, TEXT = "<pad>", "<bos>", "<eos>", "<sep>", "<code>", "<text>"
 SPECIALS = [PAD, BOS, EOS, SEP, CODE, TEXT]
-# Words, with identifiers cut at case changes and underscores; whitespace and punctuation runs.
-_SPLIT = r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+|_+|\s+|[^\sA-Za-z0-9_]+"
+# Words, with identifiers cut at case changes and underscores; punctuation runs; whitespace.
+# A single space before a word or punctuation stays with it (as in GPT-2's byte-level BPE): prose
+# then costs about one token a word, not two, so 48 answer tokens hold ~40 words.
+_SPLIT = r" ?[A-Z]+(?=[A-Z][a-z])| ?[A-Z]?[a-z]+| ?[A-Z]+| ?[0-9]+|_+| ?[^\sA-Za-z0-9_]+|\s+(?!\S)|\s+"
 
 
 class Tokenizer:

@@ -11,6 +11,7 @@ text). An EMA of the weights (decay suited to a few hundred steps) is what gets 
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from dataclasses import dataclass, field, replace
@@ -50,7 +51,9 @@ class TrainConfig:
     halt_weight: float = 0.1
     retrieval_weight: float = 1.0
     lm_weight: float = 1.0
-    mask_names: bool = True
+    #: Share of explanations, drawn again each epoch, the retriever sees with the symbol's name
+    #: taken out: users ask both ways, and without names it must learn what code does.
+    mask_names: float = 0.5
     vocab_size: int = 3000
     seed: int = 0
     compile: bool = True
@@ -83,22 +86,18 @@ class Trainer:
         self.ema = tree_map(lambda p: p, model.parameters())
 
     def fit(self, records: list[Record], hints: list[str], on_progress: Callable[[Progress], None] | None = None,
-            should_stop: Callable[[], bool] | None = None, on_epoch: Callable[[int], None] | None = None) -> None:
+            should_stop: Callable[[], bool] | None = None, on_epoch: Callable[[int], None] | None = None,
+            max_seconds: float | None = None) -> None:
         cfg, n, tok = self.cfg, self.cfg.lengths, self.tok
         lm_x, lm_w = lm_arrays(tok, records, hints, n)
         code_x, code_w = retrieval_arrays(tok, [r.input for r in records], tok.code, n.code)
-        # The retriever learns from explanations with the symbol's name taken out: it must learn
-        # what code does, since matching names is what BM25, beside it, already does well.
-        texts = [mask_name(r.output, r.symbol) if cfg.mask_names else r.output for r in records]
-        text_x, text_w = retrieval_arrays(tok, texts, tok.text, n.text)
+        masked = retrieval_arrays(tok, [mask_name(r.output, r.symbol) for r in records], tok.text, n.text)
+        plain = retrieval_arrays(tok, [r.output for r in records], tok.text, n.text)
         batch = min(cfg.batch_size, len(records))
         per_epoch = max(1, len(records) // batch)
         total = per_epoch * cfg.epochs * cfg.sup_steps
-        schedule = optim.join_schedules(
-            [optim.linear_schedule(cfg.lr * 0.05, cfg.lr, max(1, cfg.warmup_steps)),
-             optim.cosine_decay(cfg.lr, max(1, total - cfg.warmup_steps), cfg.lr * cfg.min_lr_ratio)],
-            [max(1, cfg.warmup_steps)])
-        opt = optim.AdamW(learning_rate=schedule, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
+        budget = StepBudget(total, max_seconds)
+        opt = optim.AdamW(learning_rate=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
         model = self.model
         lm_mask = causal_mask(n.lm)
 
@@ -108,7 +107,7 @@ class Trainer:
             if cfg.lm_weight > 0:
                 xe = model.embed_input(x)
                 y, z = model.recurse(xe, y, z, lm_mask + padding_mask(x != tok.pad))
-                start = n.prefix - 1  # every answer sits at the same positions (left padding)
+                start = n.prefix - 1  # every answer starts at n.prefix (see lm_arrays)
                 targets = x[:, start + 1 :]
                 weights = w[:, start:-1]
                 src = x[:, : start + 1]
@@ -123,9 +122,10 @@ class Trainer:
                 halt = nn.losses.binary_cross_entropy(model.halt_logit(y, w), mx.stop_gradient(halt_target),
                                                       with_logits=True, reduction="mean")
             if cfg.retrieval_weight > 0:
-                cy, cz = model.recurse(model.embed_input(cx), cy, cz, padding_mask(cw))
-                ty, tz = model.recurse(model.embed_input(tx), ty, tz, padding_mask(tw))
-                sims = model.embedding(cy, cw) @ model.embedding(ty, tw).T / cfg.temperature
+                cxe, txe = model.embed_input(cx), model.embed_input(tx)
+                cy, cz = model.recurse(cxe, cy, cz, padding_mask(cw))
+                ty, tz = model.recurse(txe, ty, tz, padding_mask(tw))
+                sims = model.embedding(cy, cw, cxe) @ model.embedding(ty, tw, txe).T / cfg.temperature
                 labels = mx.arange(sims.shape[0])
                 ret = (nn.losses.cross_entropy(sims, labels, reduction="mean")
                        + nn.losses.cross_entropy(sims.T, labels, reduction="mean")) / 2
@@ -149,6 +149,8 @@ class Trainer:
         done = 0
         for epoch in range(cfg.epochs):
             rng.shuffle(order)
+            hide = np.array([rng.random() < cfg.mask_names for _ in records])[:, None]
+            text_x, text_w = np.where(hide, masked[0], plain[0]), np.where(hide, masked[1], plain[1])
             for b in range(per_epoch):
                 idx = np.array(order[b * batch : (b + 1) * batch])
                 x, w = mx.array(lm_x[idx]), mx.array(lm_w[idx])
@@ -158,6 +160,7 @@ class Trainer:
                 cy, cz = model.initial_state((len(idx), n.code, model.cfg.dim))
                 ty, tz = model.initial_state((len(idx), n.text, model.cfg.dim))
                 for _ in range(cfg.sup_steps):
+                    opt.learning_rate = learning_rate(cfg, done, budget.expected(done))
                     loss, (lm, ret, y, z, cy, cz, ty, tz) = step(x, w, y, z, cx, cw, tx, tw, cy, cz, ty, tz)
                     y, z, cy, cz, ty, tz = (mx.stop_gradient(a) for a in (y, z, cy, cz, ty, tz))
                     mx.eval(loss, lm, ret, model.parameters(), opt.state)
@@ -180,6 +183,41 @@ class Trainer:
         clone.update(self.ema)
         mx.eval(clone.parameters())
         return clone
+
+
+def learning_rate(cfg: TrainConfig, step: int, total: int) -> float:
+    """Linear warm-up, then cosine decay to `min_lr_ratio` of the peak at step `total`."""
+    warmup = max(1, min(cfg.warmup_steps, total // 4))
+    if step < warmup:
+        return cfg.lr * (0.05 + 0.95 * step / warmup)
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    floor = cfg.lr * cfg.min_lr_ratio
+    return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class StepBudget:
+    """How many optimizer steps this run will make: the planned epochs, or fewer when a time
+    budget stops it first. The learning-rate schedule decays over this figure, re-estimated from
+    the measured step time as the run goes, so a run cut by its budget ends annealed instead of
+    stopping at full learning rate (a 9-minute run on 2 cores makes ~1/3 of 10 epochs)."""
+
+    def __init__(self, planned: int, max_seconds: float | None) -> None:
+        self.planned, self.max_seconds = planned, max_seconds
+        self.started = time.perf_counter()
+        self._first: tuple[int, float] | None = None  # after compilation: (step, time)
+        self._estimate = planned
+
+    def expected(self, step: int) -> int:
+        if self.max_seconds is None:
+            return self.planned
+        now = time.perf_counter()
+        if step == 2:  # steps 0-1 include compiling the graph
+            self._first = (step, now)
+        elif self._first is not None and step > self._first[0] and step % 10 == 0:
+            per_step = (now - self._first[1]) / (step - self._first[0])
+            left = max(0.0, self.max_seconds - (now - self.started))
+            self._estimate = min(self.planned, step + int(left / per_step))
+        return self._estimate
 
 
 def param_count(model: TRM) -> int:
@@ -258,7 +296,8 @@ def train_student(records: list[Record], model_cfg: dict, train_cfg: TrainConfig
         if out_dir is not None:
             checkpoint.save(out_dir, trainer.ema_model(), tok, meta(epochs), {"memory.jsonl": memory})
 
-    trainer.fit(records, hints, progress, stop, on_epoch=lambda e: save(epochs_done + e + 1))
+    trainer.fit(records, hints, progress, stop, on_epoch=lambda e: save(epochs_done + e + 1),
+                max_seconds=None if max_seconds is None else max_seconds - (time.perf_counter() - started))
     final = trainer.ema_model()
     seconds = time.perf_counter() - started
     completed = epochs_done + (train_cfg.epochs if not stopped[0] else 0)
