@@ -180,3 +180,22 @@ def test_fusion_keeps_bm25_order_when_the_student_is_indifferent_and_lets_it_bre
     assert list(np.argsort(-fuse(lexical, np.full(4, 0.5)))) == [0, 1, 2, 3]
     assert list(np.argsort(-fuse(lexical, np.array([0.1, 0.9, 0.1, 0.1]))))[:2] == [1, 0]  # near tie broken
     assert np.argmax(fuse(lexical, np.array([0.1, 0.1, 0.1, 0.9]))) == 0  # a weak lexical match stays down
+
+
+def test_openings_carry_the_language_as_a_slot_spelled_as_the_teacher_does():
+    from trm_lsp.student.train import common_openings, opening_for
+
+    def rec(language: str, kind: str, output: str) -> Record:
+        return Record(symbol="X.y", kind=kind, language=language, path="x", input="x", output=output)
+
+    records = [rec("python", "method", "This Python method `X.y` returns"), rec("cpp", "method", "This C++ method `y` adds"),
+               rec("go", "method", "This Go method `X.y` pops"), rec("java", "method", "Here `y` is"),
+               rec("cpp", "class", "This C++ class `X` holds"), rec("rust", "class", "A Rust class")]
+    openings, names = common_openings(records)
+    meta = {"openings": openings, "language_names": names}
+    assert openings["method"] == "This {language} method " and names["cpp"] == "C++"
+    assert opening_for(meta, "method", "go") == "This Go method "
+    assert opening_for(meta, "method", "cpp") == "This C++ method "
+    assert opening_for(meta, "method", "kotlin") == ""  # never named by the teacher: not guessed
+    assert opening_for(meta, "class", "rust") == "" and opening_for({"openings": {"method": "This Python method "}},
+                                                                     "method", "python") == "This Python method "

@@ -17,6 +17,7 @@ from trm_lsp.student.data import CodeIndex, Lengths, Record, header, nearest_exp
 from trm_lsp.student.engine import Engine
 from trm_lsp.student.model import TRM
 from trm_lsp.student.tokenizer import Tokenizer
+from trm_lsp.student.train import opening_for
 
 #: Every student answer says where it comes from.
 LABEL = "TRM student"
@@ -77,7 +78,7 @@ class Student:
         limit = min(max_tokens or self.lengths.answer, self.lengths.answer)
         head = header(language, kind, symbol or name)
         # The teacher's usual opening for this kind, then the name: the student writes the rest.
-        opening = self.meta.get("openings", {}).get(kind)
+        opening = opening_for(self.meta, kind, language)
         forced = self.tok.encode(f"{opening}`{symbol or name}`") if opening else []
         prefix = prefix_ids(self.tok, code, hint, self.lengths, head)
         keep = (np.asarray(prefix) > self.tok.text).astype(np.float32)  # special tokens are never copied

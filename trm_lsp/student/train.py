@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -279,11 +280,11 @@ def train_student(records: list[Record], model_cfg: dict, train_cfg: TrainConfig
             stopped[0] = True
         return stopped[0]
 
-    openings = common_openings(records)
+    openings, language_names = common_openings(records)
 
     def meta(epochs: int) -> dict:
         return {
-            "openings": openings,
+            "openings": openings, "language_names": language_names,
             "lengths": train_cfg.lengths.__dict__, "sup_steps": train_cfg.sup_steps,
             "infer_sup_steps": min(train_cfg.infer_steps, train_cfg.sup_steps), "train_samples": len(records),
             "train_seconds": round(time.perf_counter() - started, 1), "steps": steps[0], "blas": active_blas(),
@@ -305,22 +306,47 @@ def train_student(records: list[Record], model_cfg: dict, train_cfg: TrainConfig
     return TrainResult(final, tok, meta(completed), seconds, steps[0], stopped[0])
 
 
-def common_openings(records: list[Record]) -> dict[str, str]:
-    """Per kind, the words the teacher most often writes before the symbol's name (e.g.
-    "This Python method "), when at least a third of its answers open that way."""
+#: How teachers write the languages whose ids are not their names.
+_SPELLINGS = {"cpp": r"C\+\+", "tsx": "TypeScript|TSX", "bash": "Bash|shell"}
+
+
+def common_openings(records: list[Record]) -> tuple[dict[str, str], dict[str, str]]:
+    """Per kind, the words the teacher most often writes before the symbol's name, with the
+    language's name as a `{language}` slot ("This {language} method "), when at least a third of
+    its answers open that way; and each language's name as the teacher spells it ("Go")."""
     from collections import Counter
 
     by_kind: dict[str, Counter] = {}
+    names: dict[str, Counter] = {}
     for r in records:
         head, tick, _ = r.output.partition("`")
-        if tick and len(head) <= 40:
-            by_kind.setdefault(r.kind, Counter())[head] += 1
+        if not tick or len(head) > 40:
+            continue
+        pattern = _SPELLINGS.get(r.language, re.escape(r.language))
+        spelled = re.search(rf"(?<![A-Za-z]){pattern}(?![A-Za-z])", head, re.IGNORECASE) if r.language else None
+        if spelled:
+            names.setdefault(r.language, Counter())[spelled[0]] += 1
+            head = head[: spelled.start()] + "{language}" + head[spelled.end():]
+        elif any(not w.islower() for w in head.split()[1:]):
+            continue  # names something we cannot place ("This C++ class " for language cpp)
+        by_kind.setdefault(r.kind, Counter())[head] += 1
     out = {}
     for kind, counts in by_kind.items():
         head, count = counts.most_common(1)[0]
         if count * 3 >= sum(1 for r in records if r.kind == kind):
             out[kind] = head
-    return out
+    return out, {language: counts.most_common(1)[0][0] for language, counts in names.items()}
+
+
+def opening_for(meta: dict, kind: str, language: str) -> str:
+    """The opening to write for this kind and language, or "" when there is none to trust."""
+    opening = meta.get("openings", {}).get(kind, "")
+    if "{language}" in opening:
+        spelled = meta.get("language_names", {}).get(language)
+        if not spelled:
+            return ""  # a language the teacher never named: let the student write it all
+        opening = opening.replace("{language}", spelled)
+    return opening
 
 
 def _memory_text(records: list[Record]) -> str:
