@@ -196,6 +196,6 @@ def test_openings_carry_the_language_as_a_slot_spelled_as_the_teacher_does():
     assert openings["method"] == "This {language} method " and names["cpp"] == "C++"
     assert opening_for(meta, "method", "go") == "This Go method "
     assert opening_for(meta, "method", "cpp") == "This C++ method "
-    assert opening_for(meta, "method", "kotlin") == ""  # never named by the teacher: not guessed
-    assert opening_for(meta, "class", "rust") == "" and opening_for({"openings": {"method": "This Python method "}},
+    assert opening_for(meta, "method", "typescript") == "This TypeScript method "  # not in the answers: as written
+    assert opening_for(meta, "class", "rust") == "This Rust class " and opening_for({"openings": {"method": "This Python method "}},
                                                                      "method", "python") == "This Python method "

@@ -29,6 +29,12 @@ class Language:
     #: nodes found by walking these, instead of on every node of the tree: the same matches
     #: (tests/bench check it against `ast`) for about half the query time.
     scopes: frozenset[str] | None = None
+    #: How people write its name, where that is not the id capitalised.
+    spelled: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.spelled or self.id.capitalize()
 
 
 LANGUAGES: tuple[Language, ...] = (
@@ -37,24 +43,27 @@ LANGUAGES: tuple[Language, ...] = (
         "elif_clause", "else_clause", "for_statement", "while_statement", "try_statement", "except_clause",
         "except_group_clause", "finally_clause", "with_statement", "match_statement", "case_clause", "ERROR",
     })),
-    Language("javascript", "code", (".js", ".jsx", ".mjs", ".cjs"), ("tree_sitter_javascript", "language")),
-    Language("typescript", "code", (".ts", ".mts", ".cts"), ("tree_sitter_typescript", "language_typescript")),
-    Language("tsx", "code", (".tsx",), ("tree_sitter_typescript", "language_tsx")),
+    Language("javascript", "code", (".js", ".jsx", ".mjs", ".cjs"), ("tree_sitter_javascript", "language"),
+             spelled="JavaScript"),
+    Language("typescript", "code", (".ts", ".mts", ".cts"), ("tree_sitter_typescript", "language_typescript"),
+             spelled="TypeScript"),
+    Language("tsx", "code", (".tsx",), ("tree_sitter_typescript", "language_tsx"), spelled="TypeScript"),
     Language("java", "code", (".java",), ("tree_sitter_java", "language")),
     Language("go", "code", (".go",), ("tree_sitter_go", "language")),
     Language("c", "code", (".c", ".h"), ("tree_sitter_c", "language")),
-    Language("cpp", "code", (".cpp", ".cc", ".cxx", ".hpp", ".hh", ".hxx"), ("tree_sitter_cpp", "language")),
+    Language("cpp", "code", (".cpp", ".cc", ".cxx", ".hpp", ".hh", ".hxx"), ("tree_sitter_cpp", "language"),
+             spelled="C++"),
     Language("rust", "code", (".rs",), ("tree_sitter_rust", "language")),
     Language("bash", "code", (".sh", ".bash"), ("tree_sitter_bash", "language")),
-    Language("html", "web", (".html", ".htm"), ("tree_sitter_html", "language")),
-    Language("css", "web", (".css",), ("tree_sitter_css", "language")),
-    Language("scss", "web", (".scss",), ("tree_sitter_scss", "language")),
-    Language("json", "web", (".json",), ("tree_sitter_json", "language")),
-    Language("xml", "web", (".xml", ".xslt", ".xsl", ".svg"), ("tree_sitter_xml", "language_xml")),
-    Language("yaml", "web", (".yaml", ".yml"), ("tree_sitter_yaml", "language")),
-    Language("pdf", "document", (".pdf",)),
-    Language("docx", "document", (".docx",)),
-    Language("drawio", "document", (".drawio", ".dtmp")),
+    Language("html", "web", (".html", ".htm"), ("tree_sitter_html", "language"), spelled="HTML"),
+    Language("css", "web", (".css",), ("tree_sitter_css", "language"), spelled="CSS"),
+    Language("scss", "web", (".scss",), ("tree_sitter_scss", "language"), spelled="SCSS"),
+    Language("json", "web", (".json",), ("tree_sitter_json", "language"), spelled="JSON"),
+    Language("xml", "web", (".xml", ".xslt", ".xsl", ".svg"), ("tree_sitter_xml", "language_xml"), spelled="XML"),
+    Language("yaml", "web", (".yaml", ".yml"), ("tree_sitter_yaml", "language"), spelled="YAML"),
+    Language("pdf", "document", (".pdf",), spelled="PDF"),
+    Language("docx", "document", (".docx",), spelled="Word"),
+    Language("drawio", "document", (".drawio", ".dtmp"), spelled="Draw.io"),
     Language("visio", "document", (".vsdx",)),
     Language("image", "document", (".png", ".jpg", ".jpeg", ".tiff", ".tif", ".bmp")),
 )

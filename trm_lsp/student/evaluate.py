@@ -21,6 +21,7 @@ import numpy as np
 
 from trm_lsp.student.data import CodeIndex, Record, mask_name, nearest_explanation
 from trm_lsp.student.fusion import fuse
+from trm_lsp.student.train import spelled_name
 
 
 def split_holdout(records: list[Record], fraction: float = 0.2, seed: int = 1234) -> tuple[list[Record], list[Record]]:
@@ -42,7 +43,7 @@ def template_answer(record: Record) -> str:
         items = []
     if items:
         signature, doc = items[0].signature, items[0].doc.splitlines()[0] if items[0].doc else ""
-    language = {"python": "Python"}.get(record.language, record.language.capitalize() or "")
+    language = spelled_name(record.language) if record.language else ""
     text = f"This {language} {record.kind} `{record.symbol}`"
     text += f" is defined as `{signature}`." if signature else "."
     if doc:

@@ -306,10 +306,6 @@ def train_student(records: list[Record], model_cfg: dict, train_cfg: TrainConfig
     return TrainResult(final, tok, meta(completed), seconds, steps[0], stopped[0])
 
 
-#: How teachers write the languages whose ids are not their names.
-_SPELLINGS = {"cpp": r"C\+\+", "tsx": "TypeScript|TSX", "bash": "Bash|shell"}
-
-
 def common_openings(records: list[Record]) -> tuple[dict[str, str], dict[str, str]]:
     """Per kind, the words the teacher most often writes before the symbol's name, with the
     language's name as a `{language}` slot ("This {language} method "), when at least a third of
@@ -322,7 +318,7 @@ def common_openings(records: list[Record]) -> tuple[dict[str, str], dict[str, st
         head, tick, _ = r.output.partition("`")
         if not tick or len(head) > 40:
             continue
-        pattern = _SPELLINGS.get(r.language, re.escape(r.language))
+        pattern = "|".join(re.escape(n) for n in {r.language, spelled_name(r.language)})
         spelled = re.search(rf"(?<![A-Za-z]){pattern}(?![A-Za-z])", head, re.IGNORECASE) if r.language else None
         if spelled:
             names.setdefault(r.language, Counter())[spelled[0]] += 1
@@ -342,11 +338,16 @@ def opening_for(meta: dict, kind: str, language: str) -> str:
     """The opening to write for this kind and language, or "" when there is none to trust."""
     opening = meta.get("openings", {}).get(kind, "")
     if "{language}" in opening:
-        spelled = meta.get("language_names", {}).get(language)
-        if not spelled:
-            return ""  # a language the teacher never named: let the student write it all
-        opening = opening.replace("{language}", spelled)
+        opening = opening.replace("{language}", meta.get("language_names", {}).get(language) or spelled_name(language))
     return opening
+
+
+def spelled_name(language: str) -> str:
+    """The language's name as people write it ("C++" for cpp)."""
+    from trm_lsp.extract.languages import BY_ID
+
+    known = BY_ID.get(language)
+    return known.name if known is not None else language.capitalize()
 
 
 def _memory_text(records: list[Record]) -> str:
