@@ -22,12 +22,12 @@ from pathlib import Path
 import mlx.core as mx
 from trm_lsp.student.blas import active_blas
 from trm_lsp.student.data import load_samples
-from trm_lsp.student.train import TrainConfig, Trainer, build_tokenizer, hints_for
+from trm_lsp.student.train import TrainConfig, Trainer, build_tokenizer, hints_for, neighbours_of
 from trm_lsp.student.data import CodeIndex
 from trm_lsp.student.model import TRM, TRMConfig
 records = load_samples(Path(sys.argv[1])).records[: 32 * int(sys.argv[2])]
 tok = build_tokenizer(records, 3000)
-hints = hints_for(records, CodeIndex([r.input for r in records]))
+hints = hints_for(records, neighbours_of(records, CodeIndex([r.input for r in records])))
 model = TRM(TRMConfig(vocab_size=tok.vocab_size, dim=128, heads=2)); mx.eval(model.parameters())
 stamps = []
 Trainer(model, tok, TrainConfig(epochs=1, batch_size=32, sup_steps=1)).fit(records, hints, lambda p: stamps.append(time.perf_counter()))

@@ -188,7 +188,8 @@ def test_openings_carry_the_language_as_a_slot_spelled_as_the_teacher_does():
     def rec(language: str, kind: str, output: str) -> Record:
         return Record(symbol="X.y", kind=kind, language=language, path="x", input="x", output=output)
 
-    records = [rec("python", "method", "This Python method `X.y` returns"), rec("cpp", "method", "This C++ method `y` adds"),
+    records = [rec("python", "method", "This Python method `X.y` returns"),
+               rec("cpp", "method", "This C++ method `y` adds"),
                rec("go", "method", "This Go method `X.y` pops"), rec("java", "method", "Here `y` is"),
                rec("cpp", "class", "This C++ class `X` holds"), rec("rust", "class", "A Rust class")]
     openings, names = common_openings(records)
@@ -197,5 +198,6 @@ def test_openings_carry_the_language_as_a_slot_spelled_as_the_teacher_does():
     assert opening_for(meta, "method", "go") == "This Go method "
     assert opening_for(meta, "method", "cpp") == "This C++ method "
     assert opening_for(meta, "method", "typescript") == "This TypeScript method "  # not in the answers: as written
-    assert opening_for(meta, "class", "rust") == "This Rust class " and opening_for({"openings": {"method": "This Python method "}},
-                                                                     "method", "python") == "This Python method "
+    assert opening_for(meta, "class", "rust") == "This Rust class "
+    old = {"openings": {"method": "This Python method "}}  # checkpoints from before the slot
+    assert opening_for(old, "method", "python") == "This Python method "

@@ -25,8 +25,7 @@ import mlx.optimizers as optim
 import numpy as np
 from mlx.utils import tree_flatten, tree_map
 
-from trm_lsp.student.data import (CodeIndex, Lengths, Record, lm_arrays, mask_name, nearest_explanation,
-                                  retrieval_arrays)
+from trm_lsp.student.data import CodeIndex, Lengths, Record, lm_arrays, mask_name, retrieval_arrays, swap_name
 from trm_lsp.student.model import TRM, TRMConfig, causal_mask, padding_mask
 from trm_lsp.student.tokenizer import Tokenizer
 
@@ -71,9 +70,15 @@ class Progress:
     epoch: int
 
 
-def hints_for(records: list[Record], index: CodeIndex) -> list[str]:
-    """For each training sample, the explanation of its nearest *other* sample, name swapped."""
-    return [nearest_explanation(records, index, r.input, r.name, exclude=i)[0] for i, r in enumerate(records)]
+def neighbours_of(records: list[Record], index: CodeIndex) -> list[int]:
+    """For each training sample, its nearest *other* sample by BM25 over the code."""
+    return [(index.nearest(r.input, 1, exclude=i) or [i])[0] for i, r in enumerate(records)]
+
+
+def hints_for(records: list[Record], neighbours: list[int]) -> list[str]:
+    """For each training sample, its neighbour's explanation with the name swapped for its own."""
+    return [swap_name(records[j].output, records[j].name, r.name) if j != i else ""
+            for i, (r, j) in enumerate(zip(records, neighbours))]
 
 
 def build_tokenizer(records: list[Record], vocab_size: int) -> Tokenizer:
@@ -262,7 +267,8 @@ def train_student(records: list[Record], model_cfg: dict, train_cfg: TrainConfig
         cfg = TRMConfig.from_dict({**model_cfg, "vocab_size": tok.vocab_size, "max_len": train_cfg.lengths.lm + 8})
         model = TRM(cfg)
     index = CodeIndex([r.input for r in records])
-    hints = hints_for(records, index)
+    neighbours = neighbours_of(records, index)
+    hints = hints_for(records, neighbours)
     mx.eval(model.parameters())
     trainer = Trainer(model, tok, train_cfg)
     steps = [0]
