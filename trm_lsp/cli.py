@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def own_records(record: logging.LogRecord) -> bool:
+    """A log filter. Libraries log every call at DEBUG/INFO, and some (bm25s) reset their level
+    on import: below WARNING, only trm-lsp's own records pass."""
+    return record.levelno >= logging.WARNING or record.name.startswith("trm_lsp")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -51,10 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="trm-lsp: %(levelname)s %(name)s: %(message)s",
     )
-    # Libraries log every call at DEBUG/INFO, and some (bm25s) reset their level on import:
-    # below WARNING, only trm-lsp's own records reach stderr.
     for handler in logging.getLogger().handlers:
-        handler.addFilter(lambda record: record.levelno >= logging.WARNING or record.name.startswith("trm_lsp"))
+        handler.addFilter(own_records)
     module = importlib.import_module(f"trm_lsp.commands.{args._module}")
     try:
         return int(module.run(args) or 0)

@@ -1,4 +1,4 @@
-"""The student's machinery on tiny configurations: tokenizer,
+"""The student's machinery on tiny configurations: tokenizer, training schedule, openings,
 checkpoints, the train/eval commands and their bad input. (Its quality is measured by
 bench/student_eval.py on the real corpus, not here.)"""
 
@@ -59,6 +59,7 @@ def test_train_save_load_explain_and_embed(tmp_path: Path):
     assert student.sup_steps == 1 and student.meta["sup_steps"] == 2  # trained with 2, answers with 1
     answer = student.explain("    def get_99(self):\n        return self.items[99]", "get_99")
     assert answer.neighbour.startswith("Box.get_") and answer.tokens <= 16
+    assert "get_99" in answer.hint  # the neighbour's explanation, named for this symbol
     vectors = student.embed(["def a(): pass", "def b(): pass"], "code")
     assert vectors.shape == (2, 32) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
     assert LABEL == "TRM student"
@@ -99,14 +100,18 @@ def test_train_command_bad_input(tmp_path: Path):
     result = run_cli("train", "--dataset", "custom", "--data_path", str(one), *TINY_ARGS, check=False)
     assert result.returncode == 1 and "1 usable samples" in result.stderr
     mixed = corpus_sample(tmp_path / "mixed.jsonl", 10)
+    huge = {"symbol": "big", "kind": "function", "language": "python", "path": "big.py",
+            "input": "def big():\n" + "    x = x + 1\n" * 20_000, "output": "It adds one. " * 2_000}
     with open(mixed, "a") as fh:
-        fh.write("{broken\n" + json.dumps({"symbol": "x"}) + "\n")
+        fh.write("{broken\n" + json.dumps({"symbol": "x"}) + "\n" + json.dumps(huge) + "\n")
     result = run_cli("train", "--dataset", "custom", "--data_path", str(mixed), *TINY_ARGS, "--out",
                      str(tmp_path / "out"))
     assert "skipped mixed.jsonl line 11: JSONDecodeError" in result.stderr
     assert "skipped mixed.jsonl line 12: KeyError" in result.stderr
     meta = json.loads(result.stderr.strip().splitlines()[-1])
-    assert meta["blas"] in ("openblas", "reference", "accelerate") and meta["train_samples"] == 10
+    assert meta["blas"] in ("openblas", "reference", "accelerate") and meta["train_samples"] == 11
+    assert meta["cut_to_context"]["code"] >= 1 and meta["cut_to_context"]["answers"] >= 1  # the huge one, counted
+    assert "cut to fit the model:" in result.stderr
     assert run_cli("train", "--data_path", str(tmp_path / "nope.jsonl"), check=False).returncode == 2
 
 
@@ -183,7 +188,7 @@ def test_fusion_keeps_bm25_order_when_the_student_is_indifferent_and_lets_it_bre
 
 
 def test_openings_carry_the_language_as_a_slot_spelled_as_the_teacher_does():
-    from trm_lsp.student.train import common_openings, opening_for
+    from trm_lsp.student.openings import common_openings, opening_for
 
     def rec(language: str, kind: str, output: str) -> Record:
         return Record(symbol="X.y", kind=kind, language=language, path="x", input="x", output=output)

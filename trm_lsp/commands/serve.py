@@ -89,6 +89,8 @@ def _claim_stdout():
 
 
 def _log_setup(args: argparse.Namespace) -> None:
+    from trm_lsp.cli import own_records
+
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     for handler in root.handlers:
@@ -96,5 +98,5 @@ def _log_setup(args: argparse.Namespace) -> None:
     if args.log_file:
         handler = logging.FileHandler(args.log_file)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        handler.addFilter(lambda record: record.levelno >= logging.WARNING or record.name.startswith("trm_lsp"))
+        handler.addFilter(own_records)
         root.addHandler(handler)

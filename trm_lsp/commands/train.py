@@ -89,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
     with training_progress(console) as on_progress:
         result = train_student(records, model_cfg, train_cfg, out, on_progress, max_seconds=args.max_minutes * 60,
                                resume=args.resume)
+    cut, lengths = result.meta["cut_to_context"], train_cfg.lengths
+    if any(cut.values()):
+        console.print(f"cut to fit the model: {cut['code']} code inputs to {lengths.code} tokens, "
+                      f"{cut['answers']} answers to {lengths.answer} tokens", markup=False)
     console.print(json.dumps({"out": str(out), **result.meta}), markup=False)
     return 0
 

@@ -49,7 +49,7 @@ def symbols_in(store: Store, rel: str) -> list[sqlite3.Row]:
 def symbol_at_line(store: Store, rel: str, line: int) -> sqlite3.Row | None:
     """The innermost symbol whose lines (1-based) hold `line`."""
     rows = symbol_rows(store, "WHERE f.path = ? AND s.start_line <= ? AND s.end_line >= ?"
-                 " ORDER BY s.end_line - s.start_line, s.start_line DESC LIMIT 1", (rel, line, line))
+                       " ORDER BY s.end_line - s.start_line, s.start_line DESC LIMIT 1", (rel, line, line))
     return rows[0] if rows else None
 
 
@@ -79,7 +79,7 @@ def symbol_at_position(store: Store, rel: str, line: int, character: int, lines:
     if not word:
         return None
     enclosing = symbol_rows(store, "WHERE f.path = ? AND s.name = ? AND s.sl <= ? AND ? <= s.el ORDER BY s.sl DESC",
-                      (rel, word, line, line))
+                            (rel, word, line, line))
     for row in enclosing:
         if _first_line_naming(row, word, lines) == line:  # its definition, not a use in its body
             return row

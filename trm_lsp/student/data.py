@@ -4,8 +4,8 @@ number, and builds fixed-shape batches (fixed shapes let MLX compile the step on
 from __future__ import annotations
 
 import json
-import logging
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +14,6 @@ import numpy as np
 from trm_lsp.student.tokenizer import Tokenizer
 from trm_lsp.textutil import split_identifier, words
 
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -133,31 +132,36 @@ def header(language: str, kind: str, symbol: str) -> str:
     return f"{language} {kind} {symbol}\n"
 
 
-def prefix_ids(tok: Tokenizer, code: str, hint: str, n: Lengths, head: str = "") -> list[int]:
+def prefix_ids(tok: Tokenizer, code: str, hint: str, n: Lengths, head: str = "",
+               cut: Counter | None = None) -> list[int]:
+    """`cut` counts code longer than the model reads ("code")."""
     head_ids = tok.encode(head)[: n.header]
-    code_ids = tok.encode(code)[: n.code]
+    code_ids = tok.encode(code)
+    if cut is not None:
+        cut["code"] += len(code_ids) > n.code
+    code_ids = code_ids[: n.code]
     hint_ids = tok.encode(hint)[: n.hint]
     return [tok.code, *head_ids, *code_ids, tok.sep, *hint_ids, tok.bos]
 
 
-def lm_arrays(tok: Tokenizer, records: list[Record], hints: list[str], n: Lengths) -> tuple[np.ndarray, np.ndarray]:
+def lm_arrays(tok: Tokenizer, records: list[Record], hints: list[str],
+              n: Lengths) -> tuple[np.ndarray, np.ndarray, Counter]:
     """Prefix left-padded to `n.prefix`, then the answer, right-padded: every answer starts at
     the same position, so the prompt (what the pointer head may copy) is exactly the first
-    `n.prefix` positions. Weights: 1 where the next token is an answer token or <eos>."""
+    `n.prefix` positions. Weights: 1 where the next token is an answer token or <eos>. And how
+    many samples were cut to fit: their code ("code") or the teacher's answer ("answers")."""
     seqs = np.full((len(records), n.lm), tok.pad, dtype=np.int32)
     weights = np.zeros((len(records), n.lm), dtype=np.float32)
-    truncated = 0
+    cut: Counter = Counter(code=0, answers=0)
     for i, (record, hint) in enumerate(zip(records, hints)):
-        prefix = prefix_ids(tok, record.input, hint, n, header(record.language, record.kind, record.symbol))
+        prefix = prefix_ids(tok, record.input, hint, n, header(record.language, record.kind, record.symbol), cut)
         answer = tok.encode(record.output)
-        truncated += len(answer) > n.answer
+        cut["answers"] += len(answer) > n.answer
         answer = answer[: n.answer] + [tok.eos]
         seqs[i, n.prefix - len(prefix) : n.prefix] = prefix
         seqs[i, n.prefix : n.prefix + len(answer)] = answer
         weights[i, n.prefix - 1 : n.prefix - 1 + len(answer)] = 1.0
-    if truncated:
-        log.info("%d answers cut to %d tokens", truncated, n.answer)
-    return seqs, weights
+    return seqs, weights, cut
 
 
 def retrieval_arrays(tok: Tokenizer, texts: list[str], marker: int, length: int) -> tuple[np.ndarray, np.ndarray]:

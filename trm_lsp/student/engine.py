@@ -112,21 +112,26 @@ class Engine:
             z = self.f(z + y + x, mask, caches[i] if caches else None, offset)
         return self.f(y + z, mask, caches[n] if caches else None, offset), z
 
-    def answer_state(self, tokens: np.ndarray, mask, steps: int) -> np.ndarray:
-        """y after `steps` supervision steps (without caches): (B, L, dim)."""
-        x = self.embed[tokens]
+    def recurse(self, x: np.ndarray, mask, steps: int, caches: list | None = None, offset: int = 0) -> np.ndarray:
+        """y after `steps` supervision steps over the embedded input `x` (B, L, dim). `caches`:
+        one per (step, cycle), each one per call of f, each one per layer."""
         y = np.broadcast_to(self.y_init, x.shape)
         z = np.broadcast_to(self.z_init, x.shape)
-        for _ in range(steps * self.cfg.cycles):
-            y, z = self.cycle(x, y, z, mask)
+        for i in range(steps * self.cfg.cycles):
+            y, z = self.cycle(x, y, z, mask, caches[i] if caches else None, offset)
         return y
+
+    def answer_state(self, tokens: np.ndarray, mask, steps: int) -> np.ndarray:
+        """y after `steps` supervision steps, without caches: (B, L, dim)."""
+        return self.recurse(self.embed[tokens], mask, steps)
 
     # -- retrieval -----------------------------------------------------------------------------
 
     def embedding(self, ids: np.ndarray, weights: np.ndarray, steps: int) -> np.ndarray:
         """Unit retrieval vectors for a padded batch (bidirectional attention, padding ignored)."""
         mask = ((1.0 - weights.astype(np.float32)) * -1e9)[:, None, None, :]
-        y = self.answer_state(ids, mask, steps) + self.embed[ids]  # y + x, as `TRM.embedding`
+        x = self.embed[ids]
+        y = self.recurse(x, mask, steps) + x  # y + x, as `TRM.embedding`
         w = weights[..., None].astype(np.float32)
         pooled = (y * w).sum(axis=1) / np.maximum(w.sum(axis=1), 1.0)
         e = pooled @ self.project
@@ -159,8 +164,8 @@ class Engine:
         forced = list(forced or [])[:limit]
         total = len(prefix) + limit + 1
         calls = cfg.n_latent + 1
-        caches = [[[[_Cache(self.heads, total, self.head_dim) for _ in range(cfg.layers)] for _ in range(calls)]
-                   for _ in range(cfg.cycles)] for _ in range(steps)]
+        caches = [[[_Cache(self.heads, total, self.head_dim) for _ in range(cfg.layers)] for _ in range(calls)]
+                  for _ in range(steps * cfg.cycles)]
         src_ids = np.asarray(prefix)
         tokens = np.asarray([prefix + forced])
         y_src = None
@@ -169,12 +174,7 @@ class Engine:
         while True:
             length = tokens.shape[1]
             mask = np.triu(np.full((length, length), -1e9, dtype=np.float32), 1) if length > 1 else None
-            x = self.embed[tokens]
-            y = np.broadcast_to(self.y_init, x.shape)
-            z = np.broadcast_to(self.z_init, x.shape)
-            for s in range(steps):
-                for c in range(cfg.cycles):
-                    y, z = self.cycle(x, y, z, mask, caches[s][c], offset)
+            y = self.recurse(self.embed[tokens], mask, steps, caches, offset)
             if y_src is None:
                 y_src = y[0, : len(prefix)]
             if len(out) >= limit:

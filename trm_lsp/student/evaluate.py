@@ -21,7 +21,7 @@ import numpy as np
 
 from trm_lsp.student.data import CodeIndex, Record, mask_name, nearest_explanation
 from trm_lsp.student.fusion import fuse
-from trm_lsp.student.train import spelled_name
+from trm_lsp.student.openings import spelled_name
 
 
 def split_holdout(records: list[Record], fraction: float = 0.2, seed: int = 1234) -> tuple[list[Record], list[Record]]:
@@ -121,12 +121,13 @@ def neighbour_answers(train: list[Record], test: list[Record]) -> list[str]:
 def evaluate(student, train: list[Record], test: list[Record], latency_samples: int = 60) -> dict:
     references = [r.output for r in test]
     started = time.perf_counter()
-    explanations, explain_ms = [], []
+    answers, explain_ms = [], []
     for record in test:
         t0 = time.perf_counter()
-        explanations.append(student.explain(record.input, record.name, symbol=record.symbol, kind=record.kind,
-                                            language=record.language).text)
+        answers.append(student.explain(record.input, record.name, symbol=record.symbol, kind=record.kind,
+                                       language=record.language))
         explain_ms.append((time.perf_counter() - t0) * 1000)
+    explanations = [a.text for a in answers]
     neighbours = neighbour_answers(train, test)
     templates = [template_answer(r) for r in test]
     corpus = [r.input for r in train] + [r.input for r in test]
@@ -142,7 +143,7 @@ def evaluate(student, train: list[Record], test: list[Record], latency_samples: 
             "student": {"rougeL": round(rouge_l(references, explanations), 4), "chrf": round(chrf(references, explanations), 2)},
             "nearest_neighbour": {"rougeL": round(rouge_l(references, neighbours), 4), "chrf": round(chrf(references, neighbours), 2)},
             "template": {"rougeL": round(rouge_l(references, templates), 4), "chrf": round(chrf(references, templates), 2)},
-            "copies_of_the_neighbour": copies([student.neighbour(r.input, r.name)[0] for r in test], explanations),
+            "copies_of_the_neighbour": copies([a.hint for a in answers], explanations),
         },
         "retrieval": {
             "student": {"mrr10": round(plain.student, 4), "mrr10_name_masked": round(masked.student, 4)},

@@ -16,8 +16,8 @@ from trm_lsp.student import checkpoint
 from trm_lsp.student.data import CodeIndex, Lengths, Record, header, nearest_explanation, prefix_ids, retrieval_arrays
 from trm_lsp.student.engine import Engine
 from trm_lsp.student.model import TRM
+from trm_lsp.student.openings import opening_for
 from trm_lsp.student.tokenizer import Tokenizer
-from trm_lsp.student.train import opening_for
 
 #: Every student answer says where it comes from.
 LABEL = "TRM student"
@@ -28,6 +28,7 @@ class Explanation:
     text: str
     neighbour: str  # the symbol whose teacher explanation conditioned this one
     tokens: int
+    hint: str = ""  # that explanation, its name swapped for ours, as the student read it
 
 
 class Student:
@@ -83,7 +84,7 @@ class Student:
         prefix = prefix_ids(self.tok, code, hint, self.lengths, head)
         keep = (np.asarray(prefix) > self.tok.text).astype(np.float32)  # special tokens are never copied
         ids = self.engine.generate(prefix, limit, self.sup_steps, keep, forced, self.tok.eos)
-        return Explanation(_tidy(self.tok.decode(ids)), neighbour, len(ids))
+        return Explanation(_tidy(self.tok.decode(ids)), neighbour, len(ids), hint)
 
 
 _SPACES = re.compile(r"\s+")

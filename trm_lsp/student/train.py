@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,6 +26,7 @@ from mlx.utils import tree_flatten, tree_map
 
 from trm_lsp.student.data import CodeIndex, Lengths, Record, lm_arrays, mask_name, retrieval_arrays, swap_name
 from trm_lsp.student.model import TRM, TRMConfig, causal_mask, padding_mask
+from trm_lsp.student.openings import common_openings
 from trm_lsp.student.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -90,12 +90,14 @@ class Trainer:
     def __init__(self, model: TRM, tok: Tokenizer, cfg: TrainConfig) -> None:
         self.model, self.tok, self.cfg = model, tok, cfg
         self.ema = tree_map(lambda p: p, model.parameters())
+        #: Samples cut to the model's context, counted by `fit`: {"code": n, "answers": n}.
+        self.cut: dict[str, int] = {}
 
     def fit(self, records: list[Record], hints: list[str], on_progress: Callable[[Progress], None] | None = None,
             should_stop: Callable[[], bool] | None = None, on_epoch: Callable[[int], None] | None = None,
             max_seconds: float | None = None) -> None:
         cfg, n, tok = self.cfg, self.cfg.lengths, self.tok
-        lm_x, lm_w = lm_arrays(tok, records, hints, n)
+        lm_x, lm_w, self.cut = lm_arrays(tok, records, hints, n)
         code_x, code_w = retrieval_arrays(tok, [r.input for r in records], tok.code, n.code)
         masked = retrieval_arrays(tok, [mask_name(r.output, r.symbol) for r in records], tok.text, n.text)
         plain = retrieval_arrays(tok, [r.output for r in records], tok.text, n.text)
@@ -295,6 +297,7 @@ def train_student(records: list[Record], model_cfg: dict, train_cfg: TrainConfig
             "infer_sup_steps": min(train_cfg.infer_steps, train_cfg.sup_steps), "train_samples": len(records),
             "train_seconds": round(time.perf_counter() - started, 1), "steps": steps[0], "blas": active_blas(),
             "version_tag": time.strftime("%Y%m%d-%H%M%S"), "stopped_early": stopped[0], "epochs_done": epochs,
+            "cut_to_context": dict(trainer.cut),
         }
 
     memory = _memory_text(records)
@@ -310,50 +313,6 @@ def train_student(records: list[Record], model_cfg: dict, train_cfg: TrainConfig
     completed = epochs_done + (train_cfg.epochs if not stopped[0] else 0)
     save(completed)
     return TrainResult(final, tok, meta(completed), seconds, steps[0], stopped[0])
-
-
-def common_openings(records: list[Record]) -> tuple[dict[str, str], dict[str, str]]:
-    """Per kind, the words the teacher most often writes before the symbol's name, with the
-    language's name as a `{language}` slot ("This {language} method "), when at least a third of
-    its answers open that way; and each language's name as the teacher spells it ("Go")."""
-    from collections import Counter
-
-    by_kind: dict[str, Counter] = {}
-    names: dict[str, Counter] = {}
-    for r in records:
-        head, tick, _ = r.output.partition("`")
-        if not tick or len(head) > 40:
-            continue
-        pattern = "|".join(re.escape(n) for n in {r.language, spelled_name(r.language)})
-        spelled = re.search(rf"(?<![A-Za-z]){pattern}(?![A-Za-z])", head, re.IGNORECASE) if r.language else None
-        if spelled:
-            names.setdefault(r.language, Counter())[spelled[0]] += 1
-            head = head[: spelled.start()] + "{language}" + head[spelled.end():]
-        elif any(not w.islower() for w in head.split()[1:]):
-            continue  # names something we cannot place ("This C++ class " for language cpp)
-        by_kind.setdefault(r.kind, Counter())[head] += 1
-    out = {}
-    for kind, counts in by_kind.items():
-        head, count = counts.most_common(1)[0]
-        if count * 3 >= sum(1 for r in records if r.kind == kind):
-            out[kind] = head
-    return out, {language: counts.most_common(1)[0][0] for language, counts in names.items()}
-
-
-def opening_for(meta: dict, kind: str, language: str) -> str:
-    """The opening to write for this kind and language, or "" when there is none to trust."""
-    opening = meta.get("openings", {}).get(kind, "")
-    if "{language}" in opening:
-        opening = opening.replace("{language}", meta.get("language_names", {}).get(language) or spelled_name(language))
-    return opening
-
-
-def spelled_name(language: str) -> str:
-    """The language's name as people write it ("C++" for cpp)."""
-    from trm_lsp.extract.languages import BY_ID
-
-    known = BY_ID.get(language)
-    return known.name if known is not None else language.capitalize()
 
 
 def _memory_text(records: list[Record]) -> str:
