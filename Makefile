@@ -19,6 +19,7 @@ test: venv system
 	$(PY) -m pytest -q -m "not slow"
 
 e2e: venv system $(VENV)/.installed-e2e
+	$(PY) scripts/e2e_smoke.py
 	$(PY) -m pytest -q -m slow
 
 # The VS Code extension, packaged to editors/vscode/trm-lsp.vsix (needs Node.js 20+ and npm).
@@ -26,8 +27,31 @@ vsix:
 	@command -v npm >/dev/null || bash scripts/install-system-packages.sh nodejs npm
 	cd editors/vscode && npm ci --no-audit --no-fund && npm run compile && npx vsce package --out trm-lsp.vsix
 
-# llama-cpp-python builds from source (about 8 minutes on 2 cores the first time; pip caches it).
+# llama-cpp-python (the e2e teacher and the readability judge) has no CPU wheels on PyPI, so pip
+# builds it from source: about 6 minutes on 2 cores.
+#
+# Portable, not native. llama.cpp builds for the build machine's CPU by default (GGML_NATIVE=ON,
+# -march=native). On a CPU that reports AMX (amx_int8/amx_tile: Sapphire Rapids and later) that
+# compiles ggml's AMX kernels (`__AMX_INT8__ && __AVX512VNNI__`), and SmolLM2's Q4_1 weights are
+# one of the types they repack (`qtype_has_amx_kernels`). ggml asks the kernel for AMX tile state
+# with arch_prctl(ARCH_REQ_XCOMP_PERM) on the loading thread only, and the worker threads that
+# run `ggml_backend_amx_mul_mat` fault on their first tile instruction in VMs that enforce it
+# per thread: loading works, the first evaluation dies with SIGSEGV (llama.cpp PR #26954; DSPy
+# CI dropped the AMX variant for the same crash). The same 0.3.36 built with AVX-512 and without
+# AMX runs on AVX-512 machines (measured: README, "e2e teacher build"). GGML_NATIVE=OFF builds
+# the x86-64-v3 kernels (AVX2, FMA, F16C, BMI2; no AVX-512, no AMX) on x86-64 and the baseline
+# armv8 kernels on arm64, so one wheel runs on every machine of this kind. For a 135M model the
+# speed lost to the native AVX-512 build is measured in the README.
+#
+# The pin is exact: a new upstream release changes the vendored llama.cpp and must be tried here
+# first. The wheel is built into the venv with pip's cache off, so a wheel cached from another
+# machine (or from a native build) is never reused; `rm -rf .venv` rebuilds it.
+LLAMA_CPP_PYTHON := llama-cpp-python==0.3.36
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
 $(VENV)/.installed-e2e: pyproject.toml $(STAMP)
+	rm -rf $(VENV)/wheels
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip wheel -q --no-deps --no-cache-dir -w $(VENV)/wheels '$(LLAMA_CPP_PYTHON)'
+	$(PY) -m pip install -q $(VENV)/wheels/llama_cpp_python-*.whl
 	$(PY) -m pip install -q -e '.[test,e2e]'
 	touch $@
 

@@ -64,10 +64,13 @@ def teacher():
 
 @asynccontextmanager
 async def lsp(root: Path, *, capabilities: types.ClientCapabilities | None = None, options: dict | None = None,
-              args: tuple[str, ...] = ()):
-    """A started, initialized client; shut down cleanly on exit."""
-    config = ClientServerConfig(server_command=[sys.executable, "-m", "trm_lsp", "serve", *args])
-    client = await config.start()
+              args: tuple[str, ...] = (), command: list[str] | None = None, cwd: Path | None = None,
+              env: dict[str, str] | None = None):
+    """A started, initialized client; shut down cleanly on exit. `command`, `cwd` and `env`
+    start the server as an editor does (the `trm-lsp` script, in the workspace folder)."""
+    config = ClientServerConfig(server_command=command or [sys.executable, "-m", "trm_lsp", "serve", *args])
+    client = config.client_factory()
+    await client.start_io(*config.server_command, cwd=cwd, env=env)
     caps = capabilities or types.ClientCapabilities(
         window=types.WindowClientCapabilities(work_done_progress=True,
                                               show_document=types.ShowDocumentClientCapabilities(support=True)),

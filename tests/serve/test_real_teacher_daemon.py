@@ -8,14 +8,14 @@ import asyncio
 import pytest
 from lsprotocol import types
 
-from tests.distill.test_real_teacher import llama_server  # noqa: F401 (a fixture)
+from tests.llama_server import llama_server  # noqa: F401 (a fixture)
 from tests.serve.conftest import hover, lab_copy, lsp, position_of, wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 async def test_explain_then_hover_answers_from_the_real_teacher(tmp_path, llama_server):  # noqa: F811
-    root = lab_copy(tmp_path, llama_server, extra="")
+    root = lab_copy(tmp_path, llama_server.url, extra="")
     config = root / "trm-lsp.toml"
     config.write_text(config.read_text().replace("[teacher]", '[teacher]\nbackend = "openai"\n'
                                                  'model = "SmolLM2-135M-Instruct"\nmax_tokens = 160'))
@@ -29,6 +29,7 @@ async def test_explain_then_hover_answers_from_the_real_teacher(tmp_path, llama_
             answer = await client.workspace_execute_command_async(command)
             if answer["source"] == "teacher":
                 break
+            llama_server.check()
             await asyncio.sleep(0.5)
         assert answer["source"] == "teacher" and answer["teacher"] == "SmolLM2-135M-Instruct", (first, answer)
         assert len(answer["explanation"].split()) >= 3

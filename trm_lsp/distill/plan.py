@@ -1,12 +1,17 @@
 """Planning a distillation run: recover, cancel, enqueue, and put callees before callers
-(RepoAgent's lesson: an explanation of a caller is better when its callees are explained)."""
+(RepoAgent's lesson: an explanation of a caller is better when its callees are explained).
+
+The daemon runs it as a child, `python -P -m trm_lsp.distill.plan STORE TEACHER RETRY`, which
+prints the counts as one JSON object (see `DistillWorker.replan`)."""
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 from trm_lsp.distill.context import CALL, verified_text
-from trm_lsp.distill.prompts import EXPLAINABLE
+from trm_lsp.distill.prompts import EXPLAINABLE, PROMPT_VERSION
 from trm_lsp.store import Store
 from trm_lsp.store.jobs import Jobs
 
@@ -87,3 +92,14 @@ def reference_order(store: Store, shas: list[str]) -> dict[str, int]:
             stack.extend((c, False) for c in callees[sha] if c not in level and c not in on_path)
     ordered = sorted(texts, key=lambda sha: (level.get(sha, 0), sha))
     return {sha: rank for rank, sha in enumerate(ordered)}
+
+
+def main(argv: list[str]) -> int:
+    store_path, teacher, retry_failed = argv
+    store = Store(Path(store_path))
+    print(json.dumps(plan(store, Jobs(store, teacher, PROMPT_VERSION), retry_failed == "1")))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import random
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,6 +24,7 @@ from trm_lsp.distill.context import ContextIndex, symbol_row, symbol_text
 from trm_lsp.distill.plan import plan
 from trm_lsp.distill.prompts import PROMPT_VERSION, build_prompt
 from trm_lsp.distill.teacher import Teacher, TeacherError, TeacherUnavailable
+from trm_lsp.interpreter import protect_children, python_argv
 from trm_lsp.store import Store
 from trm_lsp.store.jobs import Jobs
 from trm_lsp.store.samples import Sample, Samples
@@ -303,13 +304,10 @@ class Distiller:
 
 async def _plan_in_child(store_path: str, teacher: str, retry_failed: bool) -> dict[str, int]:
     """Run `plan()` in a fresh interpreter (stdin closed, the counts as JSON on stdout)."""
-    code = ("import json, sys; from pathlib import Path; from trm_lsp.store import Store; "
-            "from trm_lsp.store.jobs import Jobs; from trm_lsp.distill.plan import plan; "
-            "from trm_lsp.distill.prompts import PROMPT_VERSION; s = Store(Path(sys.argv[1])); "
-            "print(json.dumps(plan(s, Jobs(s, sys.argv[2], PROMPT_VERSION), sys.argv[3] == '1')))")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", code, store_path, teacher, "1" if retry_failed else "0",
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        *python_argv("trm_lsp.distill.plan", store_path, teacher, "1" if retry_failed else "0"),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=protect_children(dict(os.environ)))
     out, err = await proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"planning failed: {err.decode(errors='replace').strip().splitlines()[-1:]}")

@@ -14,7 +14,6 @@ import logging
 import os
 import re
 import signal
-import sys
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from trm_lsp.config import Settings
 from trm_lsp.distill.worker import DistillEvent, Distiller
 from trm_lsp.extract.file import FileJob, extract_data
 from trm_lsp.extract.languages import language_for
+from trm_lsp.interpreter import protect_children, python_argv
 from trm_lsp.serve.answers import AnswerEngine, StudentSlot
 from trm_lsp.serve.progress import LogReporter, Reporter
 from trm_lsp.serve.search import SymbolSearch
@@ -320,13 +320,13 @@ class Daemon:
 
         data = self.state / "train.jsonl"
         export_samples(self.store, data)
-        cmd = [sys.executable, "-m", "trm_lsp", "train", "--data_path", str(data), "--out", str(self.state / "student"),
-               "--max_minutes", str(self.settings.serve.train_minutes)]
+        cmd = python_argv("trm_lsp", "train", "--data_path", str(data), "--out", str(self.state / "student"),
+                          "--max_minutes", str(self.settings.serve.train_minutes))
         task = self.reporter.begin("Training the student", cancel=self.kill_training)
         task.report(f"{samples} teacher answers", 0)
         self._training = await asyncio.create_subprocess_exec(
             *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-            preexec_fn=_lower_priority)
+            preexec_fn=_lower_priority, env=protect_children(dict(os.environ)))
         tail: list[str] = []
         assert self._training.stderr is not None
         async for raw in self._training.stderr:

@@ -12,6 +12,8 @@ import glob
 import os
 import sys
 
+from trm_lsp.interpreter import protect_children, python_argv
+
 _ENV = "TRM_LSP_BLAS"
 _CANDIDATES = (
     "/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3",
@@ -50,7 +52,7 @@ def ensure_fast_blas(argv: list[str] | None = None) -> None:
     path = openblas_path()
     if path is None or "openblas" in os.environ.get("LD_PRELOAD", ""):
         return
-    env = dict(os.environ)
+    env = protect_children(dict(os.environ))
     env["LD_PRELOAD"] = f"{path}:{env['LD_PRELOAD']}" if env.get("LD_PRELOAD") else path
     env[_ENV] = "openblas"  # no loop if the preload does not take
-    os.execve(sys.executable, [sys.executable, "-m", "trm_lsp", *(argv if argv is not None else sys.argv[1:])], env)
+    os.execve(sys.executable, python_argv("trm_lsp", *(argv if argv is not None else sys.argv[1:])), env)

@@ -1,0 +1,38 @@
+"""Starting our own Python processes without the user's workspace on `sys.path`.
+
+Editors start the language server with the workspace as its current directory, and
+`python -m ...` or `python -c ...` put the current directory first on `sys.path`: a workspace
+holding `pathspec.py`, `queue.py` or a `logging/` package would then be imported in place of
+the real module, breaking the daemon or running the user's code inside it. Every child we start
+(the BLAS re-exec, training, planning, multiprocessing workers) therefore runs with
+`PYTHONSAFEPATH=1` / `-P` (Python 3.11+), which keeps the current directory off `sys.path`
+whatever the child imports, including interpreters that multiprocessing starts on its own.
+"""
+
+import os
+import sys
+
+SAFE_PATH_ENV = "PYTHONSAFEPATH"
+
+
+def python_argv(module: str, *args: str) -> list[str]:
+    """`python -P -m module args...` for this interpreter."""
+    return [sys.executable, "-P", "-m", module, *args]
+
+
+def protect_children(env: dict[str, str] | None = None) -> dict[str, str]:
+    """Mark `env` (by default this process's own environment, which every child inherits) so
+    that Python children never import from their current directory. Returns `env`."""
+    target = os.environ if env is None else env
+    target[SAFE_PATH_ENV] = "1"
+    return target  # type: ignore[return-value]
+
+
+def drop_current_directory() -> None:
+    """For `python -m trm_lsp` started without -P: take the current directory off `sys.path`
+    before anything else is imported. Only `trm_lsp` itself was found there, and its
+    submodules resolve through the package, not through `sys.path`."""
+    if sys.flags.safe_path:
+        return
+    cwd = os.getcwd()
+    sys.path[:] = [p for p in sys.path if p not in ("", cwd)]
