@@ -7,10 +7,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # System packages: tesseract (OCR), fonts for the OCR tests, ctags (benchmark baseline),
 # OpenBLAS (MLX on Linux otherwise runs on a reference BLAS ~30x slower), Neovim (a real
-# third-party LSP client for the tests).
-APT_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core universal-ctags libopenblas0-pthread neovim
+# third-party LSP client for the tests), a word list (the model-free readability check).
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core universal-ctags libopenblas0-pthread neovim wamerican
 
-.PHONY: demo test e2e vsix bench system venv clean
+.PHONY: demo test e2e vsix bench pretrain system venv clean
 
 demo: venv system
 	$(PY) -m trm_lsp demo
@@ -38,10 +38,10 @@ vsix:
 # run `ggml_backend_amx_mul_mat` fault on their first tile instruction in VMs that enforce it
 # per thread: loading works, the first evaluation dies with SIGSEGV (llama.cpp PR #26954; DSPy
 # CI dropped the AMX variant for the same crash). The same 0.3.36 built with AVX-512 and without
-# AMX runs on AVX-512 machines (measured: README, "e2e teacher build"). GGML_NATIVE=OFF builds
+# AMX runs on AVX-512 machines (an AMD EPYC with AVX-512 and no AMX). GGML_NATIVE=OFF builds
 # the x86-64-v3 kernels (AVX2, FMA, F16C, BMI2; no AVX-512, no AMX) on x86-64 and the baseline
-# armv8 kernels on arm64, so one wheel runs on every machine of this kind. For a 135M model the
-# speed lost to the native AVX-512 build is measured in the README.
+# armv8 kernels on arm64, so one wheel runs on every machine of this kind; for a 135M test teacher
+# and judge the AVX-512 kernels it gives up matter little.
 #
 # The pin is exact: a new upstream release changes the vendored llama.cpp and must be tried here
 # first. The wheel is built into the venv with pip's cache off, so a wheel cached from another
@@ -54,6 +54,16 @@ $(VENV)/.installed-e2e: pyproject.toml $(STAMP)
 	$(PY) -m pip install -q $(VENV)/wheels/llama_cpp_python-*.whl
 	$(PY) -m pip install -q -e '.[test,e2e]'
 	touch $@
+
+# The pretrained base student shipped in trm_lsp/student/base/: harvest (code, doc comment) pairs
+# from the sources installed here (Debian's Go, Rust and JDK sources, npm packages, the venv's and
+# Debian's Python packages; never Python's standard library), then pretrain on them. At most
+# 2 hours on 2 cores; stop it at any time and run it again to resume (state in .pretrain/).
+pretrain: venv system
+	bash scripts/install-pretrain-sources.sh
+	$(PY) -m trm_lsp pretrain --out .pretrain --resume
+	rm -rf trm_lsp/student/base
+	cp -r .pretrain/base trm_lsp/student/base
 
 bench: venv system
 	$(PY) bench/index_speed.py

@@ -47,3 +47,14 @@ def clear_state(tree: Path) -> None:
 
 def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def with_openblas() -> None:
+    """Re-run this benchmark with Debian's OpenBLAS preloaded, as `trm-lsp train` runs (MLX's
+    bundled BLAS is ~10x slower); no-op where it is loaded already or not installed."""
+    sys.path.insert(0, str(REPO))
+    from trm_lsp.student.blas import openblas_path
+
+    path = openblas_path()
+    if sys.platform == "linux" and path and "openblas" not in os.environ.get("LD_PRELOAD", ""):
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "LD_PRELOAD": path})

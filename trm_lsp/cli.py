@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("importer", "load recorded teacher answers into a workspace"),
     "train": ("train", "train the student (a Tiny Recursive Model) on teacher samples"),
     "eval": ("evaluate", "train on one sample set, score the student and baselines on another"),
+    "pretrain": ("pretrain", "pretrain the base student on (code, doc comment) pairs from installed sources"),
     "explain": ("explain", "print the explanation of one symbol and where it came from"),
     "serve": ("serve", "the daemon: LSP on stdio or TCP, MCP over HTTP on 127.0.0.1"),
     "mcp": ("mcp_bridge", "MCP over stdio, bridged to the workspace's running daemon"),

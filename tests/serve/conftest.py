@@ -19,7 +19,8 @@ from tests.conftest import free_port, run_cli
 from tests.fake_teacher import FakeTeacher
 
 LAB = Path(__file__).resolve().parents[2] / "data" / "logic_lab"
-TINY_ARGS = ["--dim", "32", "--heads", "2", "--layers", "1", "--latent", "1", "--epochs", "1", "--batch_size", "4",
+TINY_ARGS = ["--from-scratch", "--dim", "32", "--heads", "2", "--layers", "1", "--latent", "1", "--epochs", "1",
+             "--batch_size", "4",
              "--vocab", "400"]
 
 

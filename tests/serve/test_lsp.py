@@ -223,3 +223,23 @@ async def test_a_bad_setting_is_named_and_the_server_goes_on(tmp_path, teacher):
         factorial = root / "factorial.py"
         line, col = position_of(factorial, "def factorial_recursive")
         assert "**factorial_recursive**" in (await hover(client, factorial, line, col + 6)).contents.value
+
+
+async def test_a_student_that_declines_shows_the_structure_and_the_closest_teacher_answer(tmp_path, teacher):
+    root = lab_copy(tmp_path, teacher.url, distill=False)
+    run_cli("distill", str(root), "--limit", "4")
+    train_tiny_student(root)
+    config = root / ".trm-lsp" / "student" / "config.json"
+    meta = json.loads(config.read_text())
+    meta["gate"] = 0.0  # every confidence (a mean log-probability) is below 0: the student declines all
+    config.write_text(json.dumps(meta))
+    taught = {json.loads(line)["symbol"] for line in (root / ".trm-lsp" / "train.jsonl").read_text().splitlines()}
+    factorial = root / "factorial.py"
+    untaught = next(n for n in ("factorial_recursive", "factorial_iterative", "MemoFactorial") if n not in taught)
+    async with lsp(root) as client:
+        await wait_for(client, lambda s: s["indexed"])
+        line, col = position_of(factorial, f"def {untaught}" if untaught.startswith("f") else f"class {untaught}")
+        text = (await hover(client, factorial, line, col + 6)).contents.value
+        assert "the student declined" in text and "TRM student" not in text
+        closest = text.split("Closest explained symbol: `", 1)[1].split("`", 1)[0]
+        assert closest in taught and "(teacher)" in text

@@ -64,7 +64,7 @@ def test_cached_generation_equals_recomputing_the_whole_sequence(model):
     engine = Engine(model)
     prefix, forced = TOKENS[0][:6], [13]
     keep = (np.array(prefix) > 5).astype(np.float32)
-    cached = engine.generate(prefix, limit=8, steps=2, keep=keep, forced=forced)
+    cached = engine.generate(prefix, limit=8, steps=2, keep=keep, forced=forced).tokens
 
     naive = list(forced)
     while len(naive) < 8:  # greedy, the whole sequence through the recursion each time
@@ -78,3 +78,27 @@ def test_cached_generation_equals_recomputing_the_whole_sequence(model):
                 probs[naive[i + 2]] = -np.inf
         naive.append(int(np.argmax(probs)))
     assert cached == naive and len(cached) == 8
+
+
+def test_beam_search_reports_the_exact_score_of_what_it_wrote(model):
+    """Beams reorder the caches every step; the score of the answer they return must be the
+    score the whole sequence gets when recomputed from scratch."""
+    engine = Engine(model)
+    prefix = TOKENS[0][:6]
+    keep = (np.array(prefix) > 5).astype(np.float32)
+    for beams in (1, 3):
+        out = engine.generate(prefix, limit=7, steps=2, keep=keep, forced=[13], beams=beams)
+        written = out.tokens[1:]  # after the forced token
+        again = engine.sequence_logprobs(prefix + [13], written, steps=2, keep=np.append(keep, 0.0)[: len(prefix) + 1])
+        assert len(written) == 6
+        assert abs(float(again.mean()) - out.mean_logp) < 1e-4, beams
+
+
+def test_vetted_and_minimum_length_decoding(model):
+    engine = Engine(model)
+    prefix = TOKENS[0][:6]
+    keep = (np.array(prefix) > 5).astype(np.float32)
+    out = engine.generate(prefix, limit=8, steps=1, keep=keep, beams=2, vet=lambda tokens, t: t % 2 == 0)
+    assert out.tokens and all(t % 2 == 0 for t in out.tokens)
+    eos = engine.generate(prefix, limit=8, steps=1, keep=keep).tokens[0]  # make the first choice the end
+    assert len(engine.generate(prefix, limit=8, steps=1, keep=keep, eos=eos, min_tokens=5).tokens) >= 5

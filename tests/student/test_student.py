@@ -26,7 +26,8 @@ from trm_lsp.student.train import StepBudget, TrainConfig, learning_rate, train_
 
 CORPUS = SHARED / "corpus" / "stdlib_smollm2.train.jsonl"
 TINY_MODEL = {"dim": 32, "heads": 2, "layers": 1, "cycles": 2, "n_latent": 1, "embed_dim": 32}
-TINY_ARGS = ["--dim", "32", "--heads", "2", "--layers", "1", "--latent", "1", "--epochs", "1", "--batch_size", "4",
+TINY_ARGS = ["--from-scratch", "--dim", "32", "--heads", "2", "--layers", "1", "--latent", "1", "--epochs", "1",
+             "--batch_size", "4",
              "--vocab", "400"]
 
 
@@ -117,13 +118,18 @@ def test_train_command_bad_input(tmp_path: Path):
 
 def test_eval_prints_the_contract_keys(tmp_path: Path):
     data = corpus_sample(tmp_path / "d.jsonl", 30)
-    result = run_cli("eval", "--data_path", str(data), *TINY_ARGS, "--json", timeout=600)
+    answers = tmp_path / "answers.jsonl"
+    result = run_cli("eval", "--data_path", str(data), *TINY_ARGS, "--json", "--no_judge", "--answers", str(answers),
+                     timeout=600)
     report = json.loads(result.stdout)
     for key in ("n_train", "n_test", "train_seconds", "blas", "params"):
         assert key in report
     assert (report["n_train"], report["n_test"]) == (24, 6)
-    assert set(report["explain"]) >= {"student", "nearest_neighbour", "template"}
-    assert set(report["explain"]["student"]) == {"rougeL", "chrf"}
+    assert set(report["explain"]) >= {"student", "nearest_neighbour", "template", "teacher"}
+    assert set(report["explain"]["student"]) >= {"rougeL", "chrf", "fluency_check", "gate"}
+    assert report["explain"]["judge"] == "skipped (--no_judge)"  # said, not silent
+    rows = [json.loads(line) for line in answers.read_text().splitlines()]
+    assert len(rows) == 6 and {"id", "teacher", "student", "nearest_neighbour", "template", "declined"} <= set(rows[0])
     assert set(report["retrieval"]["student"]) >= {"mrr10"} and "mrr10" in report["retrieval"]["bm25"]
     assert set(report["latency_ms"]) >= {"explain_p50", "explain_p95", "retrieve_p50", "retrieve_p95"}
 

@@ -127,6 +127,7 @@ def _import_recorded(store, recorded: Path, console) -> int:
 
 def _train(store, out: Path, minutes: float, console) -> str:
     from trm_lsp.commands.train import training_progress
+    from trm_lsp.student.checkpoint import shipped_base
     from trm_lsp.student.data import Record
     from trm_lsp.student.train import TrainConfig, train_student
     from trm_lsp.store.samples import Samples
@@ -135,10 +136,13 @@ def _train(store, out: Path, minutes: float, console) -> str:
                for s in Samples(store).all()]
     if len(records) < 2:
         return f"not trained: {len(records)} teacher answers"
-    config = TrainConfig(epochs=40, batch_size=16, vocab_size=2000)  # the model: TRMConfig's defaults
+    base = shipped_base()  # fine-tune the pretrained base; from scratch only in a build without one
+    config = TrainConfig(epochs=40, batch_size=16, vocab_size=2000, lr=1e-3 if base else 2e-3,
+                         warmup_steps=10 if base else 30)
     with training_progress(console) as on_progress:
-        result = train_student(records, {}, config, out, on_progress, max_seconds=minutes * 60)
-    return (f"trained on {len(records)} answers in {result.seconds:.0f} s ({result.steps} steps, "
+        result = train_student(records, {}, config, out, on_progress, max_seconds=minutes * 60, base=base)
+    start = "the pretrained base" if base else "scratch"
+    return (f"fine-tuned from {start} on {len(records)} answers in {result.seconds:.0f} s ({result.steps} steps, "
             f"BLAS {result.meta['blas']})")
 
 

@@ -1,5 +1,6 @@
-"""`trm-lsp eval --data_path TRAIN [--test_path TEST] [--json]`: train on TRAIN, answer TEST
-(default: a fixed 20% hold-out of TRAIN), score the student against baselines of the same run."""
+"""`trm-lsp eval --data_path TRAIN [--test_path TEST] [--json] [--answers FILE]`: train on TRAIN
+(from the shipped base unless --from-scratch), answer TEST (default: a fixed 20% hold-out of
+TRAIN), and score the student against the baselines and the teacher of the same run."""
 
 from __future__ import annotations
 
@@ -17,6 +18,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test_path", type=Path, help="test samples (default: a fixed 20%% hold-out of the data)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--out", type=Path, help="keep the trained checkpoint here")
+    parser.add_argument("--answers", type=Path,
+                        help="write every test sample's answers (teacher, student, baselines) here as JSONL")
+    parser.add_argument("--train_limit", type=int,
+                        help="train on only the first N samples; 0 = no training, the base alone answers")
+    parser.add_argument("--no_judge", action="store_true", help="skip the readability judge (perplexity)")
+    parser.add_argument("--judge_cache", type=Path, help="keep the judge's scores in this JSONL file across runs")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,23 +42,45 @@ def run(args: argparse.Namespace) -> int:
         train, test = records, load_records(args.test_path, console)
     else:
         train, test = split_holdout(records)
-    if len(train) < 2 or not test:
-        raise UsageError(f"need at least 2 training and 1 test sample (got {len(train)} and {len(test)})")
-    model_cfg, train_cfg = configs(args)
-    out = args.out or Path(tempfile.mkdtemp(prefix="trm-lsp-eval-")) / "student"
-    with training_progress(console) as on_progress:
-        result = train_student(train, model_cfg, train_cfg, out, on_progress, max_seconds=args.max_minutes * 60)
-    student = Student.load(out)
-    report = {"n_train": len(train), "n_test": len(test), "train_seconds": round(result.seconds, 1),
-              "train_steps": result.steps, "stopped_early": result.stopped_early, "blas": active_blas(),
-              "params": param_count(result.model), "checkpoint_mb": round(_size(out) / 1e6, 2),
-              "config": {"model": model_cfg, "sup_steps": train_cfg.sup_steps, "epochs": train_cfg.epochs,
-                         "batch_size": train_cfg.batch_size}}
-    report.update(evaluate(student, train, test))
-    text = json.dumps(report, indent=None if args.json else 1)
-    print(text)
+    if args.train_limit is not None:
+        train = train[: max(0, args.train_limit)]
+    model_cfg, train_cfg, base = configs(args)
+    if not test or (len(train) < 2 and not (base is not None and not train)):
+        raise UsageError(f"need at least 2 training and 1 test sample (got {len(train)} and {len(test)}); "
+                         "--train_limit 0 evaluates the base alone")
+    judge, missing = (None, "skipped (--no_judge)") if args.no_judge else _judge(console, args.judge_cache)
+    report: dict = {"n_train": len(train), "n_test": len(test), "blas": active_blas(),
+                    "base": str(base) if base is not None else None}
+    if train:
+        out = args.out or Path(tempfile.mkdtemp(prefix="trm-lsp-eval-")) / "student"
+        with training_progress(console) as on_progress:
+            result = train_student(train, model_cfg, train_cfg, out, on_progress,
+                                   max_seconds=args.max_minutes * 60, base=base)
+        student = Student.load(out)
+        report.update({"train_seconds": round(result.seconds, 1), "train_steps": result.steps,
+                       "stopped_early": result.stopped_early, "params": param_count(result.model),
+                       "checkpoint_mb": round(_size(out) / 1e6, 2),
+                       "config": {"model": result.model.cfg.to_dict(), "sup_steps": train_cfg.sup_steps,
+                                  "epochs": train_cfg.epochs, "batch_size": train_cfg.batch_size, "lr": train_cfg.lr}})
+    else:  # the base alone: no workspace answers to learn from or to read
+        student = Student.load(base, memory=[])
+        report.update({"train_seconds": 0.0, "train_steps": 0, "checkpoint_mb": round(_size(base) / 1e6, 2)})
+    report.update(evaluate(student, train, test, judge=judge, judge_missing=missing, answers_path=args.answers))
+    print(json.dumps(report, indent=None if args.json else 1))
     return 0
 
 
+def _judge(console, cache: Path | None):
+    """The readability judge, or None and why not."""
+    from trm_lsp.student.judge import Judge, JudgeUnavailable
+
+    try:
+        return Judge.load(cache=cache), ""
+    except JudgeUnavailable as exc:
+        console.print(f"readability: {exc}", markup=False)
+        return None, f"not installed: {exc}"
+
+
 def _size(path: Path) -> int:
-    return sum(p.stat().st_size for p in Path(path).iterdir() if p.is_file() and p.name != "memory.jsonl")
+    skip = {"memory.jsonl", "manifest.json"}
+    return sum(p.stat().st_size for p in Path(path).iterdir() if p.is_file() and p.name not in skip)

@@ -25,13 +25,19 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=10, help="passes over the samples (default 10)")
     parser.add_argument("--dim", type=int, default=128, help="model width (default 128)")
     parser.add_argument("--heads", type=int, default=2, help="attention heads (default 2)")
-    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate, AdamW (default 2e-3)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="peak learning rate, AdamW (default 1e-3 from the base, 2e-3 from scratch)")
     parser.add_argument("--vocab", type=int, default=3000, help="BPE vocabulary size (default 3000)")
     parser.add_argument("--max_minutes", type=float, default=9.0,
                         help="stop training after this much wall time, keeping what was learnt (default 9)")
     parser.add_argument("--retrieval_weight", type=float, default=0.3,
                         help="weight of the retrieval (contrastive) loss against the explanation loss (default 0.3)")
     parser.add_argument("--seed", type=int, default=0)
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--from-scratch", action="store_true",
+                       help="train a new model (its own tokenizer, the --dim/--layers/... flags) instead of "
+                            "fine-tuning the pretrained base shipped with trm-lsp")
+    start.add_argument("--base", type=Path, help="fine-tune this pretrained checkpoint instead of the shipped one")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def configs(args: argparse.Namespace):
+    """(model settings, training settings, the checkpoint to start from or None)."""
     from trm_lsp.student.train import TrainConfig
 
     for name in ("batch_size", "layers", "cycles", "latent", "sup_steps", "infer_steps", "epochs", "dim", "heads",
@@ -52,10 +59,31 @@ def configs(args: argparse.Namespace):
             raise UsageError(f"--{name} must be at least 1")
     model = {"dim": args.dim, "heads": args.heads, "layers": args.layers, "cycles": args.cycles,
              "n_latent": args.latent, "embed_dim": args.dim}
+    base = starting_point(args)
+    lr = args.lr if args.lr is not None else (1e-3 if base is not None else 2e-3)
     train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, sup_steps=args.sup_steps,
-                        infer_steps=args.infer_steps, lr=args.lr,
+                        infer_steps=args.infer_steps, lr=lr, warmup_steps=10 if base is not None else 30,
                         vocab_size=args.vocab, seed=args.seed, retrieval_weight=args.retrieval_weight)
-    return model, train
+    return model, train, base
+
+
+def starting_point(args: argparse.Namespace) -> Path | None:
+    """The checkpoint to fine-tune: --base, else the base shipped with the package; None for
+    --from-scratch (or a build without a base, which says so)."""
+    from trm_lsp.student.checkpoint import shipped_base
+
+    if args.from_scratch:
+        return None
+    if args.base is not None:
+        if not (args.base / "config.json").exists():
+            from trm_lsp.cli import UsageError
+
+            raise UsageError(f"--base {args.base}: no checkpoint there (config.json)")
+        return args.base
+    base = shipped_base()
+    if base is None:
+        print("trm-lsp: no pretrained base in this installation; training from scratch", file=sys.stderr)
+    return base
 
 
 def load_records(path: Path, console):
@@ -84,11 +112,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"trm-lsp: error: {args.data_path} has {len(records)} usable samples; the student needs at least 2",
               file=sys.stderr)
         return 1
-    model_cfg, train_cfg = configs(args)
+    model_cfg, train_cfg, base = configs(args)
     out = args.out or args.data_path.resolve().parent / "student"
     with training_progress(console) as on_progress:
         result = train_student(records, model_cfg, train_cfg, out, on_progress, max_seconds=args.max_minutes * 60,
-                               resume=args.resume)
+                               resume=args.resume, base=base)
     cut, lengths = result.meta["cut_to_context"], train_cfg.lengths
     if any(cut.values()):
         console.print(f"cut to fit the model: {cut['code']} code inputs to {lengths.code} tokens, "

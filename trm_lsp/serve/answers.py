@@ -17,10 +17,14 @@ from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trm_lsp.distill.context import symbol_text
 from trm_lsp.store import Store
 from trm_lsp.store.samples import Samples
+
+if TYPE_CHECKING:
+    from trm_lsp.student.infer import Explanation  # MLX loads only when a student does
 
 log = logging.getLogger(__name__)
 
@@ -65,22 +69,32 @@ def _age(seconds: float) -> str:
     return f"{int(seconds)} s"
 
 
+def first_sentence(text: str, limit: int = 300) -> str:
+    paragraph = " ".join(text.strip().split("\n\n")[0].split())
+    return re.split(r"(?<=[.!?])\s", paragraph, maxsplit=1)[0][:limit]
+
+
 def structure_text(row: sqlite3.Row) -> str:
     """What the index alone can say: kind, name and the docstring's first sentence (the
     signature is shown beside every answer anyway)."""
     text = f"{row['kind'].capitalize()} `{row['qualname']}`."
-    paragraph = " ".join((row["doc"] or "").strip().split("\n\n")[0].split())
-    if paragraph:
-        sentence = re.split(r"(?<=[.!?])\s", paragraph, maxsplit=1)[0]
-        text += f" {sentence[:300]}"
+    sentence = first_sentence(row["doc"] or "")
+    if sentence:
+        text += f" {sentence}"
     return text
 
 
 class StudentSlot:
-    """The loaded student (or why there is none), swapped in place when a new checkpoint lands."""
+    """The loaded student (or why there is none), swapped in place when a new checkpoint lands.
 
-    def __init__(self, directory: Path) -> None:
+    Until the workspace has a student of its own, the pretrained base shipped with the package
+    answers (no teacher answers to read yet, but readable from the first minute)."""
+
+    def __init__(self, directory: Path, base: Path | None = None) -> None:
+        from trm_lsp.student.checkpoint import shipped_base
+
         self.directory = directory
+        self.base = base if base is not None else shipped_base()
         self.student = None
         self.problem = "no student trained yet"
         self.version = ""
@@ -88,14 +102,16 @@ class StudentSlot:
 
     def load(self) -> bool:
         """Load (or reload) the checkpoint; on failure keep the previous student and say why."""
-        if not (self.directory / "config.json").exists() and not self.directory.with_name(
-                self.directory.name + ".old").exists():
+        own = (self.directory / "config.json").exists() or self.directory.with_name(
+            self.directory.name + ".old").exists()
+        if not own and self.base is None:
             self.problem = "no student trained yet"
             return False
         try:
             from trm_lsp.student.infer import Student  # MLX loads only when a checkpoint exists
 
-            student = self.executor.submit(Student.load, self.directory).result()
+            load = (lambda: Student.load(self.directory)) if own else (lambda: Student.load(self.base, memory=[]))
+            student = self.executor.submit(load).result()
         except Exception as exc:  # CheckpointError and whatever a damaged file raises
             self.problem = f"student checkpoint unusable: {exc}"
             log.warning("%s", self.problem)
@@ -114,7 +130,7 @@ class AnswerEngine:
         self.student = student
         #: sha256 -> position in the teacher queue (None when not queued); set by the daemon.
         self.queue_position = queue_position or (lambda sha: None)
-        self._student_cache: OrderedDict[str, str] = OrderedDict()
+        self._student_cache: OrderedDict[str, Explanation] = OrderedDict()
         self._pending: dict[str, asyncio.Future] = {}
         self._warm_queue: deque[sqlite3.Row] = deque()
         self._warm_wake = asyncio.Event()
@@ -125,9 +141,9 @@ class AnswerEngine:
         if sample is not None:
             return self._answer(row, sample.output, "teacher", teacher=sample.teacher,
                                 created_at=sample.created_at, reasoning=sample.reasoning)
-        text = self._student_cache.get(row["sha256"])
-        if text is not None:
-            return self._answer(row, text, "student", note=self._queue_note(row))
+        explanation = self._student_cache.get(row["sha256"])
+        if explanation is not None:
+            return self._from_student(row, explanation)
         return None
 
     async def answer(self, row: sqlite3.Row, wait: float) -> Answer:
@@ -139,13 +155,24 @@ class AnswerEngine:
         if self.student.student is None:
             return self._structure(row, self.student.problem)
         try:
-            text = await asyncio.wait_for(asyncio.shield(self._student_call(row)), wait)
+            explanation = await asyncio.wait_for(asyncio.shield(self._student_call(row)), wait)
         except asyncio.TimeoutError:
             return self._structure(row, "the student is still thinking")
         except Exception as exc:  # a student failure costs this answer, never the hover
             log.exception("student failed on %s", row["qualname"])
             return self._structure(row, f"student failed: {exc}")
-        return self._answer(row, text, "student", note=self._queue_note(row))
+        return self._from_student(row, explanation)
+
+    def _from_student(self, row: sqlite3.Row, explanation) -> Answer:
+        """The student's answer, or, where its gate says the answer would likely not read well,
+        the structure and the closest symbol the teacher explained, saying the student declined."""
+        if not explanation.declined:
+            return self._answer(row, explanation.text, "student", note=self._queue_note(row))
+        answer = self._structure(row, "the student declined: its answer would likely not read well")
+        if explanation.neighbour and explanation.neighbour_answer:
+            answer.text += (f"\n\nClosest explained symbol: `{explanation.neighbour}` (teacher): "
+                            f"{first_sentence(explanation.neighbour_answer)}")
+        return answer
 
     def warm(self, rows: list[sqlite3.Row]) -> None:
         """Have the student explain these symbols in the background (a file just opened),
@@ -184,7 +211,7 @@ class AnswerEngine:
         student = self.student.student
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self.student.executor, lambda: student.explain(
-            text, row["name"], symbol=row["qualname"], kind=row["kind"], language=row["language"]).text)
+            text, row["name"], symbol=row["qualname"], kind=row["kind"], language=row["language"]))
 
         def done(fut: asyncio.Future) -> None:
             self._pending.pop(sha, None)

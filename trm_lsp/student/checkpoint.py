@@ -7,6 +7,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import mlx.core as mx
@@ -19,22 +21,29 @@ FORMAT = "trm-lsp-student"
 FORMAT_VERSION = 3  # 2: the copy (pointer) head; 3: retrieval pools y + x
 
 
+#: The pretrained base student shipped with the package (`make pretrain` writes it).
+BASE = Path(__file__).resolve().parent / "base"
+
+
+def shipped_base() -> Path | None:
+    """The base checkpoint in the package, or None in a build without one."""
+    return BASE if (BASE / "config.json").exists() else None
+
+
 class CheckpointError(RuntimeError):
     """Missing, corrupt or from another version: the caller keeps what it had."""
 
 
-def save(directory: Path, model: TRM, tok: Tokenizer, meta: dict, extra: dict[str, str] | None = None) -> None:
-    """Write the checkpoint, plus `extra` files (name -> text), as one unit."""
+@contextmanager
+def atomic_directory(directory: Path) -> Iterator[Path]:
+    """A temporary folder beside `directory` to write into; when the block ends without error,
+    its files are synced and it replaces `directory` (the old one kept as `<name>.old` between
+    the two renames, which `load` also reads), so a kill at any moment leaves one whole version."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}-"))
     try:
-        mx.save_safetensors(str(tmp / "model.safetensors"), dict(tree_flatten(model.parameters())))
-        tok.save(tmp / "tokenizer.json")
-        config = {"format": FORMAT, "version": FORMAT_VERSION, "model": model.cfg.to_dict(), **meta}
-        (tmp / "config.json").write_text(json.dumps(config, indent=1))
-        for name, text in (extra or {}).items():
-            (tmp / name).write_text(text, encoding="utf-8")
+        yield tmp
         for path in tmp.iterdir():  # on disk before the rename makes it visible
             with open(path, "rb") as fh:
                 os.fsync(fh.fileno())
@@ -47,6 +56,23 @@ def save(directory: Path, model: TRM, tok: Tokenizer, meta: dict, extra: dict[st
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def save(directory: Path, model: TRM, tok: Tokenizer, meta: dict, extra: dict[str, str] | None = None,
+         half: bool = False) -> None:
+    """Write the checkpoint, plus `extra` files (name -> text), as one unit. `half` stores the
+    weights as float16 (the base shipped in the package: half the size; they are read back
+    as float32)."""
+    with atomic_directory(directory) as tmp:
+        weights = dict(tree_flatten(model.parameters()))
+        if half:
+            weights = {k: v.astype(mx.float16) for k, v in weights.items()}
+        mx.save_safetensors(str(tmp / "model.safetensors"), weights)
+        tok.save(tmp / "tokenizer.json")
+        config = {"format": FORMAT, "version": FORMAT_VERSION, "model": model.cfg.to_dict(), **meta}
+        (tmp / "config.json").write_text(json.dumps(config, indent=1))
+        for name, text in (extra or {}).items():
+            (tmp / name).write_text(text, encoding="utf-8")
 
 
 def load(directory: Path) -> tuple[TRM, Tokenizer, dict]:
@@ -64,7 +90,8 @@ def load(directory: Path) -> tuple[TRM, Tokenizer, dict]:
                               f"{config.get('version')!r}, this trm-lsp reads version {FORMAT_VERSION}: retrain it")
     try:
         model = TRM(TRMConfig.from_dict(config["model"]))
-        model.load_weights(str(directory / "model.safetensors"), strict=True)
+        weights = mx.load(str(directory / "model.safetensors"))
+        model.load_weights([(k, v.astype(mx.float32)) for k, v in weights.items()], strict=True)
         tok = Tokenizer.load(directory / "tokenizer.json")
     except Exception as exc:  # safetensors, MLX and tokenizers each raise their own kinds
         raise CheckpointError(f"corrupt student checkpoint in {directory}: {type(exc).__name__}: {exc}") from None

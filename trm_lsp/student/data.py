@@ -25,6 +25,8 @@ class Record:
     input: str
     output: str
     reasoning: str = ""
+    source: str = ""  # where a harvested pair came from ("go", "python-venv", ...)
+    id: str = ""
 
     @property
     def name(self) -> str:
@@ -48,7 +50,8 @@ def load_samples(path: Path) -> LoadReport:
                 record = Record(symbol=str(obj["symbol"]), kind=str(obj.get("kind", "function")),
                                 language=str(obj.get("language", "")), path=str(obj.get("path", "")),
                                 input=str(obj["input"]), output=str(obj["output"]),
-                                reasoning=str(obj.get("reasoning") or ""))
+                                reasoning=str(obj.get("reasoning") or ""), source=str(obj.get("source") or ""),
+                                id=str(obj.get("id") or ""))
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 report.bad_lines.append(f"line {number}: {type(exc).__name__}: {exc}")
                 continue
@@ -115,7 +118,7 @@ class Lengths:
     code: int = 64      # code tokens seen by the retriever and the explainer
     text: int = 48      # explanation tokens seen by the retriever
     hint: int = 24      # tokens of the neighbour's explanation given to the explainer
-    answer: int = 48    # most tokens the explainer writes
+    answer: int = 64    # most tokens the explainer writes (teacher answers run to ~60)
     header: int = 16    # "<language> <kind> <qualified name>"
 
     @property

@@ -15,6 +15,8 @@ cycle, call of f, layer): every call of f is causal, so the cached decode is exa
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 from mlx.utils import tree_flatten
@@ -23,14 +25,19 @@ from trm_lsp.student.model import TRM, TRMConfig
 
 
 class _Cache:
-    """Keys and values of the positions seen so far, for one (call of f, layer)."""
+    """Keys and values of the positions seen so far, for one (call of f, layer): (B, heads, L, hd)."""
 
     __slots__ = ("k", "v", "n")
 
-    def __init__(self, heads: int, length: int, head_dim: int) -> None:
-        self.k = np.empty((heads, length, head_dim), dtype=np.float32)
-        self.v = np.empty((heads, length, head_dim), dtype=np.float32)
+    def __init__(self, heads: int, length: int, head_dim: int, batch: int = 1) -> None:
+        self.k = np.empty((batch, heads, length, head_dim), dtype=np.float32)
+        self.v = np.empty((batch, heads, length, head_dim), dtype=np.float32)
         self.n = 0
+
+    def select(self, rows: np.ndarray) -> None:
+        """Keep the rows (beams) named by `rows`, in that order (a row may be taken twice)."""
+        self.k = self.k[rows]
+        self.v = self.v[rows]
 
 
 class Engine:
@@ -87,11 +94,11 @@ class Engine:
         B, L, D = h.shape
         qkv = (h @ qkv_w).reshape(B, L, 3, self.heads, self.head_dim).transpose(2, 0, 3, 1, 4)
         q, k, v = self._rope(qkv[0], offset), self._rope(qkv[1], offset), qkv[2]
-        if cache is not None:  # batch 1: append, then attend to everything so far
-            cache.k[:, cache.n : cache.n + L] = k[0]
-            cache.v[:, cache.n : cache.n + L] = v[0]
+        if cache is not None:  # append, then attend to everything so far
+            cache.k[:, :, cache.n : cache.n + L] = k
+            cache.v[:, :, cache.n : cache.n + L] = v
             cache.n += L
-            k, v = cache.k[None, :, : cache.n], cache.v[None, :, : cache.n]
+            k, v = cache.k[:, :, : cache.n], cache.v[:, :, : cache.n]
         scores = (q @ k.transpose(0, 1, 3, 2)) * self.scale
         if mask is not None:
             scores = scores + mask
@@ -152,43 +159,118 @@ class Engine:
         weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
         weights /= weights.sum(axis=-1, keepdims=True)
         gate = 1.0 / (1.0 + np.exp(-(y @ self.copy_gate_w + self.copy_gate_b)))[:, None]
-        copied = np.zeros_like(p_vocab)
-        for row in range(len(y)):
-            np.add.at(copied[row], src_ids, weights[row])
+        vocab = p_vocab.shape[-1]
+        copied = np.stack([np.bincount(src_ids, weights=w, minlength=vocab) for w in weights]).astype(np.float32)
         return gate * p_vocab + (1.0 - gate) * copied
 
     def generate(self, prefix: list[int], limit: int, steps: int, keep: np.ndarray,
-                 forced: list[int] | None = None, eos: int | None = None) -> list[int]:
-        """Greedy decoding after `prefix`; `forced` tokens are written first; no trigram twice."""
+                 forced: list[int] | None = None, eos: int | None = None, beams: int = 1,
+                 vet: Callable[[list[int], int], bool] | None = None, min_tokens: int = 0,
+                 finished: Callable[[list[int]], bool] | None = None) -> Generation:
+        """Beam search after `prefix` (greedy with `beams=1`): `forced` tokens are written first,
+        no beam writes a trigram twice, and `vet(tokens, candidate)` may refuse a candidate (the
+        student refuses broken words) and `eos` only after `min_tokens`; a hypothesis for which
+        `finished(tokens)` holds is complete (the student stops once it has said its sentence). Hypotheses are ranked by their mean log-probability, so a
+        long answer is not punished for its length; the best one is returned with that score."""
         cfg = self.cfg
         forced = list(forced or [])[:limit]
         total = len(prefix) + limit + 1
-        calls = cfg.n_latent + 1
-        caches = [[[_Cache(self.heads, total, self.head_dim) for _ in range(cfg.layers)] for _ in range(calls)]
+        caches = [[[_Cache(self.heads, total, self.head_dim) for _ in range(cfg.layers)] for _ in range(cfg.n_latent + 1)]
                   for _ in range(steps * cfg.cycles)]
+        flat = [c for per_step in caches for per_call in per_step for c in per_call]
         src_ids = np.asarray(prefix)
         tokens = np.asarray([prefix + forced])
-        y_src = None
-        offset = 0
-        out = list(forced)
-        while True:
-            length = tokens.shape[1]
-            mask = np.triu(np.full((length, length), -1e9, dtype=np.float32), 1) if length > 1 else None
-            y = self.recurse(self.embed[tokens], mask, steps, caches, offset)
-            if y_src is None:
-                y_src = y[0, : len(prefix)]
-            if len(out) >= limit:
+        y = self.recurse(self.embed[tokens], _causal(tokens.shape[1]), steps, caches, 0)
+        y_src, offset = y[0, : len(prefix)], tokens.shape[1]
+        alive = [_Hypothesis(list(forced), 0.0)]
+        last = y[:, -1]  # (beams alive, dim)
+        done: list[_Hypothesis] = []
+        while alive and len(alive[0].tokens) < limit:
+            logp = np.log(self.next_token_probs(last, y_src, src_ids, keep) + 1e-12)  # (B, V)
+            candidates = []
+            for row, hyp in enumerate(alive):
+                banned = _repeats(hyp.tokens)
+                if len(hyp.tokens) < min_tokens and eos is not None:
+                    banned.add(eos)
+                taken = 0
+                for token in _best(logp[row], 8 * beams + 8):
+                    token = int(token)
+                    if token in banned or (vet is not None and not vet(hyp.tokens, token)):
+                        continue
+                    candidates.append((hyp.logp + float(logp[row, token]), row, token, float(logp[row, token])))
+                    taken += 1
+                    if taken == beams:
+                        break
+            if not candidates:
                 break
-            scores = self.next_token_probs(y[0, -1:], y_src, src_ids, keep)[0]
-            for banned in _repeats(out):  # greedy decoding loops otherwise
-                scores[banned] = -np.inf
-            nxt = int(np.argmax(scores))
-            if nxt == eos:
+            candidates.sort(key=lambda c: -c[0])
+            rows, nxt, next_alive = [], [], []
+            for score, row, token, step in candidates:
+                steps_logp = alive[row].logps + [step]
+                hyp = _Hypothesis(alive[row].tokens + [token], score, alive[row].generated + 1, steps_logp)
+                if token == eos:
+                    done.append(_Hypothesis(alive[row].tokens, score, alive[row].generated + 1, steps_logp))
+                elif finished is not None and finished(hyp.tokens):
+                    done.append(hyp)
+                else:
+                    rows.append(row)
+                    nxt.append(token)
+                    next_alive.append(hyp)
+                if len(next_alive) == beams or len(done) >= beams:
+                    break
+            if len(done) >= beams or not next_alive:
                 break
-            out.append(nxt)
-            offset += length
-            tokens = np.asarray([[nxt]])
-        return out
+            picked = np.asarray(rows)
+            for cache in flat:
+                cache.select(picked)
+            alive = next_alive
+            last = self.recurse(self.embed[np.asarray(nxt)[:, None]], None, steps, caches, offset)[:, -1]
+            offset += 1
+        best = max(done + alive, key=lambda h: h.mean, default=_Hypothesis(list(forced), 0.0))
+        return Generation(best.tokens, best.mean, best.logps)
+
+
+    def sequence_logprobs(self, prefix: list[int], tokens: list[int], steps: int, keep: np.ndarray) -> np.ndarray:
+        """Log-probability of each of `tokens` written after `prefix` (one forward, no cache)."""
+        if not tokens:
+            return np.zeros(0, dtype=np.float32)
+        seq = np.asarray([prefix + tokens])
+        y = self.recurse(self.embed[seq], _causal(seq.shape[1]), steps)[0]
+        probs = self.next_token_probs(y[len(prefix) - 1 : -1], y[: len(prefix)], np.asarray(prefix), keep)
+        return np.log(probs[np.arange(len(tokens)), tokens] + 1e-12)
+
+
+@dataclass
+class _Hypothesis:
+    tokens: list[int]
+    logp: float
+    generated: int = 0
+    logps: list[float] = field(default_factory=list)  # of each written token (EOS last, when written)
+
+    @property
+    def mean(self) -> float:
+        """Mean log-probability per written token (the forced ones are not the model's choice)."""
+        return self.logp / self.generated if self.generated else -math.inf
+
+
+@dataclass
+class Generation:
+    tokens: list[int]
+    mean_logp: float  # of the tokens the model chose, EOS included: its confidence in the answer
+    logps: list[float] = field(default_factory=list)  # per chosen token, after the forced ones
+
+
+def _best(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k highest scores, best first (a partition, then a sort of k: a full sort
+    of the vocabulary was a fifth of the time of an answer)."""
+    if k >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    top = np.argpartition(-scores, k)[:k]
+    return top[np.argsort(-scores[top], kind="stable")]
+
+
+def _causal(length: int) -> np.ndarray | None:
+    return np.triu(np.full((length, length), -1e9, dtype=np.float32), 1) if length > 1 else None
 
 
 def _repeats(out: list[int]) -> set[int]:

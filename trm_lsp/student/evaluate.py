@@ -12,12 +12,18 @@ the headline figure, since the teacher repeats the name in nearly every answer.
 
 from __future__ import annotations
 
+import json
+import math
 import random
 import statistics
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from trm_lsp.student import fluency
+from trm_lsp.student.judge import summarise
 
 from trm_lsp.student.data import CodeIndex, Record, mask_name, nearest_explanation
 from trm_lsp.student.fusion import fuse
@@ -114,11 +120,17 @@ def retrieval_scores(student, corpus_codes: list[str], queries: list[str], gold:
 
 
 def neighbour_answers(train: list[Record], test: list[Record]) -> list[str]:
+    if not train:  # nothing to be the neighbour of: the baseline has no answer
+        return [""] * len(test)
     index = CodeIndex([r.input for r in train])
     return [nearest_explanation(train, index, r.input, r.name)[0] for r in test]
 
 
-def evaluate(student, train: list[Record], test: list[Record], latency_samples: int = 60) -> dict:
+def evaluate(student, train: list[Record], test: list[Record], latency_samples: int = 60,
+             judge=None, judge_missing: str = "not installed", answers_path: Path | None = None) -> dict:
+    """Every figure of `trm-lsp eval` for a trained student: explanation quality (ROUGE-L, chrF,
+    readability) for the student, the baselines and the teacher's own answers; the confidence
+    gate; retrieval; latency. `judge`: a `judge.Judge`, or None to skip the perplexity figures."""
     references = [r.output for r in test]
     started = time.perf_counter()
     answers, explain_ms = [], []
@@ -127,9 +139,29 @@ def evaluate(student, train: list[Record], test: list[Record], latency_samples: 
         answers.append(student.explain(record.input, record.name, symbol=record.symbol, kind=record.kind,
                                        language=record.language))
         explain_ms.append((time.perf_counter() - t0) * 1000)
-    explanations = [a.text for a in answers]
-    neighbours = neighbour_answers(train, test)
-    templates = [template_answer(r) for r in test]
+    systems = {"student": [a.text for a in answers], "nearest_neighbour": neighbour_answers(train, test),
+               "template": [template_answer(r) for r in test]}
+    shown = [i for i, a in enumerate(answers) if not a.declined]
+    explain = {name: {"rougeL": round(rouge_l(references, texts), 4), "chrf": round(chrf(references, texts), 2)}
+               for name, texts in systems.items()}
+    explain["teacher"] = {}
+    codes, symbols = [r.input for r in test], [r.symbol for r in test]
+    for name, texts in {**systems, "teacher": references}.items():
+        explain[name]["fluency_check"] = fluency.report(texts, codes, symbols)
+    gate = {"threshold": student.gate, "declined": len(answers) - len(shown),
+            "shown_share": round(len(shown) / max(len(answers), 1), 4)}
+    if judge is not None:
+        scores = judge_readability(judge, references, systems)
+        for name, figures in scores["summary"].items():
+            explain[name].update(figures)
+        verdicts = scores["verdicts"]["student"]
+        gate["shown"] = summarise([verdicts[i] for i in shown])
+    else:
+        explain["judge"] = judge_missing
+    explain["student"]["gate"] = gate
+    explain["copies_of_the_neighbour"] = copies([a.hint for a in answers], systems["student"])
+    if answers_path is not None:
+        write_answers(answers_path, test, systems, answers, scores["verdicts"] if judge is not None else None)
     corpus = [r.input for r in train] + [r.input for r in test]
     gold = [len(train) + i for i in range(len(test))]
     code_vectors = student.embed(corpus, "code")
@@ -139,12 +171,7 @@ def evaluate(student, train: list[Record], test: list[Record], latency_samples: 
     return {
         "n_test": len(test),
         "eval_seconds": round(time.perf_counter() - started, 1),
-        "explain": {
-            "student": {"rougeL": round(rouge_l(references, explanations), 4), "chrf": round(chrf(references, explanations), 2)},
-            "nearest_neighbour": {"rougeL": round(rouge_l(references, neighbours), 4), "chrf": round(chrf(references, neighbours), 2)},
-            "template": {"rougeL": round(rouge_l(references, templates), 4), "chrf": round(chrf(references, templates), 2)},
-            "copies_of_the_neighbour": copies([a.hint for a in answers], explanations),
-        },
+        "explain": explain,
         "retrieval": {
             "student": {"mrr10": round(plain.student, 4), "mrr10_name_masked": round(masked.student, 4)},
             "student_bm25_fused": {"mrr10": round(plain.hybrid, 4), "mrr10_name_masked": round(masked.hybrid, 4)},
@@ -157,8 +184,38 @@ def evaluate(student, train: list[Record], test: list[Record], latency_samples: 
             "retrieve_p50": round(percentile(retrieve_ms, 50), 2), "retrieve_p95": round(percentile(retrieve_ms, 95), 2),
             "retrieve_index_size": 10_000,
         },
-        "examples": [{"symbol": r.symbol, "student": e, "teacher": r.output[:300]} for r, e in list(zip(test, explanations))[:3]],
+        "examples": [{"symbol": r.symbol, "student": e, "teacher": r.output[:300]}
+                     for r, e in list(zip(test, systems["student"]))[:3]],
     }
+
+
+def judge_readability(judge, teacher: list[str], systems: dict[str, list[str]]) -> dict:
+    """Per system (and the teacher): the judge's summary, and each answer's verdict."""
+    from trm_lsp.student.judge import Reference, judge_answer
+
+    teacher_lp = [judge.token_logprobs(t) for t in teacher]
+    reference = Reference.of(teacher_lp)
+    verdicts = {"teacher": [judge_answer(lp, reference) for lp in teacher_lp]}
+    for name, texts in systems.items():
+        verdicts[name] = [judge_answer(judge.token_logprobs(t), reference) for t in texts]
+    return {"summary": {name: summarise(v) for name, v in verdicts.items()}, "verdicts": verdicts}
+
+
+def write_answers(path: Path, test: list[Record], systems: dict[str, list[str]], answers,
+                  verdicts: dict | None = None) -> None:
+    """One JSON object per test sample, for judging with other tools; with the judge's verdicts
+    (perplexity, unreadable) per system when it ran."""
+    with open(path, "w", encoding="utf-8") as fh:
+        for i, record in enumerate(test):
+            row = {"id": record.id or f"{record.path}::{record.symbol}",
+                   "symbol": record.symbol, "teacher": record.output,
+                   **{name: texts[i] for name, texts in systems.items()},
+                   "declined": answers[i].declined, "confidence": round(answers[i].confidence, 4)}
+            for name, per_answer in (verdicts or {}).items():
+                ppl = per_answer[i].ppl
+                row[f"{name}_ppl"] = round(ppl, 2) if math.isfinite(ppl) else None
+                row[f"{name}_unreadable"] = per_answer[i].unreadable
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def retrieval_latency(student, code_vectors: np.ndarray, queries: list[str], size: int = 10_000) -> list[float]:

@@ -15,6 +15,7 @@ import numpy as np
 from trm_lsp.student import checkpoint
 from trm_lsp.student.data import CodeIndex, Lengths, Record, header, nearest_explanation, prefix_ids, retrieval_arrays
 from trm_lsp.student.engine import Engine
+from trm_lsp.student.lexicon import Lexicon, Vetter
 from trm_lsp.student.model import TRM
 from trm_lsp.student.openings import opening_for
 from trm_lsp.student.tokenizer import Tokenizer
@@ -29,6 +30,9 @@ class Explanation:
     neighbour: str  # the symbol whose teacher explanation conditioned this one
     tokens: int
     hint: str = ""  # that explanation, its name swapped for ours, as the student read it
+    confidence: float = 0.0  # mean log-probability of the tokens the student chose
+    declined: bool = False  # below the gate: likely unreadable, not to be shown (gate.py)
+    neighbour_answer: str = ""  # the neighbour's own teacher explanation, as the teacher wrote it
 
 
 class Student:
@@ -39,6 +43,15 @@ class Student:
         # Checkpoints from before `infer_sup_steps` answer with every supervision step.
         self.sup_steps = int(meta.get("infer_sup_steps", meta.get("sup_steps", 2)))
         self.version = meta.get("version_tag", "")
+        self.beams = int(meta.get("beams", 1))
+        self.min_tokens = int(meta.get("min_tokens", 0))
+        #: Sentences kept of what the student writes: its first is its best (measured on the train
+        #: hold-out: 15% unreadable at one sentence, 26% at three; bench/student_eval.py).
+        self.sentences = int(meta.get("sentences", 1))
+        self.gate: float | None = meta.get("gate")
+        self.lexicon: Lexicon | None = None
+        self._pieces = [tok.inner.decode([i], skip_special_tokens=False) for i in range(tok.vocab_size)]
+        self._special = {tok.pad, tok.bos, tok.sep, tok.code, tok.text}
         self.memory: list[Record] = memory or []
         self._index = CodeIndex([r.input for r in self.memory]) if self.memory else None
 
@@ -51,7 +64,11 @@ class Student:
                 from trm_lsp.student.data import load_samples
 
                 memory = load_samples(memory_file).records
-        return cls(model, tok, meta, memory)
+        student = cls(model, tok, meta, memory)
+        lexicon_file = Path(directory) / "lexicon.txt"
+        if lexicon_file.exists():
+            student.lexicon = Lexicon.load(lexicon_file)
+        return student
 
     # -- retrieval -----------------------------------------------------------------------------
 
@@ -73,6 +90,10 @@ class Student:
             return "", ""
         return nearest_explanation(self.memory, self._index, code, name)
 
+    def remembered(self, symbol: str) -> str:
+        """The teacher's explanation of a remembered symbol, as written."""
+        return next((r.output for r in self.memory if r.symbol == symbol), "")
+
     def explain(self, code: str, name: str, max_tokens: int | None = None, symbol: str | None = None,
                 kind: str = "function", language: str = "python") -> Explanation:
         hint, neighbour = self.neighbour(code, name)
@@ -83,15 +104,50 @@ class Student:
         forced = self.tok.encode(f"{opening}`{symbol or name}`") if opening else []
         prefix = prefix_ids(self.tok, code, hint, self.lengths, head)
         keep = (np.asarray(prefix) > self.tok.text).astype(np.float32)  # special tokens are never copied
-        ids = self.engine.generate(prefix, limit, self.sup_steps, keep, forced, self.tok.eos)
-        return Explanation(_tidy(self.tok.decode(ids)), neighbour, len(ids), hint)
+        vet = None
+        if self.lexicon is not None:
+            vet = Vetter(self._pieces, self.lexicon, f"{code}\n{symbol or name}\n{hint}", self._special, self.tok.eos)
+        out = self.engine.generate(prefix, limit, self.sup_steps, keep, forced, self.tok.eos, beams=self.beams,
+                                   vet=vet, min_tokens=min(self.min_tokens, limit), finished=self._said_enough)
+        text = _tidy(self.tok.decode(out.tokens), self.sentences)
+        confidence = self._confidence(out, len(forced), text)
+        declined = self.gate is not None and confidence < self.gate
+        return Explanation(text, neighbour, len(out.tokens), hint, confidence, declined,
+                           self.remembered(neighbour) if declined and neighbour else "")
+
+    def _said_enough(self, tokens: list[int]) -> bool:
+        """The answer has its `sentences` whole sentences and has begun another (which `_tidy`
+        drops): writing on would cost time for text nobody sees."""
+        text = self.tok.decode(tokens).strip()
+        if text[-1:] in ".!?" or not text:
+            return False
+        parts = _SENTENCE_END.split(text)
+        whole = [p for p in parts[:-1] if p.count("`") % 2 == 0]
+        return len(whole) >= self.sentences and len(parts) > self.sentences
+
+    def _confidence(self, out, forced: int, kept: str) -> float:
+        """Mean log-probability of the written tokens that made it into `kept` (the sentences
+        shown, not the ones cut): the student's confidence in what the user reads."""
+        if not out.logps:
+            return out.mean_logp
+        target = len(_SPACES.sub(" ", kept).strip())
+        written = out.tokens[forced:]
+        for count in range(1, len(written) + 1):
+            if len(_SPACES.sub(" ", self.tok.decode(out.tokens[: forced + count])).strip()) >= target:
+                return float(np.mean(out.logps[:count]))
+        return float(np.mean(out.logps))
 
 
 _SPACES = re.compile(r"\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 
 
-def _tidy(text: str) -> str:
-    """One or two sentences: cut after the second full stop, collapse whitespace."""
+def _tidy(text: str, max_sentences: int = 3) -> str:
+    """Whole sentences only: at most `max_sentences`, and a last one the length limit cut short is
+    dropped when a whole one comes before it. Whitespace collapsed."""
     text = _SPACES.sub(" ", text).strip()
-    sentences = re.split(r"(?<=[.!?])\s", text)
-    return " ".join(sentences[:2]).strip()
+    sentences = [s for s in re.split(r"(?<=[.!?])\s", text) if s]
+    whole = [s for s in sentences if s[-1] in ".!?" and s.count("`") % 2 == 0]
+    if whole and len(whole) < len(sentences) and sentences[-1] not in whole:
+        sentences = sentences[:-1]
+    return " ".join(sentences[:max_sentences]).strip()

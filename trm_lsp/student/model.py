@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, fields
 import mlx.core as mx
 import mlx.nn as nn
 
+from trm_lsp.student import fastmath
+
 
 @dataclass
 class TRMConfig:
@@ -59,8 +61,13 @@ class Attention(nn.Module):
         B, L, D = h.shape
         q, k, v = mx.split(self.qkv(h), 3, axis=-1)
         q, k, v = (t.reshape(B, L, self.heads, self.head_dim).transpose(0, 2, 1, 3) for t in (q, k, v))
-        q, k = self.rope(q), self.rope(k)
-        o = mx.fast.scaled_dot_product_attention(q, k, v, scale=1 / math.sqrt(self.head_dim), mask=mask)
+        q, k = self.rope(q), self.rope(k)  # (B, heads, L, head_dim)
+        # Written out rather than mx.fast.scaled_dot_product_attention: on a CPU its softmax is
+        # MLX's scalar exp (see fastmath); this is the same arithmetic with numpy's exp.
+        scores = (q @ k.transpose(0, 1, 3, 2)) * (1 / math.sqrt(self.head_dim))  # (B, heads, L, L)
+        if mask is not None:
+            scores = scores + mask
+        o = fastmath.softmax(scores) @ v
         return self.out(o.transpose(0, 2, 1, 3).reshape(B, L, D))
 
 
@@ -73,7 +80,7 @@ class SwiGLU(nn.Module):
         self.down = nn.Linear(hidden, cfg.dim, bias=False)
 
     def __call__(self, h: mx.array) -> mx.array:
-        return self.down(nn.silu(self.gate(h)) * self.up(h))
+        return self.down(fastmath.silu(self.gate(h)) * self.up(h))
 
 
 class Block(nn.Module):
@@ -151,6 +158,32 @@ class TRM(nn.Module):
         onehot = (src_ids[..., None] == mx.arange(self.cfg.vocab_size)).astype(weights.dtype)  # (B, S, V)
         gate = mx.sigmoid(self.copy_gate(y))
         return gate * p_vocab + (1.0 - gate) * (weights @ onehot)
+
+    def target_logprobs(self, y: mx.array, y_src: mx.array, src_ids: mx.array, src_keep: mx.array,
+                        targets: mx.array, select: tuple[mx.array, mx.array] | None = None) -> mx.array:
+        """Log-probability of each target token under `next_token_probs`: (B, A), or (N,) for
+        the answer positions `select` = (rows, cols) only. Without the (B, S, V) one-hot of the
+        prompt (the pointer's mass on a target is the attention on the prompt positions holding
+        it), and with `select` without the vocabulary softmax at padding: harvested doc comments
+        fill a third of the answer positions, and that softmax was the largest single cost."""
+        scores = self.copy_q(y) @ self.copy_k(y_src).transpose(0, 2, 1) / math.sqrt(self.cfg.dim) if self.cfg.copy else None
+        src = src_ids
+        if select is not None:
+            rows, cols = select
+            y, targets, src = y[rows, cols], targets[rows, cols], src_ids[rows]  # (N, dim), (N,), (N, S)
+            if scores is not None:
+                scores, src_keep = scores[rows, cols], src_keep[rows]  # (N, S)
+        logits = self.lm_head(y)
+        logp_vocab = (mx.take_along_axis(logits, targets[..., None], axis=-1).squeeze(-1)
+                      - fastmath.logsumexp(logits))
+        if scores is None:
+            return logp_vocab
+        keep = src_keep if select is not None else src_keep[:, None, :]
+        weights = fastmath.softmax(scores + (1.0 - keep) * -1e9)  # (B, A, S) or (N, S)
+        prompt = src if select is not None else src[:, None, :]
+        copied = (weights * (prompt == targets[..., None])).sum(axis=-1)
+        gate = mx.sigmoid(self.copy_gate(y)).squeeze(-1)
+        return mx.log(gate * mx.exp(logp_vocab) + (1.0 - gate) * copied + 1e-9)
 
     def halt_logit(self, y: mx.array, weights: mx.array) -> mx.array:
         return self.q_head(pool(y, weights)).squeeze(-1)

@@ -24,7 +24,9 @@ import mlx.optimizers as optim
 import numpy as np
 from mlx.utils import tree_flatten, tree_map
 
+from trm_lsp.student import fastmath
 from trm_lsp.student.data import CodeIndex, Lengths, Record, lm_arrays, mask_name, retrieval_arrays, swap_name
+from trm_lsp.student.lexicon import Lexicon
 from trm_lsp.student.model import TRM, TRMConfig, causal_mask, padding_mask
 from trm_lsp.student.openings import common_openings
 from trm_lsp.student.tokenizer import Tokenizer
@@ -50,6 +52,8 @@ class TrainConfig:
     halt_threshold: float = 0.9
     halt_weight: float = 0.1
     retrieval_weight: float = 1.0
+    #: Train the retriever on every k-th batch only (pretraining: a third of a step's time).
+    retrieval_every: int = 1
     lm_weight: float = 1.0
     #: Share of explanations, drawn again each epoch, the retriever sees with the symbol's name
     #: taken out: users ask both ways, and without names it must learn what code does.
@@ -58,6 +62,11 @@ class TrainConfig:
     seed: int = 0
     compile: bool = True
     lengths: Lengths = field(default_factory=Lengths)
+    #: Beams searched when answering (1 = greedy).
+    beams: int = 4
+    #: The confidence below which the student declines to answer (mean log-probability of its
+    #: tokens; `gate.py` says how it was calibrated). None: never declines.
+    gate: float | None = None
 
 
 @dataclass
@@ -86,50 +95,75 @@ def build_tokenizer(records: list[Record], vocab_size: int) -> Tokenizer:
     return Tokenizer.train(texts, vocab_size=vocab_size)
 
 
+@dataclass
+class Arrays:
+    """A sample set as fixed-shape arrays, row i for sample i (fixed shapes let MLX compile the
+    step once): the explainer's sequences and weights, the code, and each explanation plain
+    and with the symbol's name masked (for the retriever)."""
+
+    lm_x: np.ndarray
+    lm_w: np.ndarray
+    code_x: np.ndarray
+    code_w: np.ndarray
+    plain_x: np.ndarray
+    plain_w: np.ndarray
+    masked_x: np.ndarray
+    masked_w: np.ndarray
+    cut: dict
+
+    @classmethod
+    def build(cls, tok: Tokenizer, records: list[Record], hints: list[str], n: Lengths) -> "Arrays":
+        lm_x, lm_w, cut = lm_arrays(tok, records, hints, n)
+        code = retrieval_arrays(tok, [r.input for r in records], tok.code, n.code)
+        plain = retrieval_arrays(tok, [r.output for r in records], tok.text, n.text)
+        masked = retrieval_arrays(tok, [mask_name(r.output, r.symbol) for r in records], tok.text, n.text)
+        return cls(lm_x, lm_w, *code, *plain, *masked, dict(cut))
+
+    def __len__(self) -> int:
+        return len(self.lm_x)
+
+
 class Trainer:
     def __init__(self, model: TRM, tok: Tokenizer, cfg: TrainConfig) -> None:
         self.model, self.tok, self.cfg = model, tok, cfg
         self.ema = tree_map(lambda p: p, model.parameters())
+        self.opt = optim.AdamW(learning_rate=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
+        self.steps_done = 0
+        self.last_losses: tuple[float, float, float] = (0.0, 0.0, 0.0)
         #: Samples cut to the model's context, counted by `fit`: {"code": n, "answers": n}.
         self.cut: dict[str, int] = {}
+        self._batches = 0
+        self._steps = {True: self._compile(retrieval=True), False: self._compile(retrieval=False)}
 
-    def fit(self, records: list[Record], hints: list[str], on_progress: Callable[[Progress], None] | None = None,
-            should_stop: Callable[[], bool] | None = None, on_epoch: Callable[[int], None] | None = None,
-            max_seconds: float | None = None) -> None:
-        cfg, n, tok = self.cfg, self.cfg.lengths, self.tok
-        lm_x, lm_w, self.cut = lm_arrays(tok, records, hints, n)
-        code_x, code_w = retrieval_arrays(tok, [r.input for r in records], tok.code, n.code)
-        masked = retrieval_arrays(tok, [mask_name(r.output, r.symbol) for r in records], tok.text, n.text)
-        plain = retrieval_arrays(tok, [r.output for r in records], tok.text, n.text)
-        batch = min(cfg.batch_size, len(records))
-        per_epoch = max(1, len(records) // batch)
-        total = per_epoch * cfg.epochs * cfg.sup_steps
-        budget = StepBudget(total, max_seconds)
-        opt = optim.AdamW(learning_rate=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
-        model = self.model
+    def _compile(self, retrieval: bool):
+        cfg, n, tok, model = self.cfg, self.cfg.lengths, self.tok, self.model
+        retrieval_weight = cfg.retrieval_weight if retrieval else 0.0
         lm_mask = causal_mask(n.lm)
 
-        def losses(x, w, y, z, cx, cw, tx, tw, cy, cz, ty, tz):
+        def losses(x, w, y, z, cx, cw, tx, tw, cy, cz, ty, tz, select=None):
             zero = mx.array(0.0)
             lm = halt = ret = zero
             if cfg.lm_weight > 0:
                 xe = model.embed_input(x)
                 y, z = model.recurse(xe, y, z, lm_mask + padding_mask(x != tok.pad))
                 start = n.prefix - 1  # every answer starts at n.prefix (see lm_arrays)
-                targets = x[:, start + 1 :]
                 weights = w[:, start:-1]
                 src = x[:, : start + 1]
-                probs = model.next_token_probs(y[:, start:-1], y[:, : start + 1], src,
-                                               ((src != tok.pad) & (src > tok.text)).astype(mx.float32))
-                picked = mx.take_along_axis(probs, targets[..., None], axis=-1).squeeze(-1)
-                ce = -mx.log(picked + 1e-9)
-                lm = (ce * weights).sum() / mx.maximum(weights.sum(), 1.0)
-                hits = (mx.argmax(probs, axis=-1) == targets) * weights
-                accuracy = hits.sum(axis=1) / mx.maximum(weights.sum(axis=1), 1.0)
+                logp = model.target_logprobs(y[:, start:-1], y[:, : start + 1], src,
+                                             ((src != tok.pad) & (src > tok.text)).astype(mx.float32),
+                                             x[:, start + 1 :], select)
+                # "right" = the target had more than even odds: the argmax without the full distribution
+                if select is None:
+                    lm = -(logp * weights).sum() / mx.maximum(weights.sum(), 1.0)
+                    hits = ((logp > math.log(0.5)) * weights).sum(axis=1)
+                else:  # only the answer positions: every weight is 1
+                    lm = -logp.mean()
+                    hits = mx.zeros((x.shape[0],)).at[select[0]].add((logp > math.log(0.5)).astype(mx.float32))
+                accuracy = hits / mx.maximum(weights.sum(axis=1), 1.0)
                 halt_target = (accuracy >= cfg.halt_threshold).astype(mx.float32)
                 halt = nn.losses.binary_cross_entropy(model.halt_logit(y, w), mx.stop_gradient(halt_target),
                                                       with_logits=True, reduction="mean")
-            if cfg.retrieval_weight > 0:
+            if retrieval_weight > 0:
                 cxe, txe = model.embed_input(cx), model.embed_input(tx)
                 cy, cz = model.recurse(cxe, cy, cz, padding_mask(cw))
                 ty, tz = model.recurse(txe, ty, tz, padding_mask(tw))
@@ -137,10 +171,11 @@ class Trainer:
                 labels = mx.arange(sims.shape[0])
                 ret = (nn.losses.cross_entropy(sims, labels, reduction="mean")
                        + nn.losses.cross_entropy(sims.T, labels, reduction="mean")) / 2
-            loss = cfg.lm_weight * lm + cfg.retrieval_weight * ret + cfg.halt_weight * halt
+            loss = cfg.lm_weight * lm + retrieval_weight * ret + cfg.halt_weight * halt
             return loss, (lm, ret, y, z, cy, cz, ty, tz)
 
         grad_fn = nn.value_and_grad(model, losses)
+        opt = self.opt
 
         def step(*args):
             (loss, aux), grads = grad_fn(*args)
@@ -148,34 +183,66 @@ class Trainer:
             opt.update(model, grads)
             return loss, aux
 
-        if cfg.compile:  # one graph per shape: every batch has the same shape by construction
+        # One graph per shape (every batch has the same shape by construction); not where the
+        # exponentials run in numpy, which needs values mid-graph (fastmath).
+        self.sparse_answers = not (cfg.compile and not fastmath.NUMPY_EXP)
+        if not self.sparse_answers:
             state = [model.state, opt.state, mx.random.state]
-            step = mx.compile(step, inputs=state, outputs=state)
+            return mx.compile(step, inputs=state, outputs=state)
+        return step
 
+    def train_batch(self, data: Arrays, idx: np.ndarray, hide: np.ndarray, lr: Callable[[int], float],
+                    on_progress: Callable[[Progress], None] | None = None, epoch: int = 0,
+                    total: int = 0) -> None:
+        """`sup_steps` supervision steps on the samples `idx` (deep supervision: one optimizer
+        step each, y and z carried over detached). `hide[i]`: the retriever sees sample i's
+        explanation with the name masked. `lr(step)` gives each step's learning rate."""
+        n, dim = self.cfg.lengths, self.model.cfg.dim
+        hidden = hide[idx][:, None]
+        x, w = mx.array(data.lm_x[idx]), mx.array(data.lm_w[idx])
+        cx, cw = mx.array(data.code_x[idx]), mx.array(data.code_w[idx])
+        tx = mx.array(np.where(hidden, data.masked_x[idx], data.plain_x[idx]))
+        tw = mx.array(np.where(hidden, data.masked_w[idx], data.plain_w[idx]))
+        y, z = self.model.initial_state((len(idx), n.lm, dim))
+        cy, cz = self.model.initial_state((len(idx), n.code, dim))
+        ty, tz = self.model.initial_state((len(idx), n.text, dim))
+        select = None
+        if self.sparse_answers:  # uncompiled: shapes may vary, so only the answer positions
+            rows, cols = np.nonzero(data.lm_w[idx][:, n.prefix - 1 : -1])
+            select = (mx.array(rows.astype(np.int32)), mx.array(cols.astype(np.int32)))
+        step = self._steps[self._batches % max(1, self.cfg.retrieval_every) == 0]
+        self._batches += 1
+        for _ in range(self.cfg.sup_steps):
+            self.opt.learning_rate = lr(self.steps_done)
+            extra = () if select is None else (select,)
+            loss, (lm, ret, y, z, cy, cz, ty, tz) = step(x, w, y, z, cx, cw, tx, tw, cy, cz, ty, tz, *extra)
+            y, z, cy, cz, ty, tz = (mx.stop_gradient(a) for a in (y, z, cy, cz, ty, tz))
+            mx.eval(loss, lm, ret, self.model.parameters(), self.opt.state)
+            self._update_ema()
+            self.steps_done += 1
+            self.last_losses = (loss.item(), lm.item(), ret.item())
+            if on_progress is not None:
+                on_progress(Progress(self.steps_done, total, *self.last_losses, epoch))
+
+    def fit(self, records: list[Record], hints: list[str], on_progress: Callable[[Progress], None] | None = None,
+            should_stop: Callable[[], bool] | None = None, on_epoch: Callable[[int], None] | None = None,
+            max_seconds: float | None = None) -> None:
+        cfg = self.cfg
+        data = Arrays.build(self.tok, records, hints, cfg.lengths)
+        self.cut = data.cut
+        batch = min(cfg.batch_size, len(records))
+        per_epoch = max(1, len(records) // batch)
+        total = per_epoch * cfg.epochs * cfg.sup_steps
+        budget = StepBudget(total, max_seconds)
         rng = random.Random(cfg.seed)
         order = list(range(len(records)))
-        done = 0
         for epoch in range(cfg.epochs):
             rng.shuffle(order)
-            hide = np.array([rng.random() < cfg.mask_names for _ in records])[:, None]
-            text_x, text_w = np.where(hide, masked[0], plain[0]), np.where(hide, masked[1], plain[1])
+            hide = np.array([rng.random() < cfg.mask_names for _ in records])
             for b in range(per_epoch):
                 idx = np.array(order[b * batch : (b + 1) * batch])
-                x, w = mx.array(lm_x[idx]), mx.array(lm_w[idx])
-                cx, cw = mx.array(code_x[idx]), mx.array(code_w[idx])
-                tx, tw = mx.array(text_x[idx]), mx.array(text_w[idx])
-                y, z = model.initial_state((len(idx), n.lm, model.cfg.dim))
-                cy, cz = model.initial_state((len(idx), n.code, model.cfg.dim))
-                ty, tz = model.initial_state((len(idx), n.text, model.cfg.dim))
-                for _ in range(cfg.sup_steps):
-                    opt.learning_rate = learning_rate(cfg, done, budget.expected(done))
-                    loss, (lm, ret, y, z, cy, cz, ty, tz) = step(x, w, y, z, cx, cw, tx, tw, cy, cz, ty, tz)
-                    y, z, cy, cz, ty, tz = (mx.stop_gradient(a) for a in (y, z, cy, cz, ty, tz))
-                    mx.eval(loss, lm, ret, model.parameters(), opt.state)
-                    self._update_ema()
-                    done += 1
-                    if on_progress is not None:
-                        on_progress(Progress(done, total, loss.item(), lm.item(), ret.item(), epoch))
+                self.train_batch(data, idx, hide, lambda step: learning_rate(cfg, step, budget.expected(step)),
+                                 on_progress, epoch, total)
                 if should_stop is not None and should_stop():
                     return
             if on_epoch is not None:
@@ -244,10 +311,13 @@ class TrainResult:
 
 def train_student(records: list[Record], model_cfg: dict, train_cfg: TrainConfig, out_dir=None,
                   on_progress: Callable[[Progress], None] | None = None, max_seconds: float | None = None,
-                  should_stop: Callable[[], bool] | None = None, resume: bool = False) -> TrainResult:
+                  should_stop: Callable[[], bool] | None = None, resume: bool = False,
+                  base: Path | None = None) -> TrainResult:
     """The API the CLI and the daemon call: train on `records`, save atomically to `out_dir`
     after every epoch and at the end.
 
+    `base`: a pretrained checkpoint to fine-tune (its tokenizer and architecture; `model_cfg`
+    is then ignored); None trains from nothing, with a tokenizer learnt from `records`.
     `max_seconds` bounds the wall time (the run stops after the batch that crosses it), and
     `should_stop` lets the daemon cancel; either way the EMA weights so far are saved.
     `resume` continues from the checkpoint in `out_dir` (its tokenizer, weights and epoch).
@@ -260,10 +330,19 @@ def train_student(records: list[Record], model_cfg: dict, train_cfg: TrainConfig
     started = time.perf_counter()
     mx.random.seed(train_cfg.seed)
     epochs_done = 0
+    # The words the student may write (lexicon.py): the teacher's, and the base's when it has one.
+    lexicon = Lexicon.learn((r.output for r in records), min_count=2)
     if resume and out_dir is not None and (Path(out_dir) / "config.json").exists():
         model, tok, old_meta = checkpoint.load(out_dir)
         epochs_done = int(old_meta.get("epochs_done", 0))
         train_cfg = replace(train_cfg, epochs=max(0, train_cfg.epochs - epochs_done), warmup_steps=0)
+    elif base is not None:
+        model, tok, base_meta = checkpoint.load(base)
+        train_cfg = replace(train_cfg, lengths=Lengths(**base_meta.get("lengths", {})))
+        if train_cfg.gate is None:  # the gate calibrated for fine-tuned students (gate.py)
+            train_cfg = replace(train_cfg, gate=base_meta.get("gate_finetuned"))
+        if (Path(base) / "lexicon.txt").exists():
+            lexicon = Lexicon.load(Path(base) / "lexicon.txt").union(lexicon)
     else:
         tok = build_tokenizer(records, train_cfg.vocab_size)
         cfg = TRMConfig.from_dict({**model_cfg, "vocab_size": tok.vocab_size, "max_len": train_cfg.lengths.lm + 8})
@@ -276,8 +355,12 @@ def train_student(records: list[Record], model_cfg: dict, train_cfg: TrainConfig
     steps = [0]
     stopped = [False]
 
+    losses: list[list[float]] = []  # [step, loss, explanation loss], every 10 steps, for the report
+
     def progress(p: Progress) -> None:
         steps[0] = p.step
+        if p.step % 10 == 0:
+            losses.append([p.step, round(p.loss, 4), round(p.lm, 4)])
         if on_progress is not None:
             on_progress(p)
 
@@ -297,14 +380,16 @@ def train_student(records: list[Record], model_cfg: dict, train_cfg: TrainConfig
             "infer_sup_steps": min(train_cfg.infer_steps, train_cfg.sup_steps), "train_samples": len(records),
             "train_seconds": round(time.perf_counter() - started, 1), "steps": steps[0], "blas": active_blas(),
             "version_tag": time.strftime("%Y%m%d-%H%M%S"), "stopped_early": stopped[0], "epochs_done": epochs,
-            "cut_to_context": dict(trainer.cut),
+            "cut_to_context": dict(trainer.cut), "base": str(base) if base is not None else None,
+            "beams": train_cfg.beams, "gate": train_cfg.gate, "losses": losses,
         }
 
     memory = _memory_text(records)
 
     def save(epochs: int) -> None:
         if out_dir is not None:
-            checkpoint.save(out_dir, trainer.ema_model(), tok, meta(epochs), {"memory.jsonl": memory})
+            checkpoint.save(out_dir, trainer.ema_model(), tok, meta(epochs),
+                            {"memory.jsonl": memory, "lexicon.txt": lexicon.text()})
 
     trainer.fit(records, hints, progress, stop, on_epoch=lambda e: save(epochs_done + e + 1),
                 max_seconds=None if max_seconds is None else max_seconds - (time.perf_counter() - started))

@@ -1,0 +1,66 @@
+"""Calibrates the student's confidence gate on held-out data and writes the thresholds into the
+shipped base checkpoint (trm_lsp/student/base/config.json), which fine-tuned students inherit.
+
+Held out: the fixed 20% of the corpus' *training* split that `trm-lsp eval` holds out by default
+(the dev set, where bench/student_eval.py reports, is never looked at). Two regimes, each with its
+own threshold: the base alone (no workspace answers) and the base fine-tuned on the other 80%.
+The readability judge labels each answer; `gate.calibrate` picks the threshold.
+
+    python bench/calibrate_gate.py [--minutes 9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO, RESULTS  # noqa: E402
+
+sys.path.insert(0, str(REPO))
+from trm_lsp.student.checkpoint import BASE  # noqa: E402
+from trm_lsp.student.gate import calibrate  # noqa: E402
+
+TRAIN = REPO.parent / "shared" / "corpus" / "stdlib_smollm2.train.jsonl"
+
+
+def held_out_answers(name: str, flags: list[str]) -> list[dict]:
+    answers = RESULTS / f"gate.{name}.answers.jsonl"
+    cmd = [sys.executable, "-m", "trm_lsp", "eval", "--data_path", str(TRAIN), "--json", "--answers", str(answers),
+           "--judge_cache", str(RESULTS / "judge_cache.jsonl"), *flags]
+    print(f"{name}: {' '.join(cmd[2:])}", file=sys.stderr, flush=True)
+    subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return [json.loads(line) for line in answers.read_text().splitlines()]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--minutes", type=float, default=9.0)
+    parser.add_argument("--only", choices=("base", "finetuned"), help="calibrate one regime, keep the other")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    config = json.loads((BASE / "config.json").read_text())
+    report = {}
+    for name, flags, key in (("base", ["--train_limit", "0"], "gate"),
+                             ("finetuned", ["--max_minutes", str(args.minutes)], "gate_finetuned")):
+        if args.only and name != args.only:
+            continue
+        rows = held_out_answers(name, flags)
+        cal = calibrate([r["confidence"] for r in rows], [bool(r["student_unreadable"]) for r in rows])
+        config[key] = cal.threshold
+        report[name] = {"threshold": cal.threshold, "held_out": len(rows), "shown": round(cal.shown, 4),
+                        "unreadable_shown": round(cal.unreadable_shown, 4), "unreadable_all": round(cal.unreadable_all, 4)}
+        print(name, report[name], file=sys.stderr)
+    (BASE / "config.json").write_text(json.dumps(config, indent=1))
+    manifest = json.loads((BASE / "manifest.json").read_text())
+    manifest["gate_calibration"] = {**manifest.get("gate_calibration", {}), **report}
+    (BASE / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,91 @@
+"""The model-free readability check (make test) and the words the student may write."""
+
+from __future__ import annotations
+
+import pytest
+
+from trm_lsp.student import fluency
+from trm_lsp.student.lexicon import Lexicon, Vetter
+
+#: The old student's answers quoted in the readable-student issue, and the teacher's style.
+NONSENSE = [
+    "It takes a entry of the entry of a entry in the entry is a entry has a entry.",
+    "The Go struct `Queue` is a The 1. he ad is a a The, which is a single a designed to the `",
+    "This Python method `Box.get` returns automaticallyonent the value.",
+]
+FLUENT = "This Python method `Box.get` returns the item stored at the given index of the box."
+
+
+def test_the_check_flags_what_made_the_old_student_unreadable():
+    flags = [fluency.check(text, "def get(self, i):\n    return self.items[i]", "Box.get") for text in NONSENSE]
+    assert flags[0].loop and flags[1].repeated_word and flags[2].non_words == ["automaticallyonent"]
+    assert not fluency.check(FLUENT, "def get(self, index):\n    return self.items[index]", "Box.get").flagged
+
+
+def test_identifiers_of_the_code_and_inflections_are_words():
+    code = "def parse_http_response(rawBytes):\n    return decode(rawBytes)"
+    text = "It resizes nothing: `parse_http_response` decodes `rawBytes` with `decode` (HTTP)."
+    assert fluency.check(text, code, "parse_http_response").non_words == []
+    assert fluency.check("It calls `frobnicate`.", code, "parse_http_response").non_words == ["frobnicate"]
+
+
+def test_report_gives_shares_per_problem():
+    report = fluency.report(NONSENSE + [FLUENT], ["x = 1"] * 4, ["Box.get"] * 4)
+    assert report["n"] == 4 and report["flagged"] == 0.75
+    assert report["loop"] == 0.25 and report["repeated_word"] == 0.25 and report["non_word"] == 0.25
+
+
+@pytest.fixture
+def vetter() -> Vetter:
+    pieces = ["This", " method", " `", "get", "_", "pa", "`", " returns", " automatically", "onent", " the", ".",
+              "<pad>", " valu", "e", " value", "items", ".", "()", "`."]
+    lexicon = Lexicon(["this", "method", "returns", "automatically", "the", "value"])
+    return Vetter(pieces, lexicon, "def get_value(self):\n    return self.items[0]\nBox.get_value", {12})
+
+
+def test_the_vetter_never_lets_a_word_or_a_name_break(vetter):
+    this_method = [0, 1]
+    assert vetter(this_method, 7)                 # " returns": a word
+    assert not vetter(this_method + [8], 9)       # "automatically" + "onent": no such word
+    assert not vetter(this_method, 12)            # a special token
+    assert vetter(this_method + [13], 14)         # " valu" + "e" makes "value"
+    assert not vetter(this_method + [13], 10)     # ending on "valu"
+    span = this_method + [2, 3, 4]                # "`get_"
+    assert not vetter(span, 15)                   # "`get_ value": no space inside a name
+    assert not vetter(span + [5], 6)              # "`get_pa`": half a name
+    assert vetter(this_method + [2, 3], 6) is True  # "`get`" is a part of get_value
+    assert vetter(this_method + [2, 16, 17], 3)   # "`items.get"
+
+
+def test_the_lexicon_keeps_words_written_more_than_once():
+    lexicon = Lexicon.learn(["It returns the value.", "It returns a valeu once."], min_count=2)
+    assert "returns" in lexicon and "it" in lexicon and "valeu" not in lexicon
+    assert Lexicon(lexicon.text().split()).words == lexicon.words
+
+
+def test_the_gate_shows_as_much_as_it_can_while_the_shown_stay_clean():
+    from trm_lsp.student.gate import calibrate
+
+    scores = [-0.5, -0.6, -0.7, -0.8, -0.9, -1.0, -1.1, -1.2, -1.3, -1.4]
+    unreadable = [False] * 7 + [True, False, True]
+    cal = calibrate(scores, unreadable, max_unreadable=0.05, min_shown=0.6)
+    assert cal.shown == 0.7 and cal.unreadable_shown == 0.0 and -1.2 < cal.threshold < -1.1
+    assert cal.unreadable_all == 0.2
+    # Never below the floor of shown answers, even when that lets some unreadable through.
+    strict = calibrate(scores, [True] + [False] * 6 + [True] * 3, max_unreadable=0.0, min_shown=0.8)
+    assert strict.shown == 0.8 and strict.unreadable_shown == 0.25 and strict.unreadable_all == 0.4
+    # A score that does not separate them would decline at random: the gate is off.
+    assert calibrate(scores, [True, False] * 5, min_shown=0.8).threshold is None
+    # Nothing to hide: no threshold.
+    assert calibrate(scores, [False] * 10).threshold is None
+
+
+def test_possessives_and_contractions_are_not_broken_words():
+    lexicon = Lexicon(["the", "object", "name", "it", "doesn", "return"])
+    pieces = ["The", " object", "'s", " name", ".", " It", " doesn", "'t", " return", "'x"]
+    vetter = Vetter(pieces, lexicon, "", set())
+    assert vetter([0, 1], 2) and vetter([0, 1, 2], 3)
+    assert vetter([0, 1, 2, 3, 4, 5, 6], 7) and vetter([0, 1, 2, 3, 4, 5, 6, 7], 8)
+    assert not vetter([0, 1], 9)  # "object'x": no such ending
+    assert Lexicon.learn(["OR-ing the bits.", "OR-ing again.", "the object's name doesn't"], min_count=1).words == \
+        sorted({"again", "bits", "doesn", "name", "object", "the"})

@@ -1,0 +1,116 @@
+"""A model-free readability check, cheap enough for `make test` (no llama.cpp).
+
+It flags what made the old student's answers unreadable ("It takes a entry of the entry of a
+entry ...", "automaticallyonent"): a word written twice in a row; a loop (a word 3-gram written
+three times, or one content word making up over a quarter of the answer); and words that are
+neither English (the system dictionary, Debian's `wamerican`, plus the programming words
+below) nor identifiers of the code or the symbol's name. Small teachers repeat themselves too
+(on the corpus dev set 20% of SmolLM2's answers loop), so the shares are read against the
+teacher's on the same set. The perplexity judge (`judge.py`) is the measure; this is its fast,
+independent smoke detector.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from trm_lsp.textutil import split_identifier
+
+DICTIONARIES = (Path("/usr/share/dict/words"), Path("/usr/share/dict/american-english"),
+                Path("/usr/share/dict/web2"))
+#: Words of the trade that a general dictionary lacks.
+TECHNICAL = frozenset("""
+api apis args argv async await bool boolean bytecode callable callback callbacks charset config
+const ctor dataclass dataclasses dict dicts enum enums eof filename filenames filesystem getter
+hashable html http https init initializer iterable iterables iterator iterators javascript json
+kwargs lookup metadata middleware mixin mutex namespace namespaces param params parsers pathname
+plugin plugins runtime stderr stdin stdout str struct structs subclass subclasses subprocess
+superclass syscall timestamp timestamps tuple tuples typescript unicode url urls utf utils
+whitespace wrapper xml yaml regex regexes deserialize deserialized serializer serialize serialized
+docstring docstrings traceback checksum multipart superset tcp udp os cpu gui ascii resize tokenize tokenizer
+""".split())
+_STOP = frozenset("a an the of to in is and or for it that this with as by on be are from its if which when at".split())
+_SUFFIXES = ("ies", "es", "s", "ed", "ing", "ly", "er")
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*[A-Za-z0-9_]|[A-Za-z]")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class DictionaryMissing(RuntimeError):
+    """No word list on this machine."""
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    for path in DICTIONARIES:
+        if path.exists():
+            words = path.read_text(encoding="utf-8", errors="replace").split()
+            return frozenset(w.lower().removesuffix("'s") for w in words) | TECHNICAL
+    raise DictionaryMissing("no word list in /usr/share/dict: sudo apt-get install wamerican")
+
+
+@dataclass
+class Flags:
+    repeated_word: bool = False
+    loop: bool = False
+    non_words: list[str] = field(default_factory=list)
+
+    @property
+    def flagged(self) -> bool:
+        return self.repeated_word or self.loop or bool(self.non_words)
+
+
+def code_identifiers(*texts: str) -> set[str]:
+    """Identifiers of the code and the symbol's name, whole and cut into their words."""
+    out: set[str] = set()
+    for text in texts:
+        for ident in _IDENT.findall(text):
+            out.add(ident.lower())
+            out.update(part.lower() for part in split_identifier(ident))
+    return out
+
+
+def _english(low: str, english: frozenset[str]) -> bool:
+    """In the dictionary, or an inflection of a word in it ("resizes")."""
+    return low in english or any(low.endswith(s) and low[: -len(s)] in english for s in _SUFFIXES if len(low) > len(s) + 2)
+
+
+def _known(token: str, english: frozenset[str], idents: set[str]) -> bool:
+    low = token.lower()
+    if _english(low, english) or low in idents:
+        return True
+    parts = [p for p in re.split(r"[._]", token) if p]
+    if len(parts) > 1 or "_" in token:  # a dotted or snake name: each piece must be known
+        return all(_known(p, english, idents) for p in parts) if parts else True
+    pieces = split_identifier(token)
+    return len(pieces) > 1 and all(_english(p.lower(), english) or p.lower() in idents for p in pieces)
+
+
+def check(answer: str, code: str = "", symbol: str = "") -> Flags:
+    english = english_words()
+    idents = code_identifiers(code, symbol)
+    words = [w.lower() for w in re.findall(r"[A-Za-z0-9_']+", answer)]
+    flags = Flags()
+    flags.repeated_word = any(a == b and not a.isdigit() for a, b in zip(words, words[1:]))
+    grams = Counter(zip(words, words[1:], words[2:]))
+    content = Counter(w for w in words if w not in _STOP)
+    flags.loop = any(n >= 3 for n in grams.values()) or (
+        len(words) >= 8 and any(n > len(words) / 4 for n in content.values()))
+    flags.non_words = [t for t in _TOKEN.findall(answer) if not _known(t, english, idents)]
+    return flags
+
+
+def report(answers: list[str], codes: list[str], symbols: list[str]) -> dict:
+    """Shares of answers with each problem, and with any (`flagged`)."""
+    flags = [check(a, c, s) for a, c, s in zip(answers, codes, symbols) if a.strip()]
+    n = max(len(flags), 1)
+    return {
+        "flagged": round(sum(f.flagged for f in flags) / n, 4),
+        "repeated_word": round(sum(f.repeated_word for f in flags) / n, 4),
+        "loop": round(sum(f.loop for f in flags) / n, 4),
+        "non_word": round(sum(bool(f.non_words) for f in flags) / n, 4),
+        "n": len(flags),
+    }

@@ -1,0 +1,187 @@
+"""Words the student may write: never a broken one.
+
+A sub-word model can glue pieces into words that exist nowhere ("automaticallyonent") or close a
+code span on half a name ("`_pa."). While decoding, every word the student completes must be a
+word of its training text (the lexicon, saved with the checkpoint) or an identifier of the code
+it explains, the symbol's name or the neighbour's explanation it reads; a word still being
+written must be the start of one; a code span (backticks) must close on such an identifier or
+a dotted path of them. Grammar is left to the model; spelling is not.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+_WORD = re.compile(r"[A-Za-z]+")
+#: A word standing alone, with its 's or n't (counted as "object", "doesn"); not a piece of
+#: "OR-ing" or "O'Brien", which would teach "ing" and "brien".
+_STANDALONE = re.compile(r"(?<![A-Za-z'-])([A-Za-z]+)(?:'(?:s|t|re|ll|ve|d|m))?(?![A-Za-z'-])")
+_CLITICS = frozenset({"s", "t", "re", "ll", "ve", "d", "m"})  # the 's of "object's", the t of "doesn't"
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A word while decoding: letters, digits and underscores (so `foo_bar` outside backticks is
+# judged as one word, not as `foo`, punctuation and `bar`).
+_TAIL_LETTERS = re.compile(r"[A-Za-z0-9_]+$")
+_HEAD_LETTERS = re.compile(r"^[A-Za-z0-9_]+")
+_PIECE_WORD = re.compile(r"[A-Za-z0-9_]+")
+
+
+class Lexicon:
+    def __init__(self, words: Iterable[str]) -> None:
+        self.words = sorted({w.lower() for w in words})
+        self._set = frozenset(self.words)
+
+    @classmethod
+    def learn(cls, texts: Iterable[str], min_count: int = 2) -> "Lexicon":
+        """The words written at least `min_count` times (a typo written once is not learnt), of
+        two letters or more but for "a" and "I" (the "s" of "object's" is not a word)."""
+        counts = Counter(w.lower() for text in texts for w in _STANDALONE.findall(text))  # group 1
+        return cls(w for w, n in counts.items() if n >= min_count and (len(w) > 1 or w in ("a", "i")))
+
+    @classmethod
+    def load(cls, path: Path) -> "Lexicon":
+        return cls(path.read_text(encoding="utf-8").split())
+
+    def text(self) -> str:
+        return "\n".join(self.words) + "\n"
+
+    def __contains__(self, word: str) -> bool:
+        return word.lower() in self._set
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def union(self, other: "Lexicon") -> "Lexicon":
+        return Lexicon([*self.words, *other.words])
+
+
+class _Sorted:
+    """Prefix look-ups in a sorted list of lower-cased strings."""
+
+    def __init__(self, items: Iterable[str]) -> None:
+        self.items = sorted({i.lower() for i in items if i})
+        self.set = frozenset(self.items)
+
+    def has_prefix(self, prefix: str) -> bool:
+        prefix = prefix.lower()
+        i = bisect.bisect_left(self.items, prefix)
+        return i < len(self.items) and self.items[i].startswith(prefix)
+
+
+class Vetter:
+    """`vetter(tokens, candidate) -> bool` for `Engine.generate`: may this token come next?"""
+
+    def __init__(self, pieces: list[str], lexicon: Lexicon, context: str, special: set[int],
+                 end: int | None = None) -> None:
+        self.pieces = pieces  # token id -> its text
+        self.special = special
+        self.end = end  # the end-of-answer token: allowed once the last word is whole
+        idents = set(_IDENT.findall(context))
+        parts = {p for i in idents for p in re.split(r"_+", i) if p}
+        subwords = {w for i in idents for w in re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+", i)}
+        self.idents = _Sorted(idents | parts)
+        self.words = _Sorted([*lexicon.words, *parts, *subwords, *idents])
+        self._texts: dict[tuple[int, ...], str] = {}
+
+    def text_of(self, tokens: list[int]) -> str:
+        key = tuple(tokens)
+        text = self._texts.get(key)
+        if text is None:
+            text = self.text_of(tokens[:-1]) + self.pieces[tokens[-1]] if tokens else ""
+            self._texts[key] = text
+        return text
+
+    def __call__(self, tokens: list[int], candidate: int) -> bool:
+        if candidate == self.end:
+            return self.ends_well(tokens)
+        if candidate in self.special:
+            return False
+        before = self.text_of(tokens)
+        piece = self.pieces[candidate]
+        if not piece:
+            return False
+        if before.count("`") % 2 == 1:  # inside a code span
+            return self._code_span_ok(before, piece)
+        if "`" not in piece:
+            return self._prose_ok(before, piece)
+        # Opening a span: the prose before it must end on a whole word, the span start well.
+        prose, _, rest = piece.partition("`")
+        if not self._prose_ok(before, prose or " "):
+            return False
+        if "`" in rest:
+            return self._span_ok(rest[: rest.index("`")], complete=True)
+        return self._span_ok(rest, complete=False)
+
+    def ends_well(self, tokens: list[int]) -> bool:
+        """The answer may stop here: no code span left open, no word left half written."""
+        text = self.text_of(tokens)
+        if text.count("`") % 2:
+            return False
+        tail = _TAIL_LETTERS.search(text)
+        return tail is None or self._word_ok(tail.group(), complete=True)
+
+    def _prose_ok(self, before: str, piece: str) -> bool:
+        head = _HEAD_LETTERS.match(piece)
+        tail = _TAIL_LETTERS.search(before)
+        if head and tail:  # the piece continues the word being written
+            word = tail.group() + head.group()
+            return self._word_ok(word, complete=len(head.group()) < len(piece))
+        if tail and not self._word_ok(tail.group(), complete=True) and not self._clitic(before):
+            return False  # the piece ends a word that does not exist
+        spans = list(_PIECE_WORD.finditer(piece))
+        if not spans:
+            return True
+        ends_inside = _TAIL_LETTERS.search(piece) is not None
+        text = before + piece
+        for i, match in enumerate(spans):
+            last = i == len(spans) - 1
+            if self._clitic(text[: len(before) + match.end()]):
+                continue
+            if not self._word_ok(match.group(), complete=not (last and ends_inside)):
+                return False
+        return True
+
+    @staticmethod
+    def _clitic(text: str) -> bool:
+        """`text` ends on the 's of "object's" or the t of "doesn't"."""
+        head, mark, tail = text.rpartition("'")
+        return bool(mark) and tail.lower() in _CLITICS and head[-1:].isalpha()
+
+    def _word_ok(self, word: str, complete: bool) -> bool:
+        low = word.lower()
+        if low.isdigit():
+            return True
+        if complete:
+            return low in self.words.set or low in ("a", "i")
+        return self.words.has_prefix(low)
+
+    def _code_span_ok(self, before: str, piece: str) -> bool:
+        span = before[before.rindex("`") + 1 :]
+        if "`" in piece:  # closing: the span must name something in the context
+            inside = span + piece[: piece.index("`")]
+            return self._span_ok(inside, complete=True)
+        return self._span_ok(span + piece, complete=False)
+
+    def _span_ok(self, span: str, complete: bool) -> bool:
+        """A span is a dotted path of identifiers, possibly called: `a.b`, `f()`, `x[0]`."""
+        core = re.sub(r"\(\)$|\[[^\]]*\]$", "", span.strip())
+        if not core:
+            return not complete or bool(span.strip())
+        names = core.split(".")
+        for i, name in enumerate(names):
+            last = i == len(names) - 1
+            if not name:
+                if last and not complete:
+                    continue
+                return False
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                return bool(re.fullmatch(r"[^A-Za-z_]+", core))  # an operator or a literal: `%`, `0`, `{}`
+            if last and not complete:
+                if not self.idents.has_prefix(name):
+                    return False
+            elif name.lower() not in self.idents.set:
+                return False
+        return True
