@@ -10,6 +10,7 @@ import sys
 
 import httpx
 import pytest
+from lsprotocol import types
 from fastmcp import Client
 from fastmcp.client.transports import StdioTransport
 from fastmcp.exceptions import ToolError
@@ -107,3 +108,55 @@ async def test_stdio_mcp_without_a_daemon_serves_headless(tmp_path, teacher):
             await asyncio.sleep(0.1)
         listed = (await mcp.call_tool("list_symbols", {"query": "Euclid gcd"})).structured_content
         assert any(s["path"].startswith("gcd.") for s in listed["result"])
+
+
+async def test_consult_is_short_grounded_and_structured(tmp_path, teacher):
+    """An answer first and within its budget even when the explanations are huge; sources that
+    exist at the cited line now, also after an edit moved them; structured content that
+    validates against the tool's own schema."""
+    import sqlite3
+
+    import jsonschema
+
+    from trm_lsp.serve.consult import BRIEF_WORDS
+
+    root = lab_copy(tmp_path, teacher.url, distill=False)
+    run_cli("distill", str(root))
+    huge = " ".join(["The loop multiplies the running product by each integer up to n."] * 500)
+    db = root / ".trm-lsp" / "index.sqlite3"
+    with sqlite3.connect(db) as conn:  # one enormous stored explanation
+        conn.execute("UPDATE samples SET output = ? WHERE sha256 = (SELECT sha256 FROM symbols WHERE qualname = ?)",
+                     (huge, "factorial_iterative"))
+    factorial = root / "factorial.py"
+    async with lsp(root) as client:
+        await wait_for(client, lambda s: s["indexed"] and s["mcp_url"])
+        async with Client(daemon_url(root)) as mcp:
+            tool = next(t for t in await mcp.list_tools() if t.name == "consult_logic_model")
+            reply = await mcp.call_tool("consult_logic_model", {"query": "how is the factorial computed with a loop?"})
+            data = reply.structured_content
+            jsonschema.validate(data, tool.output_schema)
+            assert len(data["answer"].split()) <= BRIEF_WORDS + 1 and 1 <= len(data["sources"]) <= 5
+            text = reply.content[0].text
+            assert text.startswith(data["answer"][:40]) and len(text.split()) < 400
+            assert text.count("The loop multiplies the running product") == 1  # nothing said twice
+            loop = next(s for s in data["sources"] if s["symbol"] == "factorial_iterative")
+            assert (loop["path"], loop["line"]) == ("factorial.py", 13)
+            assert loop["explained_by"].startswith("teacher ") and loop["age_s"] >= 0
+            full = (await mcp.call_tool("consult_logic_model", {"query": "how is the factorial computed with a loop?",
+                                                                 "detail": "full"})).structured_content
+            excerpt = next(s["excerpt"] for s in full["sources"] if s["symbol"] == "factorial_iterative")
+            assert excerpt.startswith("def factorial_iterative") and len(excerpt) <= 1300
+            # An edit moves the function down 3 lines; the search index still holds the old row.
+            factorial.write_text("# one\n# two\n# three\n" + factorial.read_text(encoding="utf-8"), encoding="utf-8")
+            client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=[
+                types.FileEvent(uri=factorial.as_uri(), type=types.FileChangeType.Changed)]))
+            for _ in range(100):
+                moved = (await mcp.call_tool("consult_logic_model", {"query": "how is the factorial computed with a loop?"}))
+                cited = {(s["symbol"], s["line"]) for s in moved.structured_content["sources"]}
+                if ("factorial_iterative", 16) in cited:
+                    break
+                await asyncio.sleep(0.1)
+            assert ("factorial_iterative", 16) in cited and ("factorial_iterative", 13) not in cited
+            for source in moved.structured_content["sources"]:  # every cited line holds its symbol
+                lines = (root / source["path"]).read_text(encoding="utf-8").splitlines()
+                assert source["symbol"].rsplit(".", 1)[-1] in "\n".join(lines[source["line"] - 1: source["line"] + 2])

@@ -13,13 +13,19 @@ import socket
 from contextlib import nullcontext
 from pathlib import Path
 
+from typing import Literal
+
+from typing_extensions import TypedDict  # pydantic reads typing.TypedDict only on Python >= 3.12
+
 from fastmcp import FastMCP
 from fastmcp.exceptions import ToolError
+from fastmcp.tools.base import ToolResult
 
-from trm_lsp.serve import lookup
+from trm_lsp.distill.context import symbol_text
+from trm_lsp.serve import consult, lookup
 from trm_lsp.serve.answers import Answer
+from trm_lsp.serve.consult import CONSULT_SCHEMA
 from trm_lsp.serve.daemon import Daemon
-from trm_lsp.serve.render import cited
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +39,16 @@ def build_mcp(daemon: Daemon) -> FastMCP:
         "Explains the code of the workspace this daemon serves: what a function, class or document section "
         "does and why, with the path:line of every symbol it used."))
 
-    @mcp.tool
+    @mcp.tool(output_schema=CONSULT_SCHEMA)
     async def consult_logic_model(query: str, file: str | None = None, symbol: str | None = None,
-                                  line: int | None = None) -> str:
-        """Answer a question about the workspace's code (what does X do, where is Y handled), citing
-        `path:line` of the symbols used. `file`, `symbol` and `line` narrow it to one place."""
+                                  line: int | None = None, detail: Literal["brief", "full"] = "brief") -> ToolResult:
+        """Answer a question about the workspace's code (what does X do, where is Y handled): a
+        short answer first, then at most 5 sources as `path:line`. `file`, `symbol` and `line`
+        narrow it to one place; `detail="full"` allows a longer answer and the sources' code."""
         question, note = _bounded(query)
         if not question:
             raise ToolError("query is empty")
+        full = detail == "full"
         await daemon.search.ready()
         rel = _workspace_path(daemon, file) if file else None
         rows = []
@@ -51,21 +59,27 @@ def build_mcp(daemon: Daemon) -> FastMCP:
             row = await _find(daemon, symbol, rel)
             rows += [row] if row is not None else []
         for hit in await _retrieve(daemon, question):
-            if len(rows) >= _SOURCES:
+            if len(rows) >= 2 * _SOURCES:
                 break
             if rel is None or hit.row["path"] == rel:
                 rows.append(hit.row)
-        rows = list({r["id"]: r for r in rows}.values())[:_SOURCES]
+        grounded_rows = [g for g in (consult.grounded(daemon.store, r) for r in rows) if g is not None]
+        rows = list({r["id"]: r for r in grounded_rows}.values())[:_SOURCES]
         if not rows:
-            return f"No symbol in {daemon.root.name} matches this question.{note}"
+            result = consult.Consultation(f"No symbol in {daemon.root.name} matches this question.", note=note.strip())
+            return ToolResult(content=result.text(), structured_content=result.structured())
         answers = [await daemon.engine.answer(r, 2.0) for r in rows]
-        live = await _ask_teacher_live(daemon, question, rows, answers)
-        head = live or answers[0].text.strip()
-        sources = "\n".join(cited(a) for a in answers)
-        return f"{head}\n\nSources:\n{sources}{note}"
+        budget = consult.FULL_WORDS if full else consult.BRIEF_WORDS
+        live = await _ask_teacher_live(daemon, question, rows, answers, budget)
+        codes = [symbol_text(daemon.store, r["sha256"], r) or "" for r in rows] if full else [""] * len(rows)
+        result = consult.Consultation(
+            answer=live or consult.compose(question, answers, budget),
+            sources=[consult.source_of(a, r, full, c) for a, r, c in zip(answers, rows, codes)],
+            declined="the student declined" in answers[0].note, note=note.strip())
+        return ToolResult(content=result.text(), structured_content=result.structured())
 
     @mcp.tool
-    async def explain_symbol(symbol: str, file: str | None = None) -> dict:
+    async def explain_symbol(symbol: str, file: str | None = None) -> Explained:
         """The explanation of one symbol (qualified name, e.g. `Parser.parse`), with its source:
         the teacher, the TRM student, or the structure alone when neither has answered yet."""
         rel = _workspace_path(daemon, file) if file else None
@@ -76,7 +90,7 @@ def build_mcp(daemon: Daemon) -> FastMCP:
 
     @mcp.tool
     async def list_symbols(file: str | None = None, query: str | None = None, kind: str | None = None,
-                           limit: int = 100) -> list[dict]:
+                           limit: int = 100) -> list[SymbolBrief]:
         """Indexed symbols: of one file, or those matching `query` (BM25 over names and docs)."""
         limit = max(1, min(int(limit), 1000))
         if file:
@@ -89,7 +103,7 @@ def build_mcp(daemon: Daemon) -> FastMCP:
         return [_brief(r) for r in rows if kind is None or r["kind"] == kind][:limit]
 
     @mcp.tool
-    async def trace_logic(symbol: str, file: str | None = None) -> dict:
+    async def trace_logic(symbol: str, file: str | None = None) -> Trace:
         """Callers and callees of a symbol, from the index: who calls it (path:line) and which
         known symbols it calls."""
         rel = _workspace_path(daemon, file) if file else None
@@ -140,7 +154,39 @@ async def _find(daemon: Daemon, symbol: str, rel: str | None):
     return None
 
 
-def _brief(row) -> dict:
+class SymbolBrief(TypedDict):
+    symbol: str
+    kind: str
+    path: str
+    line: int
+    end_line: int
+    signature: str | None
+
+
+#: A call site: `in` is the enclosing symbol's name ("" at module level); a keyword, hence this form.
+Caller = TypedDict("Caller", {"path": str, "line": int, "in": str})
+
+
+class Trace(TypedDict):
+    symbol: SymbolBrief
+    callees: list[SymbolBrief]
+    callers: list[Caller]
+
+
+class Explained(TypedDict):
+    symbol: str
+    kind: str
+    path: str
+    line: int
+    signature: str
+    explanation: str
+    source: str  # "teacher" | "student" | "structure"
+    teacher: str
+    reasoning: str
+    provenance: str
+
+
+def _brief(row) -> SymbolBrief:
     return {"symbol": row["qualname"], "kind": row["kind"], "path": row["path"], "line": row["start_line"],
             "end_line": row["end_line"], "signature": row["signature"]}
 
@@ -159,20 +205,19 @@ async def _retrieve(daemon: Daemon, question: str):
         return hits
 
 
-async def _ask_teacher_live(daemon: Daemon, question: str, rows, answers: list[Answer]) -> str:
+async def _ask_teacher_live(daemon: Daemon, question: str, rows, answers: list[Answer], budget: int) -> str:
     """A free-form question with no exact symbol behind it goes to the teacher when it is up,
-    with the retrieved code as context; any failure falls back to the stored answers."""
+    with the retrieved code as context, its reply held to `budget` words; any failure falls
+    back to the stored answers."""
     teacher = daemon._teacher
     if teacher is None or daemon.distiller is None or daemon.distiller.teacher_state != "up":
         return ""
-    from trm_lsp.distill.context import symbol_text
-
     context = []
     for row, answer in zip(rows[:3], answers):
         text = (symbol_text(daemon.store, row["sha256"], row) or "")[:1500]
         context.append(f"{row['path']}:{row['start_line']} {row['qualname']}\n{text}\nKnown: {answer.text}")
     messages = [
-        {"role": "system", "content": "You answer questions about a code base in two or three sentences, "
+        {"role": "system", "content": f"You answer questions about a code base in at most {budget} words, "
                                       "citing path:line of the code you rely on."},
         {"role": "user", "content": "\n\n".join(context) + f"\n\nQuestion: {question}"},
     ]
@@ -181,7 +226,9 @@ async def _ask_teacher_live(daemon: Daemon, question: str, rows, answers: list[A
     except Exception as exc:  # down, slow or junk: the stored answers stand
         log.info("live teacher answer unavailable: %s", exc)
         return ""
-    return f"{reply.output.strip()}\n\n(answered live by teacher {teacher.name})"
+    words = reply.output.split()
+    text = " ".join(words[:budget]) + (" …" if len(words) > budget else "")
+    return f"{text} (answered live by teacher {teacher.name})"
 
 
 # -- serving -------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Answers as markdown: the hover card, the explanation document, and the MCP reply."""
+"""Answers as markdown: the hover card and the explanation document (MCP replies: consult.py)."""
 
 from __future__ import annotations
 
@@ -25,8 +25,3 @@ def hover_markdown(answer: Answer, language: str = "") -> str:
 def explanation_document(answer: Answer, language: str = "") -> str:
     """The page `trm-lsp.explain` opens beside the code."""
     return f"# {answer.symbol}\n\n" + hover_markdown(answer, language) + "\n"
-
-
-def cited(answer: Answer) -> str:
-    """One source in an MCP reply: `path:line` first, so a client can link it."""
-    return f"- `{answer.path}:{answer.line}` {answer.kind} `{answer.symbol}` ({answer.provenance()}): {answer.text.strip()}"

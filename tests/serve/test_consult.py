@@ -1,0 +1,40 @@
+"""The answer consult_logic_model composes: what bears on the question, within its budget,
+nothing twice, and sources one line each."""
+
+from __future__ import annotations
+
+from trm_lsp.serve.answers import Answer
+from trm_lsp.serve.consult import BRIEF_WORDS, Consultation, Source, compose
+
+
+def answer(text: str, source: str = "teacher", symbol: str = "f") -> Answer:
+    return Answer(symbol=symbol, kind="function", path="m.py", line=1, signature="", text=text, source=source,
+                  teacher="t")
+
+
+def test_the_best_source_speaks_first_and_the_others_only_where_they_bear():
+    answers = [answer("The stack refuses a push when it is full. It keeps items in a list."),
+               answer("A queue hands out items first in, first out.", symbol="Queue.get"),
+               answer("When the stack is full, push raises OverflowError.", symbol="Stack.push")]
+    text = compose("how does the stack refuse to grow past its capacity", answers, BRIEF_WORDS)
+    assert text.startswith("The stack refuses a push when it is full.")
+    assert "OverflowError" in text and "queue" not in text.lower()
+
+
+def test_the_budget_holds_and_nothing_is_said_twice():
+    huge = " ".join(f"The loop multiplies step {n} into the product." for n in range(400))
+    answers = [answer(huge), answer("The loop multiplies step 0 into the product.", symbol="g")]
+    text = compose("how does the loop multiply", answers, BRIEF_WORDS)
+    assert len(text.split()) <= BRIEF_WORDS
+    assert text.count("The loop multiplies step 0 into the product.") == 1
+
+
+def test_sources_are_one_line_each_and_do_not_repeat_the_answer():
+    sources = [Source("m.py", 3, 9, "function", "f", "teacher t", 5.0, "It adds two numbers."),
+               Source("n.py", 7, 8, "method", "C.g", "TRM student", None, "It subtracts.")]
+    text = Consultation("It adds two numbers.", sources).text()
+    lines = text.splitlines()
+    assert lines[0] == "It adds two numbers." and lines[2] == "Sources:"
+    assert lines[3] == "- `m.py:3` function `f` (teacher t)"  # its sentence is the answer already
+    assert lines[4] == "- `n.py:7` method `C.g` (TRM student): It subtracts."
+    assert Consultation("x", sources, declined=True).structured()["declined"] is True

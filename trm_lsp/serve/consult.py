@@ -1,0 +1,145 @@
+"""The answer `consult_logic_model` gives an agent: short, grounded and structured.
+
+An agent pays for every token and must find the answer in what it gets back. So: a direct
+answer first (at most ~120 words with `detail="brief"`), made of the sentences of the
+best-matching explanations that bear on the question (the teacher's where they exist, else the
+student's), then at most five sources, one line each (`path:line`, kind and name, who explained
+it, its first sentence unless the answer already says it). Nothing is said twice. Every source
+is grounded: it is re-read from the index now, and a symbol that moved or changed since it was
+retrieved is re-resolved by name or dropped, never cited at a stale line. The same content goes
+out as structured data (`Consultation.structured`), with the schema in `CONSULT_SCHEMA`.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, field
+
+from trm_lsp.serve import lookup
+from trm_lsp.serve.answers import Answer, first_sentence
+from trm_lsp.store import Store
+from trm_lsp.textutil import words
+
+BRIEF_WORDS = 120
+FULL_WORDS = 300
+MAX_SOURCES = 5
+SOURCE_WORDS = 24  # a source line's sentence, cut
+EXCERPT_CHARS = 1200  # a source's code with detail="full", cut
+_STOP = frozenset("a an and are as at be by does do for from how in is it its of on or that the this to what "
+                  "when where which who why with".split())
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass
+class Source:
+    path: str
+    line: int
+    end_line: int
+    kind: str
+    symbol: str
+    explained_by: str  # "teacher <model>", "TRM student" or "structure" (nobody yet)
+    age_s: float | None  # age of the teacher's answer, None for the others
+    excerpt: str  # brief: the explanation's first sentence; full: the symbol's current code (cut)
+
+
+@dataclass
+class Consultation:
+    answer: str
+    sources: list[Source] = field(default_factory=list)
+    declined: bool = False  # the student declined on the best source: no explanation reads well enough
+    note: str = ""
+
+    def text(self) -> str:
+        lines = [self.answer.strip()]
+        if self.sources:
+            lines += ["", "Sources:"]
+            for s in self.sources:
+                said = s.excerpt and s.excerpt[:60] in self.answer
+                tail = "" if said or "\n" in s.excerpt else f": {s.excerpt}"
+                lines.append(f"- `{s.path}:{s.line}` {s.kind} `{s.symbol}` ({s.explained_by}){tail}")
+                if "\n" in s.excerpt:  # detail="full": the code itself
+                    lines += ["  ```", *("  " + code for code in s.excerpt.splitlines()), "  ```"]
+        if self.note:
+            lines += ["", self.note]
+        return "\n".join(lines)
+
+    def structured(self) -> dict:
+        out = {"answer": self.answer, "sources": [asdict(s) for s in self.sources]}
+        if self.declined:
+            out["declined"] = True
+        return out
+
+
+_SOURCE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "path": {"type": "string"}, "line": {"type": "integer"}, "end_line": {"type": "integer"},
+        "kind": {"type": "string"}, "symbol": {"type": "string"}, "explained_by": {"type": "string"},
+        "age_s": {"type": ["number", "null"]}, "excerpt": {"type": "string"},
+    },
+    "required": ["path", "line", "end_line", "kind", "symbol", "explained_by", "age_s", "excerpt"],
+}
+CONSULT_SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "string"}, "sources": {"type": "array", "items": _SOURCE_SCHEMA},
+                   "declined": {"type": "boolean"}},
+    "required": ["answer", "sources"],
+}
+
+
+def grounded(store: Store, row: sqlite3.Row) -> sqlite3.Row | None:
+    """The symbol as the index holds it now: the same row if its text is unchanged, else the
+    symbol of the same name in the same file (it moved or was edited), else None (it is gone)."""
+    now = lookup.symbol_rows(store, "WHERE s.id = ?", (row["id"],))
+    if now and now[0]["sha256"] == row["sha256"] and now[0]["start_line"] == row["start_line"]:
+        return now[0]
+    return lookup.symbol_by_qualname(store, row["qualname"], row["path"])
+
+
+def source_of(answer: Answer, row: sqlite3.Row, full: bool, code: str = "") -> Source:
+    by = {"teacher": f"teacher {answer.teacher}", "student": "TRM student"}.get(answer.source, "structure")
+    age = round(time.time() - answer.created_at, 1) if answer.source == "teacher" else None
+    excerpt = _cut_code(code) if full and code else _cut_words(first_sentence(answer.text), SOURCE_WORDS)
+    return Source(row["path"], row["start_line"], row["end_line"], row["kind"], row["qualname"], by, age, excerpt)
+
+
+def compose(question: str, answers: list[Answer], budget: int) -> str:
+    """The sentences of the explanations that bear on the question, best source first, within
+    `budget` words, none twice. The best source always speaks first; a later one adds a
+    sentence only if it shares a content word with the question."""
+    wanted = {w for w in words(question) if w not in _STOP and len(w) > 2}
+    picked: list[tuple[int, int, str]] = []
+    seen: set[str] = set()
+    used = 0
+    for rank, answer in enumerate(answers):
+        if answer.source == "structure" and rank > 0:
+            continue
+        for index, sentence in enumerate(_SENTENCE.split(answer.text.strip())):
+            sentence = " ".join(sentence.split())
+            key = re.sub(r"\W+", " ", sentence.lower()).strip()
+            if not key or key in seen:
+                continue
+            bears = rank == 0 and index == 0 or bool(wanted & set(words(sentence)))
+            length = len(sentence.split())
+            if not bears or used + length > budget:
+                continue
+            seen.add(key)
+            picked.append((rank, index, sentence))
+            used += length
+    if not picked and answers:
+        return _cut_words(answers[0].text, budget)
+    return " ".join(sentence for _, _, sentence in sorted(picked))
+
+
+def _cut_words(text: str, limit: int) -> str:
+    parts = text.split()
+    return " ".join(parts) if len(parts) <= limit else " ".join(parts[:limit]) + " …"
+
+
+def _cut_code(code: str) -> str:
+    code = code.rstrip()
+    if len(code) <= EXCERPT_CHARS:
+        return code
+    return code[: code.rfind("\n", 0, EXCERPT_CHARS) if "\n" in code[:EXCERPT_CHARS] else EXCERPT_CHARS] + "\n…"
