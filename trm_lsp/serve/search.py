@@ -8,6 +8,7 @@ import asyncio
 import sqlite3
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -19,9 +20,6 @@ from trm_lsp.textutil import words
 
 _CANDIDATES = 50
 _REBUILD_SECONDS = 30.0
-#: Weight of the question's similarity to a candidate's teacher explanation (standardised over
-#: the explained candidates), beside BM25 and the similarity to its code (bench/agent_answers.py).
-EXPLANATION_WEIGHT = 0.5
 
 
 @dataclass
@@ -41,7 +39,6 @@ class SymbolSearch:
         self._ids: list[int] = []
         self._keys: list[tuple[str, str]] = []  # (path, qualname) of each id, to re-find a moved symbol
         self._embeddings: dict[str, np.ndarray] = {}
-        self._explanations: dict[str, np.ndarray] = {}
         self._stale = True
         self._built_at = 0.0
         self._lock = asyncio.Lock()
@@ -65,15 +62,35 @@ class SymbolSearch:
         db = sqlite3.connect(f"file:{self.store.path}?mode=ro", uri=True)
         try:
             rows = db.execute(
-                "SELECT s.id, s.qualname, s.signature, s.doc, f.path, group_concat(sm.output, ' ') FROM symbols s "
-                "JOIN files f ON f.id = s.file_id LEFT JOIN samples sm ON sm.sha256 = s.sha256 GROUP BY s.id").fetchall()
+                "SELECT s.id, s.qualname, s.signature, s.doc, f.path, group_concat(sm.output, ' '), "
+                "s.text, s.start_byte, s.end_byte FROM symbols s JOIN files f ON f.id = s.file_id "
+                "LEFT JOIN samples sm ON sm.sha256 = s.sha256 GROUP BY s.id").fetchall()
         finally:
             db.close()
-        corpus = [words(" ".join(part or "" for part in r[1:])) or ["_"] for r in rows]
+        codes = self._code_texts(rows)
+        corpus = [words(" ".join(part or "" for part in r[1:6]) + " " + code) or ["_"] for r, code in zip(rows, codes)]
         bm25 = bm25s.BM25()
         if corpus:
             bm25.index(corpus, show_progress=False)
         return [r[0] for r in rows], [(r[4], r[1]) for r in rows], bm25
+
+    def _code_texts(self, rows) -> list[str]:
+        """Each symbol's code, each file read once: questions seldom name a symbol but often the
+        names it uses (name-masked top-5 0.342 -> 0.471 with the code in the index: bench/agent_answers.py)."""
+        by_file: dict[str, bytes] = {}
+        out = []
+        for r in rows:
+            if r[6] is not None:  # documents keep their text in the store
+                out.append(r[6])
+                continue
+            if r[4] not in by_file:
+                try:
+                    with open(Path(self.store.workspace) / r[4], "rb") as fh:
+                        by_file[r[4]] = fh.read()
+                except OSError:
+                    by_file[r[4]] = b""
+            out.append(by_file[r[4]][r[7]:r[8]].decode("utf-8", "replace"))
+        return out
 
     def search(self, query: str, k: int = _CANDIDATES) -> list[Hit]:
         """BM25 candidates, best first (after `await ready()`); runs on the loop thread."""
@@ -92,40 +109,28 @@ class SymbolSearch:
                 hits.append(Hit(row, score))
         return hits
 
-    def texts_to_embed(self, hits: list[Hit]) -> dict[str, tuple[str, str]]:
-        """sha256 -> (code, teacher explanation or "") of the candidates whose embeddings are
-        not cached yet (loop thread: reads the store)."""
-        from trm_lsp.store.samples import Samples
+    def texts_to_embed(self, hits: list[Hit]) -> dict[str, str]:
+        """sha256 -> code text of the candidates whose embedding is not cached yet (loop thread).
 
-        samples = Samples(self.store)
-        out = {}
-        for h in hits:
-            sha = h.row["sha256"]
-            if sha not in self._embeddings:
-                sample = samples.best_for(sha) if EXPLANATION_WEIGHT else None
-                out[sha] = (symbol_text(self.store, sha, h.row) or h.row["qualname"], sample.output if sample else "")
-        return out
+        Not kept: also matching the question against the teacher's explanations of the candidates
+        (weight 0.5). Questions are mostly about symbols nobody explained yet, and that channel
+        lifted the explained ones over them: top-5 0.329 vs 0.342 without it
+        (bench/agent_answers.py, README)."""
+        return {h.row["sha256"]: symbol_text(self.store, h.row["sha256"], h.row) or h.row["qualname"]
+                for h in hits if h.row["sha256"] not in self._embeddings}
 
-    def fuse(self, query: str, hits: list[Hit], student, texts: dict[str, tuple[str, str]]) -> list[Hit]:
-        """Re-rank BM25 candidates with the student's similarity of the question to their code
-        and, where the teacher explained them, to that explanation (a question reads like a
-        description of code more than like code). Runs on the student's thread; no store."""
+    def fuse(self, query: str, hits: list[Hit], student, texts: dict[str, str]) -> list[Hit]:
+        """Re-rank BM25 candidates with the student's embedding similarity. Runs on the
+        student's thread; touches no store."""
         from trm_lsp.student.fusion import fuse
 
         if texts:
             shas = list(texts)
-            for sha, vector in zip(shas, student.embed([texts[s][0] for s in shas], "code")):
+            for sha, vector in zip(shas, student.embed([texts[s] for s in shas], "code")):
                 self._embeddings[sha] = vector
-            explained = [s for s in shas if texts[s][1]]
-            for sha, vector in zip(explained, student.embed([texts[s][1] for s in explained], "text")):
-                self._explanations[sha] = vector
         q = student.embed([query], "text")[0]
         similarity = np.array([float(q @ self._embeddings[h.row["sha256"]]) for h in hits])
         fused = fuse(np.array([h.score for h in hits]), similarity)
-        described = [i for i, h in enumerate(hits) if h.row["sha256"] in self._explanations]
-        if EXPLANATION_WEIGHT and len(described) > 1:
-            sims = np.array([float(q @ self._explanations[hits[i].row["sha256"]]) for i in described])
-            fused[described] += EXPLANATION_WEIGHT * (sims - sims.mean()) / (sims.std() + 1e-9)
         return [Hit(hits[i].row, float(fused[i])) for i in np.argsort(-fused, kind="stable")]
 
     def _rows(self, ids: list[int]) -> list[sqlite3.Row]:
