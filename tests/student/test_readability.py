@@ -89,3 +89,10 @@ def test_possessives_and_contractions_are_not_broken_words():
     assert not vetter([0, 1], 9)  # "object'x": no such ending
     assert Lexicon.learn(["OR-ing the bits.", "OR-ing again.", "the object's name doesn't"], min_count=1).words == \
         sorted({"again", "bits", "doesn", "name", "object", "the"})
+
+
+def test_the_vetter_never_lets_a_word_follow_itself(vetter):
+    the, dot, returns = vetter.pieces.index(" the"), vetter.pieces.index("."), vetter.pieces.index(" returns")
+    assert not vetter([returns, the, the], dot)  # "returns the the."
+    assert not vetter.ends_well([returns, the, the])
+    assert vetter([returns, the], dot) and vetter.ends_well([returns, the])

@@ -71,6 +71,15 @@ class _Sorted:
         return i < len(self.items) and self.items[i].startswith(prefix)
 
 
+_LAST_TWO_WORDS = re.compile(r"([A-Za-z]+)\s+([A-Za-z]+)$")
+
+
+def _doubled(text: str) -> bool:
+    """The text ends on a word written twice in a row."""
+    match = _LAST_TWO_WORDS.search(text[-80:])
+    return bool(match) and match.group(1).lower() == match.group(2).lower()
+
+
 class Vetter:
     """`vetter(tokens, candidate) -> bool` for `Engine.generate`: may this token come next?"""
 
@@ -103,6 +112,8 @@ class Vetter:
         piece = self.pieces[candidate]
         if not piece:
             return False
+        if not piece[0].isalpha() and _doubled(before):
+            return False  # the word just finished is the one before it again ("Push Push")
         if before.count("`") % 2 == 1:  # inside a code span
             return self._code_span_ok(before, piece)
         if "`" not in piece:
@@ -118,7 +129,7 @@ class Vetter:
     def ends_well(self, tokens: list[int]) -> bool:
         """The answer may stop here: no code span left open, no word left half written."""
         text = self.text_of(tokens)
-        if text.count("`") % 2:
+        if text.count("`") % 2 or _doubled(text):
             return False
         tail = _TAIL_LETTERS.search(text)
         return tail is None or self._word_ok(tail.group(), complete=True)
