@@ -37,6 +37,6 @@ def test_demo_without_a_teacher_imports_the_recorded_answers_and_trains(tmp_path
                      timeout=600)
     out = result.stderr
     assert "using the recorded answers instead" in out
-    assert "from the live teacher" in out and "trained on" in out
+    assert "from the live teacher" in out and "fine-tuned from the pretrained base on" in out
     assert "TRM student" in out and "deepseek-r1:1.5b" in out  # both sources in the table
     assert "trm-lsp explain" in out and "editors/neovim" in out

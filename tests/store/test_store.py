@@ -110,6 +110,9 @@ def _consistent(workspace: Path) -> int:
     """Every file in the store has exactly the symbols its content gives. Returns the file count."""
     db = sqlite3.connect(workspace / ".trm-lsp" / "index.sqlite3")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'files'").fetchone() is None:
+        db.close()  # killed before the schema was written: an empty store, which the next run creates
+        return 0
     files = db.execute("SELECT id, path FROM files").fetchall()
     for file_id, path in files:
         stored = sorted(r[0] for r in db.execute("SELECT sha256 FROM symbols WHERE file_id = ?", (file_id,)))

@@ -152,7 +152,7 @@ async def _answers(store, student_dir: Path):
     from trm_lsp.serve.lookup import symbol_rows
 
     slot = StudentSlot(student_dir)
-    slot.load()
+    slot.load(here=True)  # this process exits normally: MLX must be read on the main thread
     engine = AnswerEngine(store, slot)
     rows = symbol_rows(store, "WHERE s.kind IN ('function', 'method', 'class', 'struct', 'interface') "
                              "ORDER BY f.path, s.start_line")

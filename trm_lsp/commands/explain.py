@@ -48,7 +48,7 @@ async def _explain(root, settings, rel: str, rest: str, by_name: bool, args) -> 
         if row is None:
             print(f"trm-lsp: error: no indexed symbol at {rel}{'::' if by_name else ':'}{rest}", file=sys.stderr)
             return 1
-        slot.load()
+        slot.load(here=True)  # this process exits normally: MLX must be read on the main thread
         answer = await AnswerEngine(store, slot).answer(row, args.wait)
     finally:
         slot.close()

@@ -100,8 +100,13 @@ class StudentSlot:
         self.version = ""
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="student")
 
-    def load(self) -> bool:
-        """Load (or reload) the checkpoint; on failure keep the previous student and say why."""
+    def load(self, here: bool = False) -> bool:
+        """Load (or reload) the checkpoint; on failure keep the previous student and say why.
+
+        `here`: on the calling thread. A process that exits normally must have read the MLX
+        checkpoint on its main thread: read on a worker, MLX's thread state aborts the exit
+        ("terminate called without an active exception") about half the time. The daemon
+        reads on the student's thread and leaves with os._exit."""
         own = (self.directory / "config.json").exists() or self.directory.with_name(
             self.directory.name + ".old").exists()
         if not own and self.base is None:
@@ -111,7 +116,7 @@ class StudentSlot:
             from trm_lsp.student.infer import Student  # MLX loads only when a checkpoint exists
 
             load = (lambda: Student.load(self.directory)) if own else (lambda: Student.load(self.base, memory=[]))
-            student = self.executor.submit(load).result()
+            student = load() if here else self.executor.submit(load).result()
         except Exception as exc:  # CheckpointError and whatever a damaged file raises
             self.problem = f"student checkpoint unusable: {exc}"
             log.warning("%s", self.problem)
