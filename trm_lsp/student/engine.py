@@ -170,8 +170,9 @@ class Engine:
         """Beam search after `prefix` (greedy with `beams=1`): `forced` tokens are written first,
         no beam writes a trigram twice, and `vet(tokens, candidate)` may refuse a candidate (the
         student refuses broken words) and `eos` only after `min_tokens`; a hypothesis for which
-        `finished(tokens)` holds is complete (the student stops once it has said its sentence). Hypotheses are ranked by their mean log-probability, so a
-        long answer is not punished for its length; the best one is returned with that score."""
+        `finished(tokens)` holds is complete (the student stops once it has said its sentence).
+        Hypotheses are ranked by their mean log-probability, so a long answer is not punished for
+        its length; the best one is returned with that score."""
         cfg = self.cfg
         forced = list(forced or [])[:limit]
         total = len(prefix) + limit + 1
@@ -206,10 +207,10 @@ class Engine:
             candidates.sort(key=lambda c: -c[0])
             rows, nxt, next_alive = [], [], []
             for score, row, token, step in candidates:
-                steps_logp = alive[row].logps + [step]
-                hyp = _Hypothesis(alive[row].tokens + [token], score, alive[row].generated + 1, steps_logp)
-                if token == eos:
-                    done.append(_Hypothesis(alive[row].tokens, score, alive[row].generated + 1, steps_logp))
+                logps = alive[row].logps + [step]
+                hyp = _Hypothesis(alive[row].tokens + [token], score, logps)
+                if token == eos:  # its probability counts, the token is not written
+                    done.append(_Hypothesis(alive[row].tokens, score, logps))
                 elif finished is not None and finished(hyp.tokens):
                     done.append(hyp)
                 else:
@@ -229,7 +230,6 @@ class Engine:
         best = max(done + alive, key=lambda h: h.mean, default=_Hypothesis(list(forced), 0.0))
         return Generation(best.tokens, best.mean, best.logps)
 
-
     def sequence_logprobs(self, prefix: list[int], tokens: list[int], steps: int, keep: np.ndarray) -> np.ndarray:
         """Log-probability of each of `tokens` written after `prefix` (one forward, no cache)."""
         if not tokens:
@@ -243,14 +243,13 @@ class Engine:
 @dataclass
 class _Hypothesis:
     tokens: list[int]
-    logp: float
-    generated: int = 0
-    logps: list[float] = field(default_factory=list)  # of each written token (EOS last, when written)
+    logp: float  # the sum of `logps`, kept as the running beam score
+    logps: list[float] = field(default_factory=list)  # of each chosen token (EOS last, when chosen)
 
     @property
     def mean(self) -> float:
-        """Mean log-probability per written token (the forced ones are not the model's choice)."""
-        return self.logp / self.generated if self.generated else -math.inf
+        """Mean log-probability per chosen token (the forced ones are not the model's choice)."""
+        return self.logp / len(self.logps) if self.logps else -math.inf
 
 
 @dataclass

@@ -146,7 +146,7 @@ def _tidy(text: str, max_sentences: int = 3) -> str:
     """Whole sentences only: at most `max_sentences`, and a last one the length limit cut short is
     dropped when a whole one comes before it. Whitespace collapsed."""
     text = _SPACES.sub(" ", text).strip()
-    sentences = [s for s in re.split(r"(?<=[.!?])\s", text) if s]
+    sentences = [s for s in _SENTENCE_END.split(text) if s]
     whole = [s for s in sentences if s[-1] in ".!?" and s.count("`") % 2 == 0]
     if whole and len(whole) < len(sentences) and sentences[-1] not in whole:
         sentences = sentences[:-1]
