@@ -21,6 +21,7 @@ test: venv system
 e2e: venv system $(VENV)/.installed-e2e
 	$(PY) scripts/e2e_smoke.py
 	$(PY) -m pytest -q -m slow
+	TRM_FUZZ_PROFILE=deep $(PY) -m pytest -q tests/test_fuzz.py
 
 # The VS Code extension, packaged to editors/vscode/trm-lsp.vsix (needs Node.js 20+ and npm).
 vsix:

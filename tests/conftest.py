@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fake_teacher import FakeTeacher
+
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -53,3 +55,45 @@ def write(root: Path, rel: str, content: str | bytes) -> Path:
     else:
         path.write_text(content, encoding="utf-8")
     return path
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` now (from /proc), so a test can check none outlive it."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier and child not in found}
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int], within: float = 5.0) -> set[int]:
+    """Those of `pids` still running (not zombies) after up to `within` seconds."""
+    import time
+
+    deadline = time.monotonic() + within
+    while True:
+        running = set()
+        for pid in pids:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state != "Z":
+                running.add(pid)
+        if not running or time.monotonic() > deadline:
+            return running
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def fake_teacher():
+    """The Ollama-speaking stand-in, on a free loopback port."""
+    with FakeTeacher() as teacher:
+        yield teacher

@@ -3,7 +3,8 @@ tests: the one stand-in the project allows, since Ollama itself cannot be instal
 
 It answers /api/tags, /api/show, /api/version and /api/chat (streaming or not, with or without
 `think`), /v1/models and /v1/chat/completions; counts calls; and injects faults on request:
-slow answers, HTTP 500, malformed JSON, a stream cut mid-answer, an empty answer.
+slow answers, HTTP 500, malformed JSON, a stream cut mid-answer, an empty answer, a runaway
+answer (`huge:N`, N characters of prose) and one enormous word (`word:N`).
 """
 
 from __future__ import annotations
@@ -112,6 +113,11 @@ class FakeTeacher:
                 reasoning, output = teacher.answer_for(prompt)
                 if fault == "empty":
                     reasoning, output = "", ""
+                elif fault.startswith("huge:"):
+                    size = int(fault.split(":")[1])
+                    output = ("the loop adds one more line " * (size // 28 + 1))[:size]
+                elif fault.startswith("word:"):
+                    output = "x" * int(fault.split(":")[1])
                 if openai:
                     self._openai(reasoning, output, fault)
                 elif body.get("stream", True):
@@ -143,7 +149,11 @@ class FakeTeacher:
                 pieces = []
                 if message.get("thinking"):
                     pieces += [{"role": "assistant", "content": "", "thinking": w + " "} for w in message["thinking"].split()]
-                pieces += [{"role": "assistant", "content": w + " "} for w in message["content"].split(" ") if w]
+                content = message["content"]
+                if len(content) > 100_000:  # a runaway answer arrives in large pieces, as a fast server sends it
+                    pieces += [{"role": "assistant", "content": content[i:i + 65536]} for i in range(0, len(content), 65536)]
+                else:
+                    pieces += [{"role": "assistant", "content": w + " "} for w in content.split(" ") if w]
                 for n, piece in enumerate(pieces):
                     if fault == "cut" and n == len(pieces) // 2:
                         self.wfile.flush()

@@ -58,3 +58,14 @@ def test_settings_file_is_applied(workspace: Path):
     write(workspace, "a.py", "def a(): pass\n")
     rows = [json.loads(x) for x in run_cli("index", str(workspace), "--json").stdout.splitlines()]
     assert [r["name"] for r in rows] == ["a"]
+
+
+def test_explain_takes_an_absolute_path_and_refuses_huge_lines_in_words(workspace: Path):
+    write(workspace, "m.py", "def f(x):\n    return x\n")
+    absolute = run_cli("explain", str(workspace), f"{workspace / 'm.py'}:1", "--wait", "0")
+    assert absolute.stdout.startswith("f (function) m.py:1")
+    huge = run_cli("explain", str(workspace), "m.py:99999999999999999999999", check=False)
+    assert huge.returncode == 1 and "no indexed symbol at m.py:99999999999999999999999" in huge.stderr
+    assert "SQLite" not in huge.stderr and "Traceback" not in huge.stderr
+    outside = run_cli("explain", str(workspace), "/etc/passwd:1", check=False)
+    assert outside.returncode == 2 and "outside the workspace" in outside.stderr

@@ -10,7 +10,7 @@ import logging
 import sys
 
 from trm_lsp import __version__
-from trm_lsp.interpreter import protect_children
+from trm_lsp.interpreter import die_with_starter, protect_children
 
 #: name -> (module under trm_lsp.commands, one-line summary)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -52,6 +52,7 @@ def own_records(record: logging.LogRecord) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    die_with_starter()  # started by a daemon or an index run: a kill -9 of it takes us too
     protect_children()  # no Python child of ours imports from the workspace (trm_lsp.interpreter)
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -36,6 +36,9 @@ class IndexSettings:
     workers: int = 0
     #: Longest docstring or leading comment kept per symbol, in characters.
     max_doc_chars: int = 600
+    #: Directories outside the workspace that symlinks may lead to (by default links whose
+    #: target resolves outside the workspace are skipped: their files would reach the teacher).
+    outside_roots: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -91,6 +94,10 @@ class TeacherSettings:
     context_tokens: int = 1200
     #: Longest symbol text sent, in characters; longer ones are cut and say so.
     max_input_chars: int = 12000
+    #: Longest explanation and reasoning stored per answer, in characters; longer ones are cut
+    #: at a word, marked as cut and counted (a runaway teacher once filled 20 MB per answer).
+    max_answer_chars: int = 8000
+    max_reasoning_chars: int = 32000
 
 
 @dataclass

@@ -23,8 +23,9 @@ from typing import Callable, Iterable, Iterator
 
 from trm_lsp.config import Settings
 from trm_lsp.extract.file import FileJob, FileResult, extract_file
-from trm_lsp.extract.languages import extractor_fingerprint, language_for
+from trm_lsp.extract.languages import extractor_fingerprint
 from trm_lsp.extract.scan import Candidate, Scanner, Skipped
+from trm_lsp.interpreter import die_with_parent
 from trm_lsp.store import Store
 
 log = logging.getLogger(__name__)
@@ -121,21 +122,19 @@ def index_paths(root: Path, rels: Iterable[str], store: Store, settings: Setting
     _check_extractor(store)
     known = store.file_states()
     jobs = []
+    scanner = Scanner(root, settings.index)
     for rel in rels:
-        path = os.path.join(root, rel)
-        language = language_for(rel)
-        try:
-            st = os.stat(path)
-        except OSError:
-            if rel in known:
+        verdict = scanner.check(rel)
+        if not isinstance(verdict, Candidate):
+            if rel in known:  # gone, or now a link out, a FIFO, too large, ignored: not indexed
                 with store.transaction():
                     store.remove_file(rel)
                 report.removed += 1
-            continue
-        if language is None:
+            if isinstance(verdict, Skipped):
+                report.skipped[verdict.rel] = verdict.reason
             continue
         state = known.get(rel)
-        jobs.append(_job(Candidate(rel, path, st.st_size, st.st_mtime_ns, language), state[3] if state else None))
+        jobs.append(_job(verdict, state[3] if state else None))
     _write(_results(jobs, settings, report, start_method), store, report, None)
     report.seconds = time.perf_counter() - started
     return report
@@ -253,7 +252,7 @@ def _results(jobs: Iterable[FileJob], settings: Settings, report: IndexReport,
 
 @contextmanager
 def _pool(workers: int, context) -> Iterator[ProcessPoolExecutor]:
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent)
     try:
         yield pool
     finally:

@@ -7,12 +7,19 @@ the real module, breaking the daemon or running the user's code inside it. Every
 (the BLAS re-exec, training, planning, multiprocessing workers) therefore runs with
 `PYTHONSAFEPATH=1` / `-P` (Python 3.11+), which keeps the current directory off `sys.path`
 whatever the child imports, including interpreters that multiprocessing starts on its own.
+
+Children also die with the process that started them (Linux' parent-death signal): a kill -9
+of the daemon or of `trm-lsp index` must not leave workers, a forkserver or a training run
+behind, holding the store open with nobody to report to.
 """
 
 import os
 import sys
 
 SAFE_PATH_ENV = "PYTHONSAFEPATH"
+#: The pid of the trm-lsp process that started this one (set for every child it starts).
+PARENT_ENV = "TRM_LSP_PARENT_PID"
+_PR_SET_PDEATHSIG = 1
 
 
 def python_argv(module: str, *args: str) -> list[str]:
@@ -25,7 +32,28 @@ def protect_children(env: dict[str, str] | None = None) -> dict[str, str]:
     that Python children never import from their current directory. Returns `env`."""
     target = os.environ if env is None else env
     target[SAFE_PATH_ENV] = "1"
+    target[PARENT_ENV] = str(os.getpid())
     return target  # type: ignore[return-value]
+
+
+def die_with_parent() -> None:
+    """Have the kernel SIGKILL this process when its parent dies (Linux only; elsewhere a no-op).
+    Used as the worker initializer of every process pool."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the signal was armed
+        os._exit(1)
+
+
+def die_with_starter() -> None:
+    """In a process a trm-lsp process started (`PARENT_ENV` names its parent): die with it."""
+    if os.environ.get(PARENT_ENV) == str(os.getppid()):
+        die_with_parent()
 
 
 def drop_current_directory() -> None:

@@ -1,16 +1,5 @@
 from __future__ import annotations
 
-import pytest
-
-from tests.fake_teacher import FakeTeacher
-
-
-@pytest.fixture
-def fake_teacher():
-    with FakeTeacher() as teacher:
-        yield teacher
-
-
 def fast_settings(url: str, **overrides):
     """Teacher settings for tests: the fake server, short backoff, a breaker that trips fast."""
     from trm_lsp.config import TeacherSettings

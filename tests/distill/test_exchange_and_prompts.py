@@ -123,3 +123,30 @@ def test_document_items_get_a_document_prompt(workspace: Path):
     make_docx(workspace / "spec.docx", [("Retry policy", ["Each call is retried three times with backoff."])])
     text = prompt_for(workspace, "Retry policy")
     assert "section of a Word document" in text and "Each call is retried three times" in text
+
+
+def _good_record(n: int = 0) -> dict:
+    text = f"def g{n}(): pass"
+    return {"path": "a.py", "language": "python", "kind": "function", "symbol": f"g{n}", "start_line": 1,
+            "end_line": 2, "input": text, "sha256": hashlib.sha256(text.encode()).hexdigest(), "reasoning": "",
+            "output": "Does nothing at all.", "teacher": "t"}
+
+
+def test_one_wrongly_typed_record_is_rejected_alone_with_its_line(workspace: Path, tmp_path: Path):
+    bad = [('"start_line": "ten"', "start_line must be a whole number"), ('"start_line": [1]', "start_line must"),
+           ('"end_line": 1e400', "end_line must"), ('"end_line": 1000000000000000000000000000000', "end_line must"),
+           ('"prompt_version": "abc"', "prompt_version must"), ('"output": "bad \\ud800 text"', "not valid Unicode"),
+           ('"reasoning": {"a": 1}', "reasoning must be text"), ('"created_at": 1e400', "created_at must"),
+           ('"start_line": ' + "9" * 5000, "not JSON"), ('"x": ' + "[" * 100000, "not JSON")]
+    lines = []
+    for n, (field, _) in enumerate(bad):
+        record = json.dumps(_good_record(n))
+        lines.append(record[:-1] + ", " + field + "}")
+    lines.append(json.dumps(_good_record(99)))
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    result = run_cli("import", str(workspace), str(source))
+    assert f"imported 1 samples, 0 already present, {len(bad)} rejected" in result.stderr, result.stderr
+    for number, (_, reason) in enumerate(bad, 1):
+        assert any(line.strip().startswith(f"line {number}: ") and reason in line
+                   for line in result.stderr.splitlines()), reason

@@ -109,6 +109,49 @@ def test_a_fault_every_time_fails_the_job_with_its_reason(workspace: Path, fault
     store.close()
 
 
+@pytest.mark.parametrize("backend", ["ollama", "openai"])
+def test_a_runaway_answer_is_stored_cut_marked_and_counted(workspace: Path, backend: str):
+    store = workspace_with(workspace, 2)
+    with FakeTeacher() as server:
+        server.faults.extend(["huge:20000000"])
+        settings = fast_settings(server.url, backend=backend, max_answer_chars=4000)
+        stats, _ = run_distiller(store, settings)
+    assert stats.answered == 2 and stats.cut == 1 and not stats.failed
+    outputs = sorted((s.output for s in Samples(store).all()), key=len)
+    assert outputs[0].endswith("returns it to the caller.")  # the other answer is whole
+    size = "over " if backend == "ollama" else ""  # a stream is left unread past the caps
+    assert len(outputs[1]) < 4100 and f"[… cut: the teacher's answer was {size}" in outputs[1]
+    assert outputs[1].endswith(" characters]")
+    if backend == "openai":
+        assert outputs[1].endswith("was 20,000,000 characters]")
+    assert store.path.stat().st_size < 2_000_000
+    store.close()
+
+
+def test_one_enormous_word_is_called_what_it_is(workspace: Path):
+    store = workspace_with(workspace, 1)
+    with FakeTeacher() as server:
+        server.faults.extend(["word:5000000"] * 3)
+        stats, distiller = run_distiller(store, fast_settings(server.url, timeout=5))
+    assert stats.answered == 0
+    (failure,) = distiller.jobs.failures()
+    assert "not an explanation: 1 word(s) in" in failure[1] and "empty" not in failure[1]
+    store.close()
+
+
+def test_cli_distill_exits_1_when_every_call_failed(workspace: Path):
+    from tests.conftest import run_cli
+
+    write(workspace, "m.py", "def f(x):\n    return x\n\n\ndef g(y):\n    return y\n")
+    write(workspace, "trm-lsp.toml", "[teacher]\nmax_attempts = 1\nbackoff_initial = 0.01\n")
+    with FakeTeacher() as server:
+        server.faults.extend(["http500"] * 10)
+        result = run_cli("distill", str(workspace), "--host", server.url, check=False)
+    assert result.returncode == 1, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "answered none of 2" in last and "Ollama error 500" in last
+
+
 def test_connection_refused_opens_the_breaker_once_and_recovers(workspace: Path, caplog):
     store = workspace_with(workspace, 6)
     port = free_port()

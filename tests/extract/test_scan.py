@@ -84,3 +84,56 @@ def test_broken_symlink(workspace: Path):
     os.symlink(workspace / "nowhere.py", workspace / "dangling.py")
     _, skipped = scan(workspace)
     assert skipped["dangling.py"] == "broken symlink"
+
+
+def test_a_name_that_is_not_utf8_is_skipped_with_its_reason_and_the_rest_indexed(workspace: Path):
+    from tests.conftest import index_rows, run_cli
+
+    write(workspace, "good.py", "def good(): pass\n")
+    bad = os.path.join(os.fsencode(workspace), b"bad\xff\xfe.py")
+    with open(bad, "wb") as fh:
+        fh.write(b"def f():\n  pass\n")
+    os.mkdir(os.path.join(os.fsencode(workspace), b"dir\xff"))
+    result = run_cli("index", str(workspace))
+    assert "skipped bad\\xff\\xfe.py: name is not valid UTF-8" in result.stderr
+    assert "skipped dir\\xff: name is not valid UTF-8" in result.stderr
+    assert [r["qualname"] for r in index_rows(workspace)] == ["good"]
+
+
+def test_links_that_lead_out_of_the_workspace_are_skipped_unless_allowed(workspace: Path, tmp_path: Path):
+    from tests.conftest import index_rows, run_cli
+    from trm_lsp.indexer import index_paths
+    from trm_lsp.store import Store
+
+    outside = tmp_path / "outside"
+    write(outside, "leak.py", "def secret_outside():\n    pass\n")
+    write(workspace, "inside.py", "def inside(): pass\n")
+    os.symlink(outside, workspace / "outdir")
+    os.symlink(outside / "leak.py", workspace / "leak.py")
+    os.symlink("/etc", workspace / "etc")
+    os.symlink(workspace / "inside.py", workspace / "alias.py")  # inside: followed as before
+    found, skipped = scan(workspace)
+    assert found == {"inside.py", "alias.py"}
+    assert {skipped[k] for k in ("outdir", "leak.py", "etc")} == {"symlink to outside the workspace"}
+    run_cli("index", str(workspace))
+    assert "secret_outside" not in {r["qualname"] for r in index_rows(workspace)}
+    # A watched-file event for a path behind the link is refused the same way.
+    store = Store.for_workspace(workspace)
+    report = index_paths(workspace, ["outdir/leak.py", "leak.py"], store)
+    assert report.parsed == 0 and set(report.skipped.values()) == {"symlink to outside the workspace"}
+    store.close()
+    # A root the settings name is allowed.
+    write(workspace, "trm-lsp.toml", f'[index]\noutside_roots = ["{outside}"]\n')
+    run_cli("index", str(workspace))
+    assert "secret_outside" in {r["qualname"] for r in index_rows(workspace)}
+
+
+def test_a_fifo_saved_event_never_blocks(workspace: Path):
+    from trm_lsp.indexer import index_paths
+    from trm_lsp.store import Store
+
+    os.mkfifo(workspace / "pipe.py")
+    store = Store.for_workspace(workspace)
+    report = index_paths(workspace, ["pipe.py"], store)  # would block forever on open()
+    assert report.skipped == {"pipe.py": "not a regular file"}
+    store.close()

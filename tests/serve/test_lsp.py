@@ -244,3 +244,37 @@ async def test_a_student_that_declines_shows_the_structure_and_the_closest_teach
         assert "the student declined" in text and "TRM student" not in text
         closest = text.split("Closest explained symbol: `", 1)[1].split("`", 1)[0]
         assert closest in taught and "(teacher)" in text
+
+
+async def test_a_store_damaged_while_serving_is_rebuilt_once_keeping_the_answers(tmp_path, teacher):
+    import random
+    import sqlite3
+
+    root = lab_copy(tmp_path, teacher.url, distill=False)
+    for i in range(120):
+        (root / f"gen{i}.py").write_text("".join(f"def g{i}_{n}(x):\n    return x * {n} + {i}\n\n" for n in range(20)))
+    run_cli("distill", str(root), "--limit", "40")
+    db = root / ".trm-lsp" / "index.sqlite3"
+    async with lsp(root) as client:
+        await wait_for(client, lambda s: s["indexed"])
+        check = sqlite3.connect(db)
+        check.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        check.close()
+        data = bytearray(db.read_bytes())  # pages the daemon has not read yet: the symbols of gen*.py
+        rng = random.Random(2)
+        for start in range(len(data) // 4, 3 * len(data) // 4, 8192):
+            data[start:start + 2048] = rng.randbytes(2048)
+        db.write_bytes(bytes(data))
+        errors = []
+        for i in range(120):
+            try:
+                await hover(client, root / f"gen{i}.py", 0, 5)
+            except Exception as exc:  # the request that met the damage gets an error that says so
+                errors.append(str(exc))
+        assert errors and "is damaged and is being rebuilt" in errors[0], errors[:3]
+        await wait_for(client, lambda s: s.get("indexed") and s.get("samples", 0) > 0, timeout=60)
+        notices = [m.message for m in client.messages if "the index was damaged" in m.message]
+        assert len(notices) == 1 and "teacher answers that could still be read were kept" in notices[0]
+        result = await hover(client, root / "factorial.py", *position_of(root / "factorial.py", "factorial_iterative"))
+        assert result is not None and "factorial_iterative" in result.contents.value
+    assert (root / ".trm-lsp" / "damaged.sqlite3").exists()

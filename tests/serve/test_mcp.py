@@ -7,6 +7,7 @@ import asyncio
 import json
 import socket
 import sys
+import time
 
 import httpx
 import pytest
@@ -82,9 +83,13 @@ async def test_token_busy_port_and_the_stdio_bridge(tmp_path, teacher):
             assert f":{busy}/" not in url
             assert any(f"port {busy} is busy" in m.message for m in client.messages)
             async with httpx.AsyncClient() as http:
-                for auth in ({}, {"authorization": "Bearer wrong"}):
+                for auth in ({}, {"authorization": "Bearer wrong"}, {"authorization": "Basic s3cret"},
+                             {"authorization": "s3cret"}):
                     refused = await http.post(url, json=HELLO, headers={**HEADERS, **auth})
                     assert refused.status_code == 401
+                for scheme in ("bearer", "BEARER"):  # the scheme is case-insensitive
+                    accepted = await http.post(url, json=HELLO, headers={**HEADERS, "authorization": f"{scheme} s3cret"})
+                    assert accepted.status_code == 200, accepted.text
             with pytest.raises(Exception):
                 async with Client(url) as mcp:
                     await mcp.list_tools()
@@ -160,3 +165,28 @@ async def test_consult_is_short_grounded_and_structured(tmp_path, teacher):
             for source in moved.structured_content["sources"]:  # every cited line holds its symbol
                 lines = (root / source["path"]).read_text(encoding="utf-8").splitlines()
                 assert source["symbol"].rsplit(".", 1)[-1] in "\n".join(lines[source["line"] - 1: source["line"] + 2])
+
+
+async def test_huge_or_out_of_range_arguments_are_refused_fast_and_block_no_hover(tmp_path, teacher):
+    root = lab_copy(tmp_path, teacher.url, distill=False)
+    async with lsp(root) as client:
+        await wait_for(client, lambda s: s["indexed"] and s["mcp_url"])
+        async with Client(daemon_url(root)) as mcp:
+            huge = "a.b " * 900000
+            for tool, args in (("trace_logic", {"symbol": huge}), ("explain_symbol", {"symbol": "x", "file": huge}),
+                               ("list_symbols", {"kind": huge, "query": "gcd"}),
+                               ("consult_logic_model", {"query": "gcd", "symbol": huge})):
+                started = time.perf_counter()
+                hover = asyncio.ensure_future(client.text_document_hover_async(types.HoverParams(
+                    text_document=types.TextDocumentIdentifier(uri=(root / "factorial.py").as_uri()),
+                    position=types.Position(line=12, character=6))))
+                with pytest.raises(ToolError) as refused:
+                    await mcp.call_tool(tool, args)
+                assert "1000" in str(refused.value) and len(str(refused.value)) < 2000, tool
+                await asyncio.wait_for(hover, 5)
+                assert time.perf_counter() - started < 3, tool
+            for line in (10**20, -1):
+                with pytest.raises(ToolError):
+                    await mcp.call_tool("consult_logic_model", {"query": "gcd", "file": "gcd.c", "line": line})
+            reply = await mcp.call_tool("consult_logic_model", {"query": "gcd", "file": "gcd.c", "line": 2**31 - 1})
+            assert "Python int" not in reply.content[0].text

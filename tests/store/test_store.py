@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import index_rows, run_cli, write
+from tests.conftest import alive, descendants, index_rows, run_cli, write
 from trm_lsp.extract.code import extract_code
 from trm_lsp.indexer import index_paths, index_workspace
 from trm_lsp.store import Store, StoreError
@@ -44,12 +45,43 @@ def test_newer_schema_is_refused_with_a_clear_error(workspace: Path):
         Store.for_workspace(workspace)
 
 
-def test_corrupt_store_file_fails_in_one_line(workspace: Path):
+def test_a_store_file_that_is_not_a_database_is_set_aside_and_rebuilt(workspace: Path):
     write(workspace, "a.py", "def a(): pass\n")
     write(workspace, ".trm-lsp/index.sqlite3", b"this is not a database" * 100)
-    result = run_cli("index", str(workspace), check=False)
-    assert result.returncode == 1
-    assert result.stderr.count("\n") == 1 and "delete it to rebuild" in result.stderr
+    result = run_cli("index", str(workspace))
+    assert result.stderr.count("the index was damaged") == 1 and "the 0 teacher answers" in result.stderr
+    assert (workspace / ".trm-lsp" / "damaged.sqlite3").read_bytes().startswith(b"this is not a database")
+    assert [r["qualname"] for r in index_rows(workspace)] == ["a"]
+
+
+def _corrupt_middle(path: Path, seed: int, size: int = 12 * 1024) -> None:
+    """Random bytes over pages in the middle of the file (not the header), as a bad disk does."""
+    data = bytearray(path.read_bytes())
+    rng = random.Random(seed)
+    start = len(data) // 2 - size // 2
+    data[start:start + size] = rng.randbytes(size)
+    path.write_bytes(bytes(data))
+
+
+def test_damage_in_the_middle_is_found_at_start_and_rebuilt_keeping_the_answers(workspace: Path, fake_teacher):
+    for i in range(30):
+        write(workspace, f"pkg{i % 3}/mod{i}.py", "".join(f"def f{n}(x):\n    return x * {i} + {n}\n\n" for n in range(10)))
+    run_cli("distill", str(workspace), "--host", fake_teacher.url, "--limit", "300")
+    db = workspace / ".trm-lsp" / "index.sqlite3"
+    sqlite3.connect(db).execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
+    answers = sqlite3.connect(db).execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+    assert answers == 300
+    _corrupt_middle(db, seed=1)
+    calls = fake_teacher.calls
+    first = run_cli("index", str(workspace))
+    assert first.stderr.count("the index was damaged") == 1, first.stderr
+    kept = int(re.search(r"the (\d+) teacher answers that could still be read were kept", first.stderr).group(1))
+    assert kept >= 0.5 * answers  # 12 KB of damage costs the rows on those pages, not the file
+    assert "the index was damaged" not in run_cli("index", str(workspace)).stderr  # said once
+    explained = run_cli("explain", str(workspace), "pkg0/mod0.py:1")
+    assert explained.stdout.startswith("f0 (function) pkg0/mod0.py:1")
+    result = run_cli("distill", str(workspace), "--host", fake_teacher.url, "--limit", "300")
+    assert f"cached {kept}" in result.stderr and fake_teacher.calls - calls == 300 - kept
 
 
 def test_incremental_reindex(workspace: Path):
@@ -122,20 +154,27 @@ def _consistent(workspace: Path) -> int:
     return len(files)
 
 
-def test_kill_at_random_moments_leaves_the_store_consistent(workspace: Path):
+def test_kill_at_random_moments_leaves_the_store_consistent_and_no_orphans(workspace: Path):
+    """kill -9 of `trm-lsp index` alone (its workers are not signalled): they must exit too."""
     make_tree(workspace, 1500, 40)
     rng = random.Random(7)
-    partial = []
+    partial, orphans, had_workers = [], set(), 0
     for _ in range(8):
         for name in ("index.sqlite3", "index.sqlite3-wal", "index.sqlite3-shm"):
             (workspace / ".trm-lsp" / name).unlink(missing_ok=True)
         proc = subprocess.Popen([sys.executable, "-m", "trm_lsp", "index", str(workspace), "-q"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        time.sleep(rng.uniform(0.2, 1.5))
-        os.killpg(proc.pid, signal.SIGKILL)
+        time.sleep(rng.uniform(0.2, 1.0))
+        workers = descendants(proc.pid)
+        had_workers += bool(workers)
+        proc.kill()
         proc.wait()
+        orphans |= alive(workers)
+        for pid in orphans:  # do not leave them to the next test either
+            os.kill(pid, signal.SIGKILL)
         partial.append(_consistent(workspace))
-    assert any(0 < n < 1500 for n in partial), partial  # some kills did land mid-index
+    assert not orphans, f"{len(orphans)} worker processes outlived a kill -9 of their parent"
+    assert had_workers and any(0 < n < 1500 for n in partial), partial  # some kills did land mid-index
     run_cli("index", str(workspace), "-q")  # and the next run completes what was left
     assert _consistent(workspace) == 1500
     assert len(index_rows(workspace)) == 1500 * 40

@@ -57,6 +57,11 @@ async def _distill(root, settings, limit) -> int:
         if stats.stopped:
             print(f"trm-lsp: error: stopped: {stats.stopped} ({teacher.host})", file=sys.stderr)
             return 1
+        if stats.answered == 0 and stats.failed:
+            reason, count = stats.failed.most_common(1)[0]
+            print(f"trm-lsp: error: the teacher answered none of {stats.asked} questions; "
+                  f"{count} failed with: {reason}", file=sys.stderr)
+            return 1
         return 0
     finally:
         await teacher.close()
@@ -95,7 +100,7 @@ def _summary(console, stats, teacher) -> None:
     failed = sum(stats.failed.values())
     console.print(f"[bold]teacher[/] {teacher.name} at {teacher.host}")
     console.print(f"asked {stats.asked}, answered {stats.answered}, cached {stats.cached}, failed {failed}, "
-                  f"retries {stats.retries}")
+                  f"retries {stats.retries}" + (f", cut {stats.cut} (longer than the caps)" if stats.cut else ""))
     for reason, count in stats.failed.most_common():
         console.print(f"  failed {count}: {reason}", markup=False)
     console.print(f"[bold]seconds[/] {stats.seconds:.1f}, tokens/s {stats.tokens_per_second:.1f}")

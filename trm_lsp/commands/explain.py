@@ -30,7 +30,22 @@ def run(args: argparse.Namespace) -> int:
     from trm_lsp.student.blas import ensure_fast_blas
 
     ensure_fast_blas()
-    return asyncio.run(_explain(root, settings, rel.replace("\\", "/").removeprefix("./"), rest, sep == "::", args))
+    return asyncio.run(_explain(root, settings, _relative(root, rel), rest, sep == "::", args))
+
+
+def _relative(root, rel: str) -> str:
+    """TARGET's path as workspace-relative: an absolute path inside the workspace is accepted."""
+    from pathlib import Path
+
+    from trm_lsp.cli import UsageError
+
+    rel = rel.replace("\\", "/")
+    if Path(rel).is_absolute():
+        try:
+            return Path(rel).resolve().relative_to(root).as_posix()
+        except ValueError:
+            raise UsageError(f"{rel} is outside the workspace {root}") from None
+    return rel.removeprefix("./")
 
 
 async def _explain(root, settings, rel: str, rest: str, by_name: bool, args) -> int:

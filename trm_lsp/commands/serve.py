@@ -55,21 +55,24 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve_stdio(server, stdin, stdout) -> None:
-    """pygls's stdio loop, plus a graceful stop when the client goes away without `shutdown`
+    """The stdio loop (`serve.rpc.read_messages`, which resyncs after a bad frame), plus a graceful stop when the client goes away without `shutdown`
     (stdin closed): MCP and the daemons stop in order before the loop's tasks are cancelled,
     which uvicorn does not survive cleanly."""
     import threading
 
-    from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
+    from pygls.io_ import StdoutWriter
 
     from trm_lsp.serve.lsp import stop_all
+    from trm_lsp.serve.rpc import read_messages
 
     server._stop_event = threading.Event()
     server.protocol.set_writer(StdoutWriter(stdout))
+    loop = asyncio.get_running_loop()
     try:
-        await run_async(stop_event=server._stop_event, reader=StdinAsyncReader(stdin, server.thread_pool),
-                        protocol=server.protocol, logger=logging.getLogger("pygls.io_"),
-                        error_handler=server.report_server_error)
+        # Lines are read at most 64 KiB at a time: a body with no newline never fills memory.
+        await read_messages(lambda: loop.run_in_executor(server.thread_pool, stdin.readline, 65536),
+                            lambda n: loop.run_in_executor(server.thread_pool, stdin.read, n),
+                            server.protocol, server._stop_event)
     except BrokenPipeError:
         logging.getLogger(__name__).warning("the client closed the connection")
     finally:

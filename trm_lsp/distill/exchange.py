@@ -15,9 +15,13 @@ from typing import Callable
 
 from trm_lsp.distill.prompts import PROMPT_VERSION
 from trm_lsp.store import Store
+from trm_lsp.store.schema import MAX_LINE
 from trm_lsp.store.samples import Sample, Samples
 
 _REQUIRED = ("path", "language", "kind", "symbol", "sha256", "input", "output", "teacher")
+#: Longest text field accepted (a symbol's text and an answer are far shorter).
+MAX_FIELD_CHARS = 4 * 1024 * 1024
+_YEAR_10000 = 253402300800
 
 
 @dataclass
@@ -55,23 +59,16 @@ def import_samples(store: Store, source: Path, accept: Callable[[dict], bool] | 
                 continue
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                report.rejected.append(f"line {number}: not JSON ({exc.msg})")
+            except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than the parser's stack
+                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)[:80] or type(exc).__name__
+                report.rejected.append(f"line {number}: not JSON ({reason})")
                 continue
-            problem = _problem(record)
+            sample, problem = sample_from_record(record)
             if problem:
                 report.rejected.append(f"line {number}: {problem}")
                 continue
             if accept is not None and not accept(record):
                 continue
-            sample = Sample(
-                sha256=record["sha256"], teacher=record["teacher"],
-                prompt_version=int(record.get("prompt_version", PROMPT_VERSION)), path=record["path"],
-                language=record["language"], kind=record["kind"], symbol=record["symbol"],
-                start_line=int(record.get("start_line") or 0), end_line=int(record.get("end_line") or 0),
-                input=record["input"], reasoning=record.get("reasoning") or "", output=record["output"],
-                created_at=_timestamp(record.get("created_at")),
-            )
             if samples.add(sample):
                 report.imported += 1
             else:
@@ -79,12 +76,57 @@ def import_samples(store: Store, source: Path, accept: Callable[[dict], bool] | 
     return report
 
 
-def _timestamp(value: object) -> float:
+def sample_from_record(record: object) -> tuple[Sample | None, str | None]:
+    """A sample from one decoded JSONL record, or why not: every field's type and range is
+    checked here, so one bad record is rejected alone and never aborts the import."""
+    if not isinstance(record, dict):
+        return None, "not a JSON object"
+    missing = [key for key in _REQUIRED if not isinstance(record.get(key), str) or not record.get(key)]
+    if missing:
+        return None, f"missing {', '.join(missing)}"
+    for key, value in record.items():
+        if isinstance(value, str):
+            if len(value) > MAX_FIELD_CHARS:
+                return None, f"{key} is longer than {MAX_FIELD_CHARS:,} characters"
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return None, f"{key} is not valid Unicode text (a lone surrogate)"
+    reasoning = record.get("reasoning")
+    if reasoning is not None and not isinstance(reasoning, str):
+        return None, f"reasoning must be text, not {_type(reasoning)}"
+    numbers = {}
+    for key, low, high, default in (("start_line", 0, MAX_LINE, 0), ("end_line", 0, MAX_LINE, 0),
+                                    ("prompt_version", 1, 10**6, PROMPT_VERSION)):
+        value = record.get(key)
+        if value is None:
+            numbers[key] = default
+        elif isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            return None, f"{key} must be a whole number from {low} to {high}, not {_shown(value)}"
+        else:
+            numbers[key] = value
+    created = _timestamp(record.get("created_at"))
+    if created is None:
+        return None, f"created_at must be seconds since 1970 or a date, not {_shown(record['created_at'])}"
+    if hashlib.sha256(record["input"].encode("utf-8")).hexdigest() != record["sha256"]:
+        return None, "sha256 is not the hash of input"
+    return Sample(
+        sha256=record["sha256"], teacher=record["teacher"], prompt_version=numbers["prompt_version"],
+        path=record["path"], language=record["language"], kind=record["kind"], symbol=record["symbol"],
+        start_line=numbers["start_line"], end_line=numbers["end_line"], input=record["input"],
+        reasoning=reasoning or "", output=record["output"], created_at=created,
+    ), None
+
+
+def _timestamp(value: object) -> float | None:
     """`created_at` as seconds since the epoch: a number, or an ISO 8601 date (the corpus
-    writes those); anything else means "now"."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    if isinstance(value, str) and value:
+    writes those); absent or an unreadable date means "now"; None for a number out of range
+    or a value of another type."""
+    if value is None or value == "":
+        return time.time()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value) if 0 <= value < _YEAR_10000 else None
+    if isinstance(value, str):
         try:
             stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
@@ -92,16 +134,14 @@ def _timestamp(value: object) -> float:
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=timezone.utc)
         return stamp.timestamp()
-    return time.time()
-
-
-def _problem(record: object) -> str | None:
-    if not isinstance(record, dict):
-        return "not a JSON object"
-    missing = [key for key in _REQUIRED if not isinstance(record.get(key), str) or not record.get(key)]
-    if missing:
-        return f"missing {', '.join(missing)}"
-    if hashlib.sha256(record["input"].encode("utf-8")).hexdigest() != record["sha256"]:
-        return "sha256 is not the hash of input"
     return None
 
+
+def _type(value: object) -> str:
+    return {list: "a list", dict: "an object", bool: "true/false", int: "a number", float: "a number",
+            str: "text"}.get(type(value), type(value).__name__)
+
+
+def _shown(value: object) -> str:
+    text = repr(value) if not isinstance(value, (list, dict)) else _type(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -52,12 +52,17 @@ class OllamaTeacher:
             stream = await self._client.chat(
                 model=self.name, messages=messages, stream=True, think=True if self._think else None, options=options
             )
+            # A runaway stream is read only up to what could still be stored (see `capped`).
+            room, size, cut = 2 * (self.settings.max_answer_chars + self.settings.max_reasoning_chars), 0, False
             async for chunk in stream:
                 content.append(chunk.message.content or "")
                 thinking.append(chunk.message.thinking or "")
-                if chunk.done:
-                    done = True
+                size += len(content[-1]) + len(thinking[-1])
+                if chunk.done or size > room:
+                    done, cut = True, not chunk.done
                     tokens = chunk.eval_count or 0
+                    break
+            await stream.aclose()  # a stream left unread is closed now, not by the garbage collector
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise TeacherUnavailable(f"Ollama is not reachable at {self.host} ({_reason(exc)})") from None
         except ollama.ResponseError as exc:
@@ -72,7 +77,7 @@ class OllamaTeacher:
             raise TeacherError("the answer stream ended before it was complete")
         reasoning, output = split_reasoning("".join(content), "".join(thinking))
         words = len(("".join(content) + "".join(thinking)).split())
-        return checked(Answer(reasoning, output, tokens or words, time.perf_counter() - started))
+        return checked(Answer(reasoning, output, tokens or words, time.perf_counter() - started, cut=cut))
 
     async def close(self) -> None:
         await self._client._client.aclose()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from trm_lsp.distill.context import CALL, verified_text
 from trm_lsp.distill.prompts import EXPLAINABLE, PROMPT_VERSION
+from trm_lsp.interpreter import die_with_starter
 from trm_lsp.store import Store
 from trm_lsp.store.jobs import Jobs
 
@@ -95,6 +96,7 @@ def reference_order(store: Store, shas: list[str]) -> dict[str, int]:
 
 
 def main(argv: list[str]) -> int:
+    die_with_starter()
     store_path, teacher, retry_failed = argv
     store = Store(Path(store_path))
     print(json.dumps(plan(store, Jobs(store, teacher, PROMPT_VERSION), retry_failed == "1")))

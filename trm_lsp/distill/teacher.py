@@ -31,6 +31,11 @@ class Answer:
     output: str
     tokens: int = 0
     seconds: float = 0.0
+    cut: bool = False  # longer than the settings allow: read or stored only in part
+
+
+#: Appended to an answer stored cut, so every reader (hover, export, training) can tell.
+CUT_MARK = " [… cut: the teacher's answer was {} characters]"
 
 
 class TeacherError(Exception):
@@ -78,9 +83,34 @@ def split_reasoning(content: str, thinking: str | None = None) -> tuple[str, str
 
 def checked(answer: Answer) -> Answer:
     """Refuse an answer that says nothing: no sample is ever written from it."""
-    if len(answer.output.split()) < _MIN_WORDS:
-        raise TeacherError(f"empty answer ({len(answer.output)} characters)")
+    words = answer.output.split()
+    if not words:
+        raise TeacherError("empty answer")
+    if len(words) < _MIN_WORDS:
+        raise TeacherError(f"not an explanation: {len(words)} word(s) in {len(answer.output):,} characters")
     return answer
+
+
+def capped(answer: Answer, settings: TeacherSettings) -> Answer:
+    """The answer within the size caps: each part cut at a word boundary, the output marked."""
+    output, reasoning = answer.output, answer.reasoning
+    cut = False
+    if len(output) > settings.max_answer_chars:
+        size = f"over {len(output):,}" if answer.cut else f"{len(output):,}"  # cut: the stream was left unread
+        output = _cut_at_word(output, settings.max_answer_chars) + CUT_MARK.format(size)
+        cut = True
+    if len(reasoning) > settings.max_reasoning_chars:
+        reasoning = _cut_at_word(reasoning, settings.max_reasoning_chars) + " […]"
+        cut = True
+    if not cut:
+        return answer
+    return Answer(reasoning, output, answer.tokens, answer.seconds, cut=True)
+
+
+def _cut_at_word(text: str, limit: int) -> str:
+    head = text[:limit]
+    space = head.rfind(" ")
+    return head[:space] if space > limit // 2 else head
 
 
 def resolve_host(settings: TeacherSettings) -> str:

@@ -23,7 +23,7 @@ from trm_lsp.config import TeacherSettings
 from trm_lsp.distill.context import ContextIndex, symbol_row, symbol_text
 from trm_lsp.distill.plan import plan
 from trm_lsp.distill.prompts import PROMPT_VERSION, build_prompt
-from trm_lsp.distill.teacher import Teacher, TeacherError, TeacherUnavailable
+from trm_lsp.distill.teacher import Teacher, TeacherError, TeacherUnavailable, capped
 from trm_lsp.interpreter import protect_children, python_argv
 from trm_lsp.store import Store
 from trm_lsp.store.jobs import Jobs
@@ -50,6 +50,7 @@ class DistillStats:
     retries: int = 0
     failed: Counter = field(default_factory=Counter)
     cancelled: int = 0
+    cut: int = 0  # answers longer than teacher.maxAnswerChars / maxReasoningChars, stored cut
     tokens: int = 0
     teacher_seconds: float = 0.0
     seconds: float = 0.0
@@ -252,6 +253,10 @@ class Distiller:
                 self.stats.retries += 1
                 self._emit("retry", row["qualname"], reason)
             return
+        answer = capped(answer, self.settings)
+        if answer.cut:
+            self.stats.cut += 1
+            log.warning("%s: the teacher's answer was longer than the caps; stored cut", row["qualname"])
         sample = Sample(
             sha256=job.sha256, teacher=self.teacher.name, prompt_version=PROMPT_VERSION, path=row["path"],
             language=row["language"], kind=row["kind"], symbol=row["qualname"], start_line=row["start_line"],

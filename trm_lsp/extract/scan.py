@@ -2,7 +2,9 @@
 
 Honours `.gitignore` at every level (deeper files win, as in git), the configured include and
 exclude globs, and skips hidden entries, unsupported types, files over the size cap, symlink
-loops and unreadable entries. The scanner only stats; reading (and the binary sniff) happens
+loops, unreadable entries, names that are not UTF-8 (the store, URIs and every client speak
+UTF-8) and links that lead out of the workspace (their targets would be read, shown and sent to
+the teacher). The scanner only stats; reading (and the binary sniff) happens
 in the extractor, so a file is read once.
 """
 
@@ -73,6 +75,7 @@ class Scanner:
     def __init__(self, root: Path, settings: IndexSettings | None = None) -> None:
         self.root = Path(root).resolve()
         self.settings = settings or IndexSettings()
+        self._inside = [str(self.root)] + [os.path.realpath(os.path.expanduser(p)) for p in self.settings.outside_roots]
         self._include = (
             pathspec.GitIgnoreSpec.from_lines(self.settings.include) if self.settings.include else None
         )
@@ -107,9 +110,47 @@ class Scanner:
             for path, rel, key in reversed(subdirs):
                 stack.append((path, rel, ignores, ancestors | {key}))
 
+    def check(self, rel: str) -> Candidate | Skipped | None:
+        """The walk's verdict on one workspace-relative path, without walking (an editor save, a
+        watched-file event): the same rules, every .gitignore on the way down, and a link
+        anywhere on the path judged by where it finally leads. None when it does not exist."""
+        parts = [p for p in rel.split("/") if p not in ("", ".")]
+        if not parts or ".." in parts:
+            return Skipped(printable(rel), "outside the workspace")
+        if any(p.startswith(".") for p in parts):
+            return None if parts[0] in (STATE_DIR, ".git") else Skipped(rel, "hidden")
+        path = os.path.join(self.root, *parts)
+        if not os.path.lexists(path):
+            return None
+        if not self._leads_inside(path):
+            return Skipped(rel, "symlink to outside the workspace")
+        ignores: list[_Ignore] = []
+        directory, rel_dir = str(self.root), ""
+        for i, part in enumerate(parts[:-1]):
+            own = _load_gitignore(directory, rel_dir)
+            if own is not None:
+                ignores.append(own)
+            rel_dir = "/".join(parts[: i + 1])
+            if self._ignored(rel_dir, True, ignores):
+                return Skipped(rel, "ignored")
+            directory = os.path.join(directory, part)
+        own = _load_gitignore(directory, rel_dir)
+        if own is not None:
+            ignores.append(own)
+        with os.scandir(directory) as entries:
+            entry = next((e for e in entries if e.name == parts[-1]), None)
+        if entry is None:
+            return None
+        result = self._classify(entry, "/".join(parts), ignores, frozenset())
+        return Skipped(rel, "a directory") if isinstance(result, tuple) else result
+
     def _classify(self, entry: os.DirEntry, rel: str, ignores: list[_Ignore], ancestors: frozenset):
         if entry.name.startswith("."):
             return None if entry.name in (STATE_DIR, ".git") else Skipped(rel, "hidden")
+        if not _utf8(entry.name):
+            return Skipped(printable(rel), "name is not valid UTF-8")
+        if entry.is_symlink() and not self._leads_inside(entry.path):
+            return Skipped(rel, "symlink to outside the workspace")
         try:
             st = entry.stat(follow_symlinks=True)
         except FileNotFoundError:
@@ -136,6 +177,11 @@ class Scanner:
             return Skipped(rel, "too large")
         return Candidate(rel, entry.path, st.st_size, st.st_mtime_ns, language)
 
+    def _leads_inside(self, path: str) -> bool:
+        """Whether a link's final target is under the root or a root the settings allow."""
+        target = os.path.realpath(path)
+        return any(target == root or target.startswith(root.rstrip(os.sep) + os.sep) for root in self._inside)
+
     def _ignored(self, rel: str, is_dir: bool, ignores: list[_Ignore]) -> bool:
         if self._exclude.match_file(rel + "/" if is_dir else rel):
             return True
@@ -145,3 +191,16 @@ class Scanner:
             if verdict is not None:
                 decision = verdict
         return decision
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes, which os.fsdecode keeps as lone surrogates
+        return False
+    return True
+
+
+def printable(text: str) -> str:
+    """A path as it can be logged and stored: undecodable bytes shown as \\xNN."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

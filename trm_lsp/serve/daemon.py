@@ -63,6 +63,8 @@ class Daemon:
     # -- start and stop ------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.store.recovered:
+            self.reporter.notify("warning", f"trm-lsp: {self.store.recovered}")
         self.student.load()
         if self.settings.serve.distill:
             self._make_distiller()
@@ -79,7 +81,7 @@ class Daemon:
         """`work(store)` in a worker thread on a connection of its own: the loop's connection
         is for the loop's thread only."""
         def run():
-            store = Store.for_workspace(self.root)
+            store = Store.for_workspace(self.root, check=False)  # the loop's open checked it
             try:
                 return work(store)
             finally:

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from trm_lsp.store import Store
+from trm_lsp.store.schema import MAX_LINE
 
 _SELECT = "SELECT s.*, f.path, f.language FROM symbols s JOIN files f ON f.id = s.file_id"
 _WORD = re.compile(r"[A-Za-z_$][\w$]*")
@@ -48,6 +49,8 @@ def symbols_in(store: Store, rel: str) -> list[sqlite3.Row]:
 
 def symbol_at_line(store: Store, rel: str, line: int) -> sqlite3.Row | None:
     """The innermost symbol whose lines (1-based) hold `line`."""
+    if not 0 < line <= MAX_LINE:
+        return None
     rows = symbol_rows(store, "WHERE f.path = ? AND s.start_line <= ? AND s.end_line >= ?"
                        " ORDER BY s.end_line - s.start_line, s.start_line DESC LIMIT 1", (rel, line, line))
     return rows[0] if rows else None

@@ -7,12 +7,15 @@ import asyncio
 import logging
 import os
 import re
+import sqlite3
+import stat
 import uuid
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
 from trm_lsp import __version__
@@ -20,6 +23,8 @@ from trm_lsp.config import ConfigError, Settings
 from trm_lsp.serve import lookup
 from trm_lsp.serve.daemon import Daemon
 from trm_lsp.serve.render import explanation_document, hover_markdown
+from trm_lsp.serve.rpc import TrmProtocol
+from trm_lsp.store.recover import is_damage, mark_damaged
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +37,8 @@ _LEVELS = {"error": types.MessageType.Error, "warning": types.MessageType.Warnin
 
 class TrmLanguageServer(LanguageServer):
     def __init__(self, mcp: bool = True, mcp_port: int | None = None) -> None:
-        super().__init__("trm-lsp", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        super().__init__("trm-lsp", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+                         protocol_cls=TrmProtocol)
         self.daemons: dict[Path, Daemon] = {}
         self.options: dict[str, Any] = {}
         self.mcp_enabled, self.mcp_port = mcp, mcp_port
@@ -59,6 +65,25 @@ class TrmLanguageServer(LanguageServer):
                 return Settings.load(root)
             except ConfigError:
                 return Settings()
+
+    def damaged(self, daemon: Daemon, exc: BaseException) -> JsonRpcInternalError:
+        """The store broke under a request: mark it, start the folder afresh (the new daemon's
+        open rebuilds the store, keeping every readable teacher answer, and says so once), and
+        give the request an error that says what is happening."""
+        if self.daemons.get(daemon.root) is daemon:
+            log.error("the index of %s is damaged (%s); rebuilding it", daemon.root, exc)
+            mark_damaged(daemon.store.path, str(exc))
+            del self.daemons[daemon.root]
+            asyncio.ensure_future(self._reopen(daemon))
+        return JsonRpcInternalError(f"the index of {daemon.root.name} is damaged and is being rebuilt; try again shortly")
+
+    async def _reopen(self, old: Daemon) -> None:
+        await old.stop()
+        await _open_folder(self, old.root)
+        new = self.daemons.get(old.root)
+        if new is not None and old.mcp_url:  # MCP keeps serving (it asks `daemons` for the current one)
+            new.mcp_url = old.mcp_url
+            new.write_daemon_file()
 
     # -- reporter (what a Daemon needs from its front end) -----------------------------------------
 
@@ -175,7 +200,8 @@ def build_server(mcp: bool = True, mcp_port: int | None = None) -> TrmLanguageSe
         if primary is not None and ls.mcp_enabled and primary.settings.serve.mcp:
             from trm_lsp.serve.mcp_server import start_mcp
 
-            ls.mcp = await start_mcp(primary, ls.mcp_port)
+            root = primary.root
+            ls.mcp = await start_mcp(primary, ls.mcp_port, current=lambda: ls.daemons.get(root) or primary)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     async def folders_changed(ls: TrmLanguageServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
@@ -268,11 +294,14 @@ def build_server(mcp: bool = True, mcp_port: int | None = None) -> TrmLanguageSe
         daemon, rel = ls.daemon_for(params.text_document.uri)
         if daemon is None:
             return None
-        lines = _lines(ls, params.text_document.uri)
-        row = lookup.symbol_at_position(daemon.store, rel, params.position.line, params.position.character, lines)
-        if row is None:
-            return None
-        answer = await daemon.engine.answer(row, daemon.settings.serve.student_wait_ms / 1000)
+        lines = await _lines(ls, params.text_document.uri)
+        try:
+            row = lookup.symbol_at_position(daemon.store, rel, params.position.line, params.position.character, lines)
+            if row is None:
+                return None
+            answer = await daemon.engine.answer(row, daemon.settings.serve.student_wait_ms / 1000)
+        except sqlite3.DatabaseError as exc:
+            raise ls.damaged(daemon, exc) if is_damage(exc) else exc
         return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown,
                                                         value=hover_markdown(answer, row["language"])))
 
@@ -281,8 +310,12 @@ def build_server(mcp: bool = True, mcp_port: int | None = None) -> TrmLanguageSe
         daemon, rel = ls.daemon_for(params.text_document.uri)
         if daemon is None or not daemon.settings.serve.code_lens:
             return []
+        try:
+            rows = lookup.symbols_in(daemon.store, rel)
+        except sqlite3.DatabaseError as exc:
+            raise ls.damaged(daemon, exc) if is_damage(exc) else exc
         lenses = []
-        for row in lookup.symbols_in(daemon.store, rel):
+        for row in rows:
             what = lookup.LENS_KINDS.get(row["kind"])
             if what is None:
                 continue
@@ -307,14 +340,17 @@ def build_server(mcp: bool = True, mcp_port: int | None = None) -> TrmLanguageSe
         uri = target.get("uri")
         daemon, rel = ls.daemon_for(uri) if isinstance(uri, str) else (None, None)
         if daemon is None:
-            raise ValueError("trm-lsp.explain needs {uri, line} or {uri, qualname} of a file in the workspace")
+            raise JsonRpcInvalidParams("trm-lsp.explain needs {uri, line} or {uri, qualname} of a file in the workspace")
         row = None
-        if target.get("qualname"):
-            row = lookup.symbol_by_qualname(daemon.store, str(target["qualname"]), rel)
-        if row is None and isinstance(target.get("line"), int):
-            row = lookup.symbol_at_line(daemon.store, rel, int(target["line"]))
+        try:
+            if target.get("qualname"):
+                row = lookup.symbol_by_qualname(daemon.store, str(target["qualname"]), rel)
+            if row is None and isinstance(target.get("line"), int):
+                row = lookup.symbol_at_line(daemon.store, rel, int(target["line"]))
+        except sqlite3.DatabaseError as exc:
+            raise ls.damaged(daemon, exc) if is_damage(exc) else exc
         if row is None:
-            raise ValueError(f"no indexed symbol at {rel}:{target.get('line') or target.get('qualname')}")
+            raise JsonRpcInvalidParams(f"no indexed symbol at {rel}:{target.get('line') or target.get('qualname')}")
         if daemon.distiller is not None and daemon.engine.samples.best_for(row["sha256"]) is None:
             daemon.distiller.prioritize(row["sha256"])
         answer = await daemon.engine.answer(row, max(daemon.settings.serve.student_wait_ms / 1000, 10.0))
@@ -374,11 +410,27 @@ def _roots(ls: TrmLanguageServer) -> list[Path]:
     return [p for p in (lookup.uri_to_path(u) for u in uris) if p is not None and p.is_dir()]
 
 
-def _lines(ls: TrmLanguageServer, uri: str) -> list[str]:
-    try:
-        return ls.workspace.get_text_document(uri).lines
-    except OSError:  # not open and not readable
+async def _lines(ls: TrmLanguageServer, uri: str) -> list[str]:
+    """The lines of an open buffer, else of the file on disk read off the loop, and only when it
+    is a regular file (a FIFO or a device under the workspace would block the read forever)."""
+    document = ls.workspace.text_documents.get(uri)
+    if document is not None:
+        return document.lines
+    path = lookup.uri_to_path(uri)
+    if path is None:
         return []
+    return await asyncio.to_thread(_regular_file_lines, path)
+
+
+def _regular_file_lines(path: Path, limit: int = 8 * 1024 * 1024) -> list[str]:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # never blocks, even on a FIFO
+    except OSError:
+        return []
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return []
+        return fh.read(limit).decode("utf-8", "replace").splitlines(keepends=True)
 
 
 _UNSAFE = re.compile(r"[^\w.-]+")

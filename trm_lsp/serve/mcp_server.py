@@ -13,9 +13,11 @@ import socket
 from contextlib import nullcontext
 from pathlib import Path
 
-from typing import Literal
+from typing import Annotated, Callable, Literal
 
 from typing_extensions import TypedDict  # pydantic reads typing.TypedDict only on Python >= 3.12
+
+from pydantic import Field
 
 from fastmcp import FastMCP
 from fastmcp.exceptions import ToolError
@@ -30,21 +32,31 @@ from trm_lsp.serve.daemon import Daemon
 log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 2000
+#: Every string argument is bounded before a tool runs: a 3.6 MB symbol name once took the
+#: search 6 s on the loop. Names and paths are refused past this; a longer query is cut.
+MAX_NAME_CHARS = 1000
+Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
+Query = Annotated[str, Field(max_length=100 * MAX_QUERY_CHARS)]
+Line = Annotated[int, Field(ge=0, le=lookup.MAX_LINE)]
 _SOURCES = 5
 _LIVE_SECONDS = 60.0
 
 
-def build_mcp(daemon: Daemon) -> FastMCP:
+def build_mcp(served: Daemon | Callable[[], Daemon]) -> FastMCP:
+    """The MCP tools over `served`: a daemon, or a function that gives the current one (the LSP
+    server replaces a folder's daemon when its store had to be rebuilt)."""
+    current = served if callable(served) else (lambda: served)
     mcp = FastMCP("trm-lsp", instructions=(
         "Explains the code of the workspace this daemon serves: what a function, class or document section "
         "does and why, with the path:line of every symbol it used."))
 
     @mcp.tool(output_schema=CONSULT_SCHEMA)
-    async def consult_logic_model(query: str, file: str | None = None, symbol: str | None = None,
-                                  line: int | None = None, detail: Literal["brief", "full"] = "brief") -> ToolResult:
+    async def consult_logic_model(query: Query, file: Name | None = None, symbol: Name | None = None,
+                                  line: Line | None = None, detail: Literal["brief", "full"] = "brief") -> ToolResult:
         """Answer a question about the workspace's code (what does X do, where is Y handled): a
         short answer first, then at most 5 sources as `path:line`. `file`, `symbol` and `line`
         narrow it to one place; `detail="full"` allows a longer answer and the sources' code."""
+        daemon = current()
         question, note = _bounded(query)
         if not question:
             raise ToolError("query is empty")
@@ -79,9 +91,10 @@ def build_mcp(daemon: Daemon) -> FastMCP:
         return ToolResult(content=result.text(), structured_content=result.structured())
 
     @mcp.tool
-    async def explain_symbol(symbol: str, file: str | None = None) -> Explained:
+    async def explain_symbol(symbol: Name, file: Name | None = None) -> Explained:
         """The explanation of one symbol (qualified name, e.g. `Parser.parse`), with its source:
         the teacher, the TRM student, or the structure alone when neither has answered yet."""
+        daemon = current()
         rel = _workspace_path(daemon, file) if file else None
         row = await _find(daemon, symbol, rel)
         if row is None:
@@ -89,9 +102,10 @@ def build_mcp(daemon: Daemon) -> FastMCP:
         return (await daemon.engine.answer(row, 5.0)).as_dict()
 
     @mcp.tool
-    async def list_symbols(file: str | None = None, query: str | None = None, kind: str | None = None,
-                           limit: int = 100) -> list[SymbolBrief]:
+    async def list_symbols(file: Name | None = None, query: Query | None = None, kind: Name | None = None,
+                           limit: Annotated[int, Field(ge=1, le=1000)] = 100) -> list[SymbolBrief]:
         """Indexed symbols: of one file, or those matching `query` (BM25 over names and docs)."""
+        daemon = current()
         limit = max(1, min(int(limit), 1000))
         if file:
             rows = lookup.symbols_in(daemon.store, _workspace_path(daemon, file))
@@ -103,9 +117,10 @@ def build_mcp(daemon: Daemon) -> FastMCP:
         return [_brief(r) for r in rows if kind is None or r["kind"] == kind][:limit]
 
     @mcp.tool
-    async def trace_logic(symbol: str, file: str | None = None) -> Trace:
+    async def trace_logic(symbol: Name, file: Name | None = None) -> Trace:
         """Callers and callees of a symbol, from the index: who calls it (path:line) and which
         known symbols it calls."""
+        daemon = current()
         rel = _workspace_path(daemon, file) if file else None
         row = await _find(daemon, symbol, rel)
         if row is None:
@@ -119,6 +134,7 @@ def build_mcp(daemon: Daemon) -> FastMCP:
     @mcp.tool
     async def status() -> dict:
         """The daemon: workspace, teacher queue, teacher state, student version, MCP URL."""
+        daemon = current()
         return daemon.status()
 
     return mcp
@@ -242,8 +258,9 @@ class BearerToken:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
             headers = dict(scope.get("headers") or [])
-            given = headers.get(b"authorization", b"")
-            if not hmac.compare_digest(given, b"Bearer " + self.token):
+            scheme, _, given = headers.get(b"authorization", b"").strip().partition(b" ")
+            # The scheme is case-insensitive (RFC 9110 11.1); the token is compared in constant time.
+            if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token):
                 await send({"type": "http.response.start", "status": 401,
                             "headers": [(b"content-type", b"text/plain"), (b"www-authenticate", b"Bearer")]})
                 await send({"type": "http.response.body", "body": b"missing or wrong bearer token\n"})
@@ -266,7 +283,8 @@ def bind_loopback(port: int) -> tuple[socket.socket, bool]:
     return sock, wanted
 
 
-async def start_mcp(daemon: Daemon, port: int | None = None) -> "McpHandle | None":
+async def start_mcp(daemon: Daemon, port: int | None = None,
+                    current: Callable[[], Daemon] | None = None) -> "McpHandle | None":
     """Start serving; record the URL in daemon.json. Never stops the LSP: a failure is shown."""
     import uvicorn
     from starlette.middleware import Middleware
@@ -282,7 +300,7 @@ async def start_mcp(daemon: Daemon, port: int | None = None) -> "McpHandle | Non
         daemon.reporter.notify("warning", f"trm-lsp: port {wanted} is busy; MCP serves on 127.0.0.1:{actual} instead "
                                           f"(recorded in {daemon.daemon_file})")
     middleware = [Middleware(BearerToken, token=daemon.settings.serve.mcp_token)] if daemon.settings.serve.mcp_token else []
-    app = build_mcp(daemon).http_app(path="/mcp", middleware=middleware, host_origin_protection=True)
+    app = build_mcp(current or daemon).http_app(path="/mcp", middleware=middleware, host_origin_protection=True)
     config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, log_config=None)
     server = uvicorn.Server(config)
     server.capture_signals = nullcontext  # the LSP owns the process's signals, not uvicorn

@@ -2,10 +2,13 @@
 
 A kill at any moment leaves either the previous or the new version of a file's symbols: every
 file is replaced inside one transaction, and SQLite's WAL journal rolls back a torn one on open.
+Damage from outside (a bad disk, a stray write) is found when the store is opened and rebuilt
+with every readable teacher answer kept (`store.recover`).
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -14,7 +17,10 @@ from typing import Iterable, Iterator
 
 from trm_lsp.config import STATE_DIR
 from trm_lsp.extract.items import Item
-from trm_lsp.store.schema import LOOKUP_INDEXES, MIGRATIONS, SCHEMA_VERSION
+from trm_lsp.store import recover
+from trm_lsp.store.schema import LOOKUP_INDEXES, MIGRATIONS, SAMPLE_COLUMNS, SCHEMA_VERSION
+
+log = logging.getLogger(__name__)
 
 DB_NAME = "index.sqlite3"
 
@@ -34,24 +40,56 @@ def state_dir(workspace: Path) -> Path:
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, check: bool = False) -> None:
+        """Open (or create) the store at `path`. `check` runs SQLite's quick check first (the
+        process's first open: a few ms per MB); damage found then, or marked by a process that
+        met it while running, rebuilds the store and sets `recovered` to what was done."""
         self.path = Path(path)
         #: The workspace this store indexes (`<workspace>/.trm-lsp/index.sqlite3`).
         self.workspace = self.path.parent.parent
+        #: A sentence for the user when this open rebuilt a damaged store, else None.
+        self.recovered: str | None = None
+        existed = self.path.exists()
+        problem = recover.marked_damaged(self.path)
+        if problem is None:
+            try:
+                self._open()
+                problem = recover.check(self.db) if check and existed else None
+            except sqlite3.DatabaseError as exc:
+                if not recover.is_damage(exc):
+                    raise StoreError(f"cannot open {self.path}: {exc}") from None
+                problem = str(exc)
+        if problem is not None:
+            self._rebuild(problem)
+
+    def _open(self) -> None:
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA cache_size=-65536")
+        self._migrate()
+        self.ensure_indexes()
+
+    def _rebuild(self, problem: str) -> None:
+        if getattr(self, "db", None) is not None:
+            self.db.close()
+        damaged = recover.set_aside(self.path)
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.execute("PRAGMA cache_size=-65536")
-            self._migrate()
-            self.ensure_indexes()
+            self._open()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open {self.path}: {exc} (delete it to rebuild the index)") from None
+            raise StoreError(f"cannot create {self.path}: {exc}") from None
+        with self.transaction():
+            kept, seen = recover.salvage_samples(damaged, self.db, SAMPLE_COLUMNS)
+        lost = f"; {seen - kept} failed their hash check" if seen > kept else ""
+        self.recovered = (f"the index was damaged ({' '.join(problem.replace('*', '').split())}): it is rebuilt "
+                          f"from the workspace, and the {kept} teacher answers that could still be read were kept"
+                          f"{lost} (the damaged file is {damaged})")
+        log.warning("%s", self.recovered)
 
     @classmethod
-    def for_workspace(cls, workspace: Path) -> "Store":
-        return cls(state_dir(workspace) / DB_NAME)
+    def for_workspace(cls, workspace: Path, check: bool = True) -> "Store":
+        return cls(state_dir(workspace) / DB_NAME, check=check)
 
     def close(self) -> None:
         self.db.close()

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
 from trm_lsp.store.db import Store
+from trm_lsp.store.schema import SAMPLE_COLUMNS
 
 SAMPLE_FIELDS = ("id", "path", "language", "kind", "symbol", "start_line", "end_line", "sha256", "input",
                  "reasoning", "output", "teacher", "created_at")
@@ -48,8 +49,7 @@ def sample_id(sha256: str, teacher: str, prompt_version: int) -> str:
     return hashlib.sha256(f"{teacher}\0{prompt_version}\0{sha256}".encode()).hexdigest()
 
 
-_COLUMNS = ("id", "sha256", "teacher", "prompt_version", "path", "language", "kind", "symbol", "start_line",
-            "end_line", "input", "reasoning", "output", "created_at", "tokens", "seconds")
+_COLUMNS = SAMPLE_COLUMNS
 
 
 class Samples:

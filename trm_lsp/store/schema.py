@@ -1,5 +1,12 @@
 """Schema migrations. Append a new script to add a version; never edit a released one."""
 
+#: The largest line number any file has, and that a lookup or an imported record may name
+#: (SQLite's INTEGER stops at 2**63; a larger Python int cannot even be bound).
+MAX_LINE = 2**31 - 1
+#: The columns of `samples`, in insert order.
+SAMPLE_COLUMNS = ("id", "sha256", "teacher", "prompt_version", "path", "language", "kind", "symbol", "start_line",
+                  "end_line", "input", "reasoning", "output", "created_at", "tokens", "seconds")
+
 MIGRATIONS: list[str] = [
     # 1: files and their symbols; skipped files remembered so a binary file is not re-read.
     """

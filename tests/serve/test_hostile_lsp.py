@@ -1,0 +1,200 @@
+"""A client that sends what no well-behaved editor would, over real stdio bytes: wrongly framed
+messages, params of the wrong shape, requests before `initialize` and after `shutdown`, and a
+hover on a FIFO. Every request gets a reply and the server keeps answering."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.serve.conftest import lab_copy
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class RawClient:
+    """`trm-lsp serve` on pipes, spoken to in bytes; replies collected by a reader thread."""
+
+    def __init__(self, root: Path) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "trm_lsp", "serve", "--no-mcp"], cwd=root,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        self.root = root
+        self.messages: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self.proc.stderr.read, daemon=True).start()  # never let stderr fill
+
+    def _read(self) -> None:
+        out = self.proc.stdout
+        while True:
+            length = None
+            while True:
+                line = out.readline()
+                if not line:
+                    return
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+                if line == b"\r\n":
+                    break
+            self.messages.put(json.loads(out.read(length)))
+
+    def send_raw(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def send(self, message: dict) -> None:
+        body = json.dumps({"jsonrpc": "2.0", **message}).encode()
+        self.send_raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def reply(self, msg_id, timeout: float = 20.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                message = self.messages.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if message.get("id") == msg_id and "method" not in message:
+                return message
+            if "method" in message and "id" in message:  # a server request (progress, config): accept it
+                self.send({"id": message["id"], "result": None})
+        raise AssertionError(f"no reply to request {msg_id!r} within {timeout} s")
+
+    def initialize(self) -> None:
+        self.send({"id": "init", "method": "initialize", "params": {
+            "processId": None, "rootUri": self.root.as_uri(), "capabilities": {}}})
+        assert "result" in self.reply("init", 60)
+        self.send({"method": "initialized", "params": {}})
+
+    def hover(self, msg_id, rel: str, line: int, character: int, timeout: float = 20.0) -> dict:
+        self.send({"id": msg_id, "method": "textDocument/hover", "params": {
+            "textDocument": {"uri": (self.root / rel).as_uri()}, "position": {"line": line, "character": character}}})
+        return self.reply(msg_id, timeout)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def client(tmp_path, teacher):
+    root = lab_copy(tmp_path, teacher.url, distill=False)
+    raw = RawClient(root)
+    yield raw
+    raw.close()
+
+
+def _works(client: RawClient, msg_id) -> None:
+    reply = client.hover(msg_id, "factorial.py", 0, 0)
+    assert "result" in reply, reply
+
+
+def test_requests_before_initialize_and_after_shutdown_are_refused_not_ignored(client):
+    client.send({"id": 1, "method": "textDocument/hover", "params": {
+        "textDocument": {"uri": (client.root / "x.py").as_uri()}, "position": {"line": 0, "character": 0}}})
+    assert client.reply(1)["error"]["code"] == -32002
+    client.initialize()
+    _works(client, 2)
+    client.send({"id": 3, "method": "shutdown"})
+    assert "result" in client.reply(3)
+    client.send({"id": 4, "method": "workspace/executeCommand", "params": {"command": "trm-lsp.status"}})
+    assert client.reply(4)["error"]["code"] == -32600
+    client.send({"method": "exit"})
+    assert client.proc.wait(20) == 0
+
+
+@pytest.mark.parametrize("params", ["a string", {}, {"textDocument": {"uri": "file:///x.py"}},
+                                    {"textDocument": {"uri": "file:///x.py"}, "position": {"line": -1, "character": 0}},
+                                    {"textDocument": {"uri": "file:///x.py"}, "position": {"line": 2**40, "character": 0}}],
+                         ids=["string", "empty", "no-position", "negative-line", "huge-line"])
+def test_a_hover_with_invalid_params_gets_invalid_params(client, params):
+    client.initialize()
+    client.send({"id": 7, "method": "textDocument/hover", "params": params})
+    error = client.reply(7)["error"]
+    assert error["code"] == -32602 and "textDocument/hover" in error["message"]
+    _works(client, 8)
+
+
+@pytest.mark.parametrize("frame", [
+    b'Content-Length: 5\r\n\r\n{"jsonrpc": "2.0", "method": "initialized", "params": {}}',
+    b'Content-Length: abc\r\n\r\n{"jsonrpc": "2.0", "method": "initialized", "params": {}}',
+    b'Content-Length: 99999999999999999999\r\n\r\n{}',
+    b'Content-Length: 12\r\n\r\nnot json at!',
+    b'garbage line\r\n\r\n',
+], ids=["short", "not-a-number", "huge", "not-json", "no-header"])
+def test_a_wrongly_framed_message_costs_only_itself(client, frame):
+    client.initialize()
+    client.send_raw(frame)
+    _works(client, 11)
+    _works(client, 12)
+
+
+def test_hovering_a_fifo_blocks_nothing(client):
+    os.mkfifo(client.root / "pipe.py")
+    client.initialize()
+    reply = client.hover(21, "pipe.py", 0, 0)
+    assert reply.get("result") is None and "error" not in reply
+    _works(client, 22)
+    client.send({"id": 23, "method": "shutdown"})
+    assert "result" in client.reply(23)
+    client.send({"method": "exit"})
+    assert client.proc.wait(20) == 0
+
+
+def test_kill_9_of_the_daemon_during_its_first_index_leaves_no_process_and_an_intact_store(tmp_path, teacher):
+    import random
+    import signal
+    import sqlite3
+
+    from tests.conftest import alive, descendants
+
+    root = lab_copy(tmp_path, teacher.url, distill=False)
+    for i in range(1200):
+        (root / f"pkg{i % 9}").mkdir(exist_ok=True)
+        (root / f"pkg{i % 9}" / f"mod{i}.py").write_text(
+            "".join(f"def f{n}(x):\n    return x + {n}\n\n" for n in range(40)))
+    rng = random.Random(3)
+    orphans, had_workers = set(), 0
+    for _ in range(3):
+        client = RawClient(root)
+        client.initialize()
+        deadline = time.monotonic() + rng.uniform(1.0, 3.0)
+        workers: set[int] = set()
+        while time.monotonic() < deadline:  # the forkserver, its workers, the resource tracker
+            workers |= descendants(client.proc.pid)
+            time.sleep(0.05)
+        had_workers += len(workers) >= 2
+        client.proc.kill()
+        client.proc.wait()
+        orphans |= alive(workers)
+        for pid in orphans:
+            os.kill(pid, signal.SIGKILL)
+        db = sqlite3.connect(root / ".trm-lsp" / "index.sqlite3")
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        db.close()
+    assert had_workers, "no kill landed while worker processes ran"
+    assert not orphans, f"{len(orphans)} processes outlived a kill -9 of the daemon"
+    client = RawClient(root)  # and the next start finishes the index and answers
+    client.initialize()
+    _works(client, 31)
+    client.close()
+
+
+def test_explain_errors_say_what_is_wrong_without_a_traceback(client):
+    client.initialize()
+    _works(client, 40)
+    for n, args in enumerate(([], [{"uri": "file:///elsewhere/x.py", "line": 1}],
+                              [{"uri": (client.root / "factorial.py").as_uri(), "line": 10**20}])):
+        client.send({"id": 41 + n, "method": "workspace/executeCommand",
+                     "params": {"command": "trm-lsp.explain", "arguments": args}})
+        error = client.reply(41 + n)["error"]
+        assert error["code"] == -32602 and "Traceback" not in json.dumps(error) and "data" not in error, error
+        assert "trm-lsp.explain needs" in error["message"] or "no indexed symbol" in error["message"]

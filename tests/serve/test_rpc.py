@@ -1,0 +1,28 @@
+"""The pygls internals trm-lsp leans on (serve/rpc.py) still exist in the installed pygls: a
+release that moves one fails here, by name, instead of as a hang in an editor."""
+
+from __future__ import annotations
+
+import inspect
+
+from pygls.protocol import JsonRPCProtocol
+from pygls.server import JsonRPCServer
+
+from trm_lsp.serve.lsp import build_server
+from trm_lsp.serve.rpc import PYGLS_INTERNALS, TrmProtocol
+
+
+def test_every_private_pygls_name_we_use_is_still_there():
+    server = build_server(mcp=False)
+    assert isinstance(server.protocol, TrmProtocol)
+    instances = {"JsonRPCProtocol": server.protocol, "JSONRPCServer": server}
+    for owner, names in PYGLS_INTERNALS.items():
+        for name in names:
+            assert hasattr(instances[owner], name), f"pygls {owner} no longer has {name}"
+
+
+def test_the_methods_we_override_keep_their_signatures():
+    for name, params in (("structure_message", ["self", "data"]), ("handle_message", ["self", "message"]),
+                         ("_send_response", ["self", "msg_id", "result", "error"])):
+        assert list(inspect.signature(getattr(JsonRPCProtocol, name)).parameters) == params, name
+    assert "protocol_cls" in inspect.signature(JsonRPCServer.__init__).parameters
