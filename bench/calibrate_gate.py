@@ -1,12 +1,13 @@
-"""Calibrates the student's confidence gate on held-out data and writes the thresholds into the
+"""Calibrates the student's readability gate on held-out data and writes the thresholds into the
 shipped base checkpoint (trm_lsp/student/base/config.json), which fine-tuned students inherit.
 
 Held out: the fixed 20% of the corpus' *training* split that `trm-lsp eval` holds out by default
 (the dev set, where bench/student_eval.py reports, is never looked at). Two regimes, each with its
 own threshold: the base alone (no workspace answers) and the base fine-tuned on the other 80%.
-The readability judge labels each answer; `gate.calibrate` picks the threshold.
+The readability judge labels each answer; `gate.calibrate` picks the threshold on each answer's
+`readability` (the base's vocabulary-only score, see trm_lsp/student/gate.py).
 
-    python bench/calibrate_gate.py [--minutes 9]
+    python bench/calibrate_gate.py [--minutes 9] [--only base|finetuned] [--reuse]
 """
 
 from __future__ import annotations
@@ -40,16 +41,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=9.0)
     parser.add_argument("--only", choices=("base", "finetuned"), help="calibrate one regime, keep the other")
+    parser.add_argument("--reuse", action="store_true",
+                        help="score the fine-tuned checkpoint a previous run kept instead of training again")
     args = parser.parse_args()
+    kept = RESULTS / "gate.finetuned.checkpoint"
+    finetuned = (["--student", str(kept)] if args.reuse and (kept / "config.json").exists()
+                 else ["--max_minutes", str(args.minutes), "--out", str(kept)])
     RESULTS.mkdir(parents=True, exist_ok=True)
     config = json.loads((BASE / "config.json").read_text())
     report = {}
     for name, flags, key in (("base", ["--train_limit", "0"], "gate"),
-                             ("finetuned", ["--max_minutes", str(args.minutes)], "gate_finetuned")):
+                             ("finetuned", finetuned, "gate_finetuned")):
         if args.only and name != args.only:
             continue
         rows = held_out_answers(name, flags)
-        cal = calibrate([r["confidence"] for r in rows], [bool(r["student_unreadable"]) for r in rows])
+        cal = calibrate([r["readability"] for r in rows], [bool(r["student_unreadable"]) for r in rows])
         config[key] = cal.threshold
         report[name] = {"threshold": cal.threshold, "held_out": len(rows), "shown": round(cal.shown, 4),
                         "unreadable_shown": round(cal.unreadable_shown, 4), "unreadable_all": round(cal.unreadable_all, 4)}

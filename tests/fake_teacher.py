@@ -23,6 +23,9 @@ class FakeTeacher:
     def __init__(self, model: str = "deepseek-r1:1.5b", thinking: bool = True, delay: float = 0.0,
                  port: int = 0) -> None:
         self.model = model
+        #: Every model name this server has (a test may add more), and the model of each chat call.
+        self.models = {model}
+        self.asked: list[str] = []
         self.thinking = thinking
         self.delay = delay
         self.faults: collections.deque[str] = collections.deque()
@@ -84,7 +87,7 @@ class FakeTeacher:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 if self.path == "/api/show":
-                    if body.get("model") != teacher.model:
+                    if body.get("model") not in teacher.models:
                         self._json(404, {"error": f"model '{body.get('model')}' not found"})
                         return
                     caps = ["completion", "thinking"] if teacher.thinking else ["completion"]
@@ -100,7 +103,8 @@ class FakeTeacher:
                     fault = teacher.faults.popleft() if teacher.faults else ""
                     prompt = body["messages"][-1]["content"]
                     teacher.prompts.append(prompt)
-                if body.get("model") != teacher.model:
+                    teacher.asked.append(body.get("model"))
+                if body.get("model") not in teacher.models:
                     self._json(404, {"error": f"model '{body.get('model')}' not found, try pulling it first"})
                     return
                 if fault.startswith("slow"):

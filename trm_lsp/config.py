@@ -19,7 +19,12 @@ STATE_DIR = ".trm-lsp"
 
 
 class ConfigError(ValueError):
-    """A setting has an unknown key or a value of the wrong type."""
+    """A setting has an unknown key or a value of the wrong type; `key` is its dotted path as
+    the user spelled it (empty when the problem is the whole file)."""
+
+    def __init__(self, message: str, key: str = "") -> None:
+        super().__init__(message)
+        self.key = key
 
 
 @dataclass
@@ -147,7 +152,29 @@ class Settings:
         try:
             return cls.from_dict(data)
         except ConfigError as exc:
-            raise ConfigError(f"{path.name}: {exc}" if path.is_file() else str(exc)) from None
+            raise ConfigError(f"{path.name}: {exc}" if path.is_file() else str(exc), exc.key) from None
+
+    @classmethod
+    def load_lenient(cls, workspace: Path, overrides: Mapping[str, Any] | None = None) -> tuple["Settings", list[str]]:
+        """As `load`, but a bad key falls back to its default alone (the editor's other options
+        still apply); returns the settings and one message per key that fell back."""
+        problems: list[str] = []
+        path = workspace / CONFIG_FILE
+        data: dict[str, Any] = {}
+        if path.is_file():
+            try:
+                data = _read_toml(path)
+            except ConfigError as exc:
+                problems.append(str(exc))
+        data = _merge(data, overrides or {})
+        for _ in range(100):
+            try:
+                return cls.from_dict(data), problems
+            except ConfigError as exc:
+                problems.append(str(exc))
+                if not exc.key or not _drop(data, exc.key.split(".")):
+                    break
+        return cls(), problems
 
 
 _CHOICES = {("teacher", "backend"): ("ollama", "openai")}
@@ -157,7 +184,8 @@ def _check_choices(settings: "Settings") -> None:
     for (section, key), allowed in _CHOICES.items():
         value = getattr(getattr(settings, section), key)
         if value not in allowed:
-            raise ConfigError(f"setting '{section}.{key}' must be one of {', '.join(allowed)}, not {value!r}")
+            raise ConfigError(f"setting '{section}.{key}' must be one of {', '.join(allowed)}, not {value!r}",
+                              f"{section}.{key}")
 
 
 def _snake(key: str) -> str:
@@ -171,6 +199,18 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def _drop(data: dict[str, Any], path: list[str]) -> bool:
+    """Remove the key at `path` (as spelled) from nested `data`; False when it is not there."""
+    for key in path[:-1]:
+        data = data.get(key)  # type: ignore[assignment]
+        if not isinstance(data, dict):
+            return False
+    return data.pop(path[-1], _MISSING) is not _MISSING
+
+
+_MISSING = object()
 
 
 def _merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
@@ -190,14 +230,14 @@ def _merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
 
 def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
     if not isinstance(data, Mapping):
-        raise ConfigError(f"setting '{prefix.rstrip('.') or 'root'}' must be a table")
+        raise ConfigError(f"setting '{prefix.rstrip('.') or 'root'}' must be a table", prefix.rstrip("."))
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs: dict[str, Any] = {}
     for raw_key, value in data.items():
         key = _snake(str(raw_key))
         name = prefix + str(raw_key)
         if key not in fields:
-            raise ConfigError(f"unknown setting '{name}'")
+            raise ConfigError(f"unknown setting '{name}'", name)
         default = getattr(cls(), key)
         if dataclasses.is_dataclass(default):
             kwargs[key] = _build(type(default), value, name + ".")
@@ -209,24 +249,24 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
 def _check(name: str, value: Any, default: Any) -> Any:
     if isinstance(default, bool):
         if not isinstance(value, bool):
-            raise ConfigError(f"setting '{name}' must be true or false, not {value!r}")
+            raise ConfigError(f"setting '{name}' must be true or false, not {value!r}", name)
         return value
     if isinstance(default, (int, float)):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"setting '{name}' must be a number, not {value!r}")
+            raise ConfigError(f"setting '{name}' must be a number, not {value!r}", name)
         if isinstance(default, int) and not float(value).is_integer():
-            raise ConfigError(f"setting '{name}' must be a whole number, not {value!r}")
+            raise ConfigError(f"setting '{name}' must be a whole number, not {value!r}", name)
         if value < 0:
-            raise ConfigError(f"setting '{name}' must not be negative, not {value!r}")
+            raise ConfigError(f"setting '{name}' must not be negative, not {value!r}", name)
         return type(default)(value)
     if isinstance(default, list):
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"setting '{name}' must be a list of strings, not {value!r}")
+            raise ConfigError(f"setting '{name}' must be a list of strings, not {value!r}", name)
         return list(value)
     if isinstance(default, str):
         if not isinstance(value, str):
-            raise ConfigError(f"setting '{name}' must be a string, not {value!r}")
+            raise ConfigError(f"setting '{name}' must be a string, not {value!r}", name)
         return value
     raise ConfigError(f"setting '{name}' has an unsupported type")  # pragma: no cover

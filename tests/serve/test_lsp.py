@@ -226,13 +226,31 @@ async def test_a_bad_setting_is_named_and_the_server_goes_on(tmp_path, teacher):
         assert "**factorial_recursive**" in (await hover(client, factorial, line, col + 6)).contents.value
 
 
+async def test_a_teacher_model_changed_in_the_editor_is_the_one_asked_next(tmp_path, teacher):
+    teacher.models.add("other:7b")
+    root = lab_copy(tmp_path, teacher.url, distill=True)
+    async with lsp(root) as client:
+        await wait_for(client, lambda s: s["indexed"] and s["samples"] > 0 and s["queue"] == 0)
+        asked_before = len(teacher.asked)
+        # One bad key beside the good one: it alone falls back, and says so.
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+            settings={"trm-lsp": {"teacher": {"model": "other:7b", "timeout": "slow"}, "serve": {"mcpPort": 1}}}))
+        state = await wait_for(client, lambda s: s["teacher"]["model"] == "other:7b" and len(teacher.asked) > asked_before)
+        assert state["teacher"]["state"] != "off"
+        await wait_for(client, lambda s: s["queue"] == 0)
+        assert set(teacher.asked[asked_before:]) == {"other:7b"}, teacher.asked[asked_before:]
+        messages = [m.message for m in client.messages]
+        assert sum("bad setting" in m for m in messages) == 1 and any("'teacher.timeout'" in m for m in messages)
+        assert any("restart needed for serve.mcp_port" in m for m in messages)
+
+
 async def test_a_student_that_declines_shows_the_structure_and_the_closest_teacher_answer(tmp_path, teacher):
     root = lab_copy(tmp_path, teacher.url, distill=False)
     run_cli("distill", str(root), "--limit", "4")
     train_tiny_student(root)
     config = root / ".trm-lsp" / "student" / "config.json"
     meta = json.loads(config.read_text())
-    meta["gate"] = 0.0  # every confidence (a mean log-probability) is below 0: the student declines all
+    meta["gate"] = 0.0  # every readability score (a mean log-probability) is below 0: the student declines all
     config.write_text(json.dumps(meta))
     taught = {json.loads(line)["symbol"] for line in (root / ".trm-lsp" / "train.jsonl").read_text().splitlines()}
     factorial = root / "factorial.py"

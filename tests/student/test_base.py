@@ -41,3 +41,40 @@ def test_the_base_alone_answers_readably_and_fast(base, language):
     assert 3 <= len(words) and answer.text[-1] in ".!?`)", answer.text
     flags = fluency.check(answer.text, code, symbol)
     assert not flags.flagged, (answer.text, flags)
+
+
+@pytest.mark.parametrize("language,kind,symbol,code,plain,garbled", [
+    ("go", "struct", "Queue", "type Queue struct {\n\titems []int\n}",
+     "holds the items of a first-in, first-out queue.", "is a The 1. he ad is a a The, which is a single a designed to the `"),
+    ("python", "function", "read_config", CODE["python"][1],
+     "reads a JSON configuration file and returns its contents.",
+     "It takes a entry of the entry of a entry in the entry is a entry has."),
+], ids=["go", "python"])
+def test_the_gate_scores_what_the_old_student_wrote_below_plain_english(language, kind, symbol, code, plain, garbled):
+    """The answers quoted in the issue that asked for a readable student, against plain ones."""
+    from trm_lsp.student.data import header
+    from trm_lsp.student.gate import Readability
+
+    opening = f"This {language.capitalize() if language != 'go' else 'Go'} {kind} `{symbol}`"
+    good, bad = Readability.of_base()(code, header(language, kind, symbol),
+                                       [f"{opening} {plain}", f"{opening} {garbled}"], opening)
+    assert good > bad + 0.5, (good, bad)
+
+
+def test_between_near_equal_beams_the_student_says_what_reads_plainly(base):
+    from trm_lsp.student.data import header
+    from trm_lsp.student.engine import Generation
+
+    code = CODE["python"][1]
+    opening = "This Python function `read_config`"
+    garbled = base.tok.encode(f"{opening} It takes a entry of the entry of a entry in the entry is a entry has.")
+    plain = base.tok.encode(f"{opening} reads a JSON configuration file and returns its contents.")
+    likeliest = Generation(garbled, -1.00, others=[Generation(plain, -1.05)])
+    base.gate, gate = None, base.gate  # every answer reranked, however plainly the likeliest reads
+    chosen, text, readability = base._choose(likeliest, code, header("python", "function", "read_config"), opening)
+    assert chosen.tokens == plain and "JSON configuration" in text
+    base.rerank = 0.0  # without the readability term the likeliest beam stands
+    try:
+        assert base._choose(likeliest, code, header("python", "function", "read_config"), opening)[0].tokens == garbled
+    finally:
+        base.rerank, base.gate = 1.0, gate

@@ -18,6 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test_path", type=Path, help="test samples (default: a fixed 20%% hold-out of the data)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--out", type=Path, help="keep the trained checkpoint here")
+    parser.add_argument("--student", type=Path, metavar="DIR",
+                        help="evaluate this checkpoint instead of training one (the training data still makes the "
+                             "baselines and the retrieval corpus)")
     parser.add_argument("--answers", type=Path,
                         help="write every test sample's answers (teacher, student, baselines) here as JSONL")
     parser.add_argument("--train_limit", type=int,
@@ -51,7 +54,10 @@ def run(args: argparse.Namespace) -> int:
     judge, missing = (None, "skipped (--no_judge)") if args.no_judge else _judge(console, args.judge_cache)
     report: dict = {"n_train": len(train), "n_test": len(test), "blas": active_blas(),
                     "base": str(base) if base is not None else None}
-    if train:
+    if args.student is not None:
+        student = Student.load(args.student)
+        report.update({"student": str(args.student), "checkpoint_mb": round(_size(args.student) / 1e6, 2)})
+    elif train:
         out = args.out or Path(tempfile.mkdtemp(prefix="trm-lsp-eval-")) / "student"
         with training_progress(console) as on_progress:
             result = train_student(train, model_cfg, train_cfg, out, on_progress,

@@ -57,6 +57,7 @@ class Daemon:
         self._train_lock = asyncio.Lock()
         self._lens_refresh: asyncio.TimerHandle | None = None
         self._distill_task = None  # the `$/progress` of the current distillation
+        self._distilling: asyncio.Task | None = None  # the distiller's run loop
         self._teacher = None
         self._stopped = False
 
@@ -76,6 +77,37 @@ class Daemon:
 
         self._teacher = make_teacher(self.settings.teacher)
         self.distiller = Distiller(self.store, self._teacher, self.settings.teacher, self._on_distill)
+
+    async def apply_settings(self, new: Settings) -> None:
+        """New settings from the editor, live where they can be: a teacher change rebuilds the
+        teacher and the distiller (the next question goes to the new one), a change to what the
+        index reads re-indexes, and what only a restart can change (MCP's port and token) is
+        said. The rest is read from `self.settings` where it is used."""
+        old, self.settings = self.settings, new
+        later = [f"serve.{name}" for name in ("mcp", "mcp_port", "mcp_token")
+                 if getattr(old.serve, name) != getattr(new.serve, name)]
+        if later:
+            self.reporter.notify("warning", f"trm-lsp: restart needed for {', '.join(later)} to take effect")
+        if old.teacher != new.teacher or old.serve.distill != new.serve.distill:
+            await self._replace_distiller()
+        if old.index != new.index or old.documents != new.documents:
+            self.spawn(self.index(), "re-index")
+
+    async def _replace_distiller(self) -> None:
+        if self.distiller is not None:
+            self.distiller.stop()
+            if self._distilling is not None:
+                self._distilling.cancel()
+                await asyncio.gather(self._distilling, return_exceptions=True)
+            if self._teacher is not None:
+                await self._teacher.close()
+            self.distiller = self._teacher = self._distilling = None
+        if self.settings.serve.distill and not self._stopped:
+            self._make_distiller()
+            log.info("teacher is now %s at %s", self.settings.teacher.model, self._teacher.host)
+            if self.indexed.is_set():  # else the pipeline plans and starts it once indexed
+                await self.distiller.replan(retry_failed=True)
+                self._distilling = self.spawn(self._distill_forever(), "distilling")
 
     async def _with_own_store(self, work):
         """`work(store)` in a worker thread on a connection of its own: the loop's connection
@@ -158,7 +190,7 @@ class Daemon:
         await self.index()
         if self.distiller is not None:
             await self.distiller.replan(retry_failed=True)
-            self.spawn(self._distill_forever(), "distilling")
+            self._distilling = self.spawn(self._distill_forever(), "distilling")
         if self.student.student is None and self.settings.serve.retrain_after:
             await self.maybe_train(force=False)
 
@@ -283,7 +315,7 @@ class Daemon:
             self.distiller.resume()
         self.spawn(self.distiller.replan(retry_failed=True), "planning")
         if restart:
-            self.spawn(self._distill_forever(), "distilling")
+            self._distilling = self.spawn(self._distill_forever(), "distilling")
 
     def _schedule_lens_refresh(self) -> None:
         if self._lens_refresh is None:

@@ -19,7 +19,7 @@ from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
 from trm_lsp import __version__
-from trm_lsp.config import ConfigError, Settings
+from trm_lsp.config import Settings
 from trm_lsp.serve import lookup
 from trm_lsp.serve.daemon import Daemon
 from trm_lsp.serve.render import explanation_document, hover_markdown
@@ -56,15 +56,13 @@ class TrmLanguageServer(LanguageServer):
         return None, None
 
     def settings_for(self, root: Path, options: dict[str, Any]) -> Settings:
+        """The folder's settings: its trm-lsp.toml, then the client's options; a bad key falls
+        back to its default alone, and the editor is told which."""
         options = {k: v for k, v in options.items() if k not in CLIENT_KEYS}
-        try:
-            return Settings.load(root, options)
-        except ConfigError as exc:
-            self.notify("error", f"trm-lsp: bad setting: {exc}; using the defaults for it")
-            try:
-                return Settings.load(root)
-            except ConfigError:
-                return Settings()
+        settings, problems = Settings.load_lenient(root, options)
+        for problem in problems:
+            self.notify("error", f"trm-lsp: bad setting: {problem}; using the default for it")
+        return settings
 
     def damaged(self, daemon: Daemon, exc: BaseException) -> JsonRpcInternalError:
         """The store broke under a request: mark it, start the folder afresh (the new daemon's
@@ -222,8 +220,8 @@ def build_server(mcp: bool = True, mcp_port: int | None = None) -> TrmLanguageSe
         if options is None:
             return
         ls.options = options
-        for daemon in ls.daemons.values():
-            daemon.settings = ls.settings_for(daemon.root, options)
+        for daemon in list(ls.daemons.values()):
+            await daemon.apply_settings(ls.settings_for(daemon.root, options))
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: TrmLanguageServer, params: None) -> None:

@@ -210,7 +210,8 @@ def write_answers(path: Path, test: list[Record], systems: dict[str, list[str]],
             row = {"id": record.id or f"{record.path}::{record.symbol}",
                    "symbol": record.symbol, "teacher": record.output,
                    **{name: texts[i] for name, texts in systems.items()},
-                   "declined": answers[i].declined, "confidence": round(answers[i].confidence, 4)}
+                   "declined": answers[i].declined, "confidence": round(answers[i].confidence, 4),
+                   "readability": round(answers[i].readability, 4)}
             for name, per_answer in (verdicts or {}).items():
                 ppl = per_answer[i].ppl
                 row[f"{name}_ppl"] = round(ppl, 2) if math.isfinite(ppl) else None
