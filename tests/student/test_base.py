@@ -78,3 +78,19 @@ def test_between_near_equal_beams_the_student_says_what_reads_plainly(base):
         assert base._choose(likeliest, code, header("python", "function", "read_config"), opening)[0].tokens == garbled
     finally:
         base.rerank, base.gate = 1.0, gate
+
+
+
+def test_a_whole_sentence_goes_before_a_fragment_and_a_fragment_says_it_was_cut(base):
+    from trm_lsp.student.data import header
+    from trm_lsp.student.engine import Generation
+    from trm_lsp.student.infer import _tidy
+
+    opening = "This Python function `read_config`"
+    fragment = base.tok.encode(f"{opening} is used to create a string with information about the")
+    whole = base.tok.encode(f"{opening} reads a JSON configuration file.")
+    chosen, text, _ = base._choose(Generation(fragment, -0.5, others=[Generation(whole, -1.5)]), CODE["python"][1],
+                                   header("python", "function", "read_config"), opening)
+    assert chosen.tokens == whole and text.endswith("file.")
+    assert _tidy(f"{opening} is used to create a string with information about the").endswith("about the …")
+    assert _tidy(f"{opening} reads a file. It then") == f"{opening} reads a file."

@@ -215,3 +215,29 @@ def test_openings_carry_the_language_as_a_slot_spelled_as_the_teacher_does():
     assert opening_for(meta, "class", "rust") == "This Rust class "
     old = {"openings": {"method": "This Python method "}}  # checkpoints from before the slot
     assert opening_for(old, "method", "python") == "This Python method "
+
+
+def test_train_reports_progress_as_json_lines_for_programs(tmp_path: Path):
+    data = corpus_sample(tmp_path / "d.jsonl", 40)
+    result = run_cli("train", "--data_path", str(data), *TINY_ARGS, "--epochs", "2", "--out", str(tmp_path / "s"),
+                     "--progress-json")
+    lines = [json.loads(line) for line in result.stderr.strip().splitlines() if line.startswith("{")]
+    steps = [line for line in lines if "step" in line]
+    assert steps and all({"step", "total", "loss", "lm", "retrieval", "epoch"} <= set(s) for s in steps)
+    assert steps[-1]["step"] == steps[-1]["total"] and "out" in lines[-1]
+
+
+def test_the_command_line_defaults_are_the_training_config_defaults():
+    import argparse
+
+    from trm_lsp.commands.train import add_model_arguments
+    from trm_lsp.student.model import TRMConfig
+
+    parser = argparse.ArgumentParser()
+    add_model_arguments(parser)
+    args = parser.parse_args(["--data_path", "x.jsonl"])
+    t, m = TrainConfig(), TRMConfig()
+    assert (args.batch_size, args.epochs, args.sup_steps, args.infer_steps, args.vocab, args.retrieval_weight,
+            args.seed) == (t.batch_size, t.epochs, t.sup_steps, t.infer_steps, t.vocab_size, t.retrieval_weight, t.seed)
+    assert (args.dim, args.heads, args.layers, args.latent, args.cycles) == (m.dim, m.heads, m.layers, m.n_latent,
+                                                                            m.cycles)

@@ -11,28 +11,37 @@ from trm_lsp.commands.common import show_progress, stderr_console
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags shared by `train` and `eval`."""
+    """Flags shared by `train` and `eval`; their defaults are `TrainConfig`'s and `TRMConfig`'s."""
+    from trm_lsp.student.model import TRMConfig
+    from trm_lsp.student.train import TrainConfig
+
+    t, m = TrainConfig(), TRMConfig()
     parser.add_argument("--data_path", type=Path, required=True, help="samples as JSONL (the sample format)")
-    parser.add_argument("--batch_size", type=int, default=32, help="samples per batch (default 32)")
-    parser.add_argument("--layers", type=int, default=2, help="blocks in the shared network f (default 2)")
-    parser.add_argument("--cycles", type=int, default=1,
-                        help="T: recursion cycles per supervision step, the last with gradients (default 1: in "
-                             "minutes on a CPU, more optimizer steps beat deeper recursion; README)")
-    parser.add_argument("--latent", type=int, default=2, help="n: latent updates per cycle (default 2)")
-    parser.add_argument("--sup_steps", type=int, default=2, help="deep-supervision steps per batch (default 2)")
-    parser.add_argument("--infer_steps", type=int, default=1,
-                        help="supervision steps run when answering, at most --sup_steps (default 1)")
-    parser.add_argument("--epochs", type=int, default=10, help="passes over the samples (default 10)")
-    parser.add_argument("--dim", type=int, default=128, help="model width (default 128)")
-    parser.add_argument("--heads", type=int, default=2, help="attention heads (default 2)")
+    parser.add_argument("--batch_size", type=int, default=t.batch_size, help=f"samples per batch (default {t.batch_size})")
+    parser.add_argument("--layers", type=int, default=m.layers, help=f"blocks in the shared network f (default {m.layers})")
+    parser.add_argument("--cycles", type=int, default=m.cycles,
+                        help=f"T: recursion cycles per supervision step, the last with gradients (default {m.cycles}: "
+                             "in minutes on a CPU, more optimizer steps beat deeper recursion; README)")
+    parser.add_argument("--latent", type=int, default=m.n_latent, help=f"n: latent updates per cycle (default {m.n_latent})")
+    parser.add_argument("--sup_steps", type=int, default=t.sup_steps,
+                        help=f"deep-supervision steps per batch (default {t.sup_steps})")
+    parser.add_argument("--infer_steps", type=int, default=t.infer_steps,
+                        help=f"supervision steps run when answering, at most --sup_steps (default {t.infer_steps})")
+    parser.add_argument("--epochs", type=int, default=t.epochs, help=f"passes over the samples (default {t.epochs})")
+    parser.add_argument("--dim", type=int, default=m.dim, help=f"model width (default {m.dim})")
+    parser.add_argument("--heads", type=int, default=m.heads, help=f"attention heads (default {m.heads})")
     parser.add_argument("--lr", type=float, default=None,
-                        help="peak learning rate, AdamW (default 1e-3 from the base, 2e-3 from scratch)")
-    parser.add_argument("--vocab", type=int, default=3000, help="BPE vocabulary size (default 3000)")
+                        help=f"peak learning rate, AdamW (default {t.lr_from_base:g} from the base, {t.lr:g} from scratch)")
+    parser.add_argument("--vocab", type=int, default=t.vocab_size, help=f"BPE vocabulary size (default {t.vocab_size})")
     parser.add_argument("--max_minutes", type=float, default=9.0,
                         help="stop training after this much wall time, keeping what was learnt (default 9)")
-    parser.add_argument("--retrieval_weight", type=float, default=0.3,
-                        help="weight of the retrieval (contrastive) loss against the explanation loss (default 0.3)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--retrieval_weight", type=float, default=t.retrieval_weight,
+                        help="weight of the retrieval (contrastive) loss against the explanation loss "
+                             f"(default {t.retrieval_weight:g})")
+    parser.add_argument("--seed", type=int, default=t.seed)
+    parser.add_argument("--progress-json", action="store_true",
+                        help="report progress on stderr as one JSON object per line (step, total, loss, lm, "
+                             "retrieval, epoch), for programs (the daemon) rather than people")
     start = parser.add_mutually_exclusive_group()
     start.add_argument("--from-scratch", action="store_true",
                        help="train a new model (its own tokenizer, the --dim/--layers/... flags) instead of "
@@ -60,9 +69,10 @@ def configs(args: argparse.Namespace):
     model = {"dim": args.dim, "heads": args.heads, "layers": args.layers, "cycles": args.cycles,
              "n_latent": args.latent, "embed_dim": args.dim}
     base = starting_point(args)
-    lr = args.lr if args.lr is not None else (1e-3 if base is not None else 2e-3)
-    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, sup_steps=args.sup_steps,
-                        infer_steps=args.infer_steps, lr=lr, warmup_steps=10 if base is not None else 30,
+    defaults = TrainConfig()
+    lr = args.lr if args.lr is not None else (defaults.lr_from_base if base is not None else defaults.lr)
+    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, sup_steps=args.sup_steps, infer_steps=args.infer_steps,
+                        lr=lr, warmup_steps=defaults.warmup_from_base if base is not None else defaults.warmup_steps,
                         vocab_size=args.vocab, seed=args.seed, retrieval_weight=args.retrieval_weight)
     return model, train, base
 
@@ -114,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     model_cfg, train_cfg, base = configs(args)
     out = args.out or args.data_path.resolve().parent / "student"
-    with training_progress(console) as on_progress:
+    with training_progress(console, as_json=args.progress_json) as on_progress:
         result = train_student(records, model_cfg, train_cfg, out, on_progress, max_seconds=args.max_minutes * 60,
                                resume=args.resume, base=base)
     cut, lengths = result.meta["cut_to_context"], train_cfg.lengths
@@ -126,13 +136,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 class training_progress:
-    """A progress bar with the loss on a terminal; a line every few steps in logs."""
+    """A progress bar with the loss on a terminal; a line every few steps in logs; with
+    `as_json`, one JSON object per line (`Progress`'s fields) every few steps, for programs."""
 
-    def __init__(self, console) -> None:
-        self.console, self.bar = console, None
+    def __init__(self, console, as_json: bool = False) -> None:
+        self.console, self.bar, self.as_json = console, None, as_json
 
     def __enter__(self):
-        if show_progress():
+        if show_progress() and not self.as_json:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.bar = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -142,7 +153,11 @@ class training_progress:
         return self.update
 
     def update(self, p) -> None:
-        if self.bar is not None:
+        if self.as_json:
+            if p.step % 10 == 0 or p.step == p.total:
+                print(json.dumps({"step": p.step, "total": p.total, "loss": round(p.loss, 4), "lm": round(p.lm, 4),
+                                  "retrieval": round(p.retrieval, 4), "epoch": p.epoch}), file=sys.stderr, flush=True)
+        elif self.bar is not None:
             self.bar.update(self.task, completed=p.step, total=p.total, loss=p.loss)
         elif p.step % 50 == 0 or p.step == p.total:
             self.console.print(f"step {p.step}/{p.total} loss {p.loss:.3f} (lm {p.lm:.3f}, retrieval {p.retrieval:.3f})",

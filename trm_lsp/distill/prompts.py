@@ -98,3 +98,15 @@ def build_prompt(row: sqlite3.Row, text: str, context: ContextIndex, context_tok
                "Reason step by step about what each setting or rule does and what depends on it. Then write a "
                "line 'Explanation:' followed by two to four sentences that explain its purpose.")
     return Prompt([{"role": "system", "content": SYSTEM}, {"role": "user", "content": ask}], truncated)
+
+
+def question_prompt(question: str, sources: list[tuple[str, str, str]], words: int) -> list[dict]:
+    """A free-form question about the code base (MCP `consult_logic_model` with the teacher up):
+    the retrieved symbols as context, `(where, code, what is known)` each, the reply held to
+    `words` words and asked to cite path:line."""
+    context = "\n\n".join(f"{where}\n{code}\nKnown: {known}" for where, code, known in sources)
+    return [
+        {"role": "system", "content": f"You answer questions about a code base in at most {words} words, "
+                                      "citing path:line of the code you rely on."},
+        {"role": "user", "content": f"{context}\n\nQuestion: {question}"},
+    ]

@@ -124,6 +124,11 @@ class StudentSlot:
         self.student, self.version, self.problem = student, student.version, ""
         return True
 
+    async def run(self, work, *args):
+        """`work(*args)` on the student's thread (MLX and the numpy engine are used from one
+        thread only), awaited from the loop."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, work, *args)
+
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
 

@@ -12,7 +12,6 @@ import asyncio
 import json
 import logging
 import os
-import re
 import signal
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from trm_lsp.distill.worker import DistillEvent, Distiller
 from trm_lsp.extract.file import FileJob, extract_data
 from trm_lsp.extract.languages import language_for
 from trm_lsp.interpreter import protect_children, python_argv
+from trm_lsp.serve.tasks import supervise
 from trm_lsp.serve.answers import AnswerEngine, StudentSlot
 from trm_lsp.serve.progress import LogReporter, Reporter
 from trm_lsp.serve.search import SymbolSearch
@@ -31,7 +31,6 @@ from trm_lsp.student.blas import active_blas
 
 log = logging.getLogger(__name__)
 
-_STEP = re.compile(r"step (\d+)/(\d+) loss ([\d.]+)")
 _MIN_SAMPLES = 8  # fewer teacher answers than this teach the student nothing worth serving
 #: Worker processes from a clean server process: this one runs threads (see index_workspace).
 FORK_SAFE = "forkserver"
@@ -122,18 +121,9 @@ class Daemon:
         return await asyncio.get_running_loop().run_in_executor(None, run)
 
     def spawn(self, coro, name: str) -> asyncio.Task:
-        """A background task that logs its failure instead of dying silently."""
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-
-        def finished(t: asyncio.Task) -> None:
-            self._tasks.discard(t)
-            if not t.cancelled() and t.exception() is not None:
-                log.error("%s failed: %s", name, t.exception(), exc_info=t.exception())
-                self.reporter.notify("error", f"trm-lsp: {name} failed: {t.exception()}")
-
-        task.add_done_callback(finished)
-        return task
+        """A background task that logs its failure and tells the user instead of dying silently."""
+        return supervise(coro, name, self._tasks,
+                         lambda what, exc: self.reporter.notify("error", f"trm-lsp: {what} failed: {exc}"))
 
     async def stop(self) -> None:
         """Stop background work; every answer already acknowledged is committed."""
@@ -331,6 +321,11 @@ class Daemon:
         return self.distiller.position(sha256) if self.distiller is not None else None
 
     @property
+    def teacher(self):
+        """The teacher client the distiller asks (None while distillation is off)."""
+        return self._teacher
+
+    @property
     def teacher_name(self) -> str:
         return self.settings.teacher.model
 
@@ -355,7 +350,7 @@ class Daemon:
         data = self.state / "train.jsonl"
         export_samples(self.store, data)
         cmd = python_argv("trm_lsp", "train", "--data_path", str(data), "--out", str(self.state / "student"),
-                          "--max_minutes", str(self.settings.serve.train_minutes))
+                          "--max_minutes", str(self.settings.serve.train_minutes), "--progress-json")
         task = self.reporter.begin("Training the student", cancel=self.kill_training)
         task.report(f"{samples} teacher answers", 0)
         self._training = await asyncio.create_subprocess_exec(
@@ -366,10 +361,10 @@ class Daemon:
         async for raw in self._training.stderr:
             line = raw.decode("utf-8", "replace").strip()
             tail = (tail + [line])[-5:]
-            step = _STEP.search(line)
-            if step:
-                done, total = int(step[1]), int(step[2])
-                task.report(f"step {done}/{total}, loss {step[3]}", int(100 * done / max(total, 1)))
+            step = _progress(line)
+            if step is not None:
+                task.report(f"step {step['step']}/{step['total']}, loss {step['loss']:.3f}",
+                            int(100 * step["step"] / max(step["total"], 1)))
         code = await self._training.wait()
         self._training = None
         if code != 0:
@@ -401,6 +396,18 @@ class Daemon:
             "indexed": self.indexed.is_set(),
             "mcp_url": self.mcp_url,
         }
+
+
+def _progress(line: str) -> dict | None:
+    """A `train --progress-json` line, or None for any other line (warnings, the summary)."""
+    if not line.startswith("{"):
+        return None
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    ok = isinstance(record, dict) and all(isinstance(record.get(k), (int, float)) for k in ("step", "total", "loss"))
+    return record if ok else None
 
 
 def _lower_priority() -> None:

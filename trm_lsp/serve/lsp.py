@@ -24,6 +24,7 @@ from trm_lsp.serve import lookup
 from trm_lsp.serve.daemon import Daemon
 from trm_lsp.serve.render import explanation_document, hover_markdown
 from trm_lsp.serve.rpc import TrmProtocol
+from trm_lsp.serve.tasks import supervise
 from trm_lsp.store.recover import is_damage, mark_damaged
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class TrmLanguageServer(LanguageServer):
         self.mcp_enabled, self.mcp_port = mcp, mcp_port
         self.mcp = None  # McpHandle once MCP serves
         self.stopping: asyncio.Future | None = None
+        self.tasks: set[asyncio.Task] = set()  # the server's own background work (serve/tasks.py)
 
     # -- routing ---------------------------------------------------------------------------------
 
@@ -64,6 +66,9 @@ class TrmLanguageServer(LanguageServer):
             self.notify("error", f"trm-lsp: bad setting: {problem}; using the default for it")
         return settings
 
+    def spawn(self, coro, name: str) -> asyncio.Task:
+        return supervise(coro, name, self.tasks, lambda what, exc: self.notify("error", f"trm-lsp: {what} failed: {exc}"))
+
     def damaged(self, daemon: Daemon, exc: BaseException) -> JsonRpcInternalError:
         """The store broke under a request: mark it, start the folder afresh (the new daemon's
         open rebuilds the store, keeping every readable teacher answer, and says so once), and
@@ -72,7 +77,7 @@ class TrmLanguageServer(LanguageServer):
             log.error("the index of %s is damaged (%s); rebuilding it", daemon.root, exc)
             mark_damaged(daemon.store.path, str(exc))
             del self.daemons[daemon.root]
-            asyncio.ensure_future(self._reopen(daemon))
+            self.spawn(self._reopen(daemon), "rebuilding the index")
         return JsonRpcInternalError(f"the index of {daemon.root.name} is damaged and is being rebuilt; try again shortly")
 
     async def _reopen(self, old: Daemon) -> None:

@@ -24,10 +24,12 @@ from fastmcp.exceptions import ToolError
 from fastmcp.tools.base import ToolResult
 
 from trm_lsp.distill.context import symbol_text
+from trm_lsp.distill.prompts import question_prompt
 from trm_lsp.serve import consult, lookup
 from trm_lsp.serve.answers import Answer
 from trm_lsp.serve.consult import CONSULT_SCHEMA
 from trm_lsp.serve.daemon import Daemon
+from trm_lsp.serve.tasks import supervise
 
 log = logging.getLogger(__name__)
 
@@ -213,9 +215,8 @@ async def _retrieve(daemon: Daemon, question: str):
     if student is None or len(hits) < 2:
         return hits
     texts = daemon.search.texts_to_embed(hits)
-    loop = asyncio.get_running_loop()
     try:
-        return await loop.run_in_executor(daemon.student.executor, daemon.search.fuse, question, hits, student, texts)
+        return await daemon.student.run(daemon.search.fuse, question, hits, student, texts)
     except Exception as exc:  # the student's ranking is a refinement: BM25 alone still answers
         log.warning("student retrieval failed: %s", exc)
         return hits
@@ -225,18 +226,13 @@ async def _ask_teacher_live(daemon: Daemon, question: str, rows, answers: list[A
     """A free-form question with no exact symbol behind it goes to the teacher when it is up,
     with the retrieved code as context, its reply held to `budget` words; any failure falls
     back to the stored answers."""
-    teacher = daemon._teacher
+    teacher = daemon.teacher
     if teacher is None or daemon.distiller is None or daemon.distiller.teacher_state != "up":
         return ""
-    context = []
-    for row, answer in zip(rows[:3], answers):
-        text = (symbol_text(daemon.store, row["sha256"], row) or "")[:1500]
-        context.append(f"{row['path']}:{row['start_line']} {row['qualname']}\n{text}\nKnown: {answer.text}")
-    messages = [
-        {"role": "system", "content": f"You answer questions about a code base in at most {budget} words, "
-                                      "citing path:line of the code you rely on."},
-        {"role": "user", "content": "\n\n".join(context) + f"\n\nQuestion: {question}"},
-    ]
+    sources = [(f"{row['path']}:{row['start_line']} {row['qualname']}",
+                (symbol_text(daemon.store, row["sha256"], row) or "")[:1500], answer.text)
+               for row, answer in zip(rows[:3], answers)]
+    messages = question_prompt(question, sources, budget)
     try:
         reply = await asyncio.wait_for(teacher.explain(messages), min(_LIVE_SECONDS, daemon.settings.teacher.timeout))
     except Exception as exc:  # down, slow or junk: the stored answers stand
@@ -308,8 +304,12 @@ async def start_mcp(daemon: Daemon, port: int | None = None,
     daemon.write_daemon_file()
     log.info("MCP at %s", daemon.mcp_url)
 
-    task = asyncio.get_running_loop().create_task(_serve(server, sock), name="mcp")
+    task = supervise(_serve(server, sock), "the MCP server", _SERVING,
+                     lambda what, exc: daemon.reporter.notify("error", f"trm-lsp: {what} stopped: {exc}"))
     return McpHandle(server, task)
+
+
+_SERVING: set[asyncio.Task] = set()
 
 
 async def _serve(server, sock: socket.socket) -> None:

@@ -36,13 +36,19 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainConfig:
+    """Every training default, in one place: `trm-lsp train` and `eval` build their flags from
+    these (commands/train.py), the daemon's background training uses those flags."""
+
     epochs: int = 10
-    batch_size: int = 16
+    batch_size: int = 32
     sup_steps: int = 2
     #: Supervision steps run when answering (deep supervision trains every step to answer; one
     #: is half the latency for the same ROUGE-L on the corpus: README's student rows).
     infer_steps: int = 1
     lr: float = 2e-3
+    #: Peak learning rate and warm-up when fine-tuning a pretrained base instead.
+    lr_from_base: float = 1e-3
+    warmup_from_base: int = 10
     min_lr_ratio: float = 0.1
     warmup_steps: int = 30
     weight_decay: float = 0.1
@@ -51,7 +57,7 @@ class TrainConfig:
     temperature: float = 0.07
     halt_threshold: float = 0.9
     halt_weight: float = 0.1
-    retrieval_weight: float = 1.0
+    retrieval_weight: float = 0.3
     #: Train the retriever on every k-th batch only (pretraining: a third of a step's time).
     retrieval_every: int = 1
     lm_weight: float = 1.0
