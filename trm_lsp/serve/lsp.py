@@ -11,8 +11,9 @@ import sqlite3
 import stat
 import uuid
 from concurrent.futures import Future
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
@@ -68,6 +69,17 @@ class TrmLanguageServer(LanguageServer):
 
     def spawn(self, coro, name: str) -> asyncio.Task:
         return supervise(coro, name, self.tasks, lambda what, exc: self.notify("error", f"trm-lsp: {what} failed: {exc}"))
+
+    @contextmanager
+    def store_guard(self, daemon: Daemon) -> Iterator[None]:
+        """Around a request's store reads: an error that means the file is damaged becomes
+        `damaged(...)`'s reply (and the rebuild); any other error passes unchanged."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            raise self.damaged(daemon, exc) from None
 
     def damaged(self, daemon: Daemon, exc: BaseException) -> JsonRpcInternalError:
         """The store broke under a request: mark it, start the folder afresh (the new daemon's
@@ -298,13 +310,11 @@ def build_server(mcp: bool = True, mcp_port: int | None = None) -> TrmLanguageSe
         if daemon is None:
             return None
         lines = await _lines(ls, params.text_document.uri)
-        try:
+        with ls.store_guard(daemon):
             row = lookup.symbol_at_position(daemon.store, rel, params.position.line, params.position.character, lines)
             if row is None:
                 return None
             answer = await daemon.engine.answer(row, daemon.settings.serve.student_wait_ms / 1000)
-        except sqlite3.DatabaseError as exc:
-            raise ls.damaged(daemon, exc) if is_damage(exc) else exc
         return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown,
                                                         value=hover_markdown(answer, row["language"])))
 
@@ -313,10 +323,8 @@ def build_server(mcp: bool = True, mcp_port: int | None = None) -> TrmLanguageSe
         daemon, rel = ls.daemon_for(params.text_document.uri)
         if daemon is None or not daemon.settings.serve.code_lens:
             return []
-        try:
+        with ls.store_guard(daemon):
             rows = lookup.symbols_in(daemon.store, rel)
-        except sqlite3.DatabaseError as exc:
-            raise ls.damaged(daemon, exc) if is_damage(exc) else exc
         lenses = []
         for row in rows:
             what = lookup.LENS_KINDS.get(row["kind"])
@@ -345,13 +353,11 @@ def build_server(mcp: bool = True, mcp_port: int | None = None) -> TrmLanguageSe
         if daemon is None:
             raise JsonRpcInvalidParams("trm-lsp.explain needs {uri, line} or {uri, qualname} of a file in the workspace")
         row = None
-        try:
+        with ls.store_guard(daemon):
             if target.get("qualname"):
                 row = lookup.symbol_by_qualname(daemon.store, str(target["qualname"]), rel)
             if row is None and isinstance(target.get("line"), int):
                 row = lookup.symbol_at_line(daemon.store, rel, int(target["line"]))
-        except sqlite3.DatabaseError as exc:
-            raise ls.damaged(daemon, exc) if is_damage(exc) else exc
         if row is None:
             raise JsonRpcInvalidParams(f"no indexed symbol at {rel}:{target.get('line') or target.get('qualname')}")
         if daemon.distiller is not None and daemon.engine.samples.best_for(row["sha256"]) is None:

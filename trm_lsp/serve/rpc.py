@@ -119,7 +119,7 @@ async def read_messages(readline: Callable[[], Awaitable[bytes]], read: Callable
             return
         match = _LENGTH.search(line)
         if match is not None:
-            if not match.start() == 0 or bad_header:
+            if match.start() != 0 or bad_header:
                 log.warning("resynced on a Content-Length header after %d stray bytes", match.start())
             value = match.group(1)
             length = int(value) if value.isdigit() and len(value) < 12 else None
