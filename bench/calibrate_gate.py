@@ -45,10 +45,17 @@ def main() -> int:
                         help="score the fine-tuned checkpoint a previous run kept instead of training again")
     args = parser.parse_args()
     kept = RESULTS / "gate.finetuned.checkpoint"
-    finetuned = (["--student", str(kept)] if args.reuse and (kept / "config.json").exists()
-                 else ["--max_minutes", str(args.minutes), "--out", str(kept)])
     RESULTS.mkdir(parents=True, exist_ok=True)
     config = json.loads((BASE / "config.json").read_text())
+    reuse = args.reuse and (kept / "config.json").exists()
+    if reuse:
+        # A student fine-tuned now inherits the base's threshold, which also decides when it
+        # writes again without its hint (infer.FALLBACK): give the kept one the same, so the
+        # answers calibrated on are the ones users get.
+        meta = json.loads((kept / "config.json").read_text())
+        meta["gate"] = config.get("gate_finetuned")
+        (kept / "config.json").write_text(json.dumps(meta, indent=1))
+    finetuned = ["--student", str(kept)] if reuse else ["--max_minutes", str(args.minutes), "--out", str(kept)]
     report = {}
     for name, flags, key in (("base", ["--train_limit", "0"], "gate"),
                              ("finetuned", finetuned, "gate_finetuned")):

@@ -123,6 +123,11 @@ class ServeSettings:
     debounce_ms: int = 300
     #: Milliseconds a hover waits for the student before answering with the structure alone.
     student_wait_ms: int = 1500
+    #: Milliseconds "Explain this function" (the command, MCP `explain_symbol`) waits for the
+    #: student: the user asked for this one answer.
+    explain_wait_ms: int = 10000
+    #: Milliseconds `consult_logic_model` waits for the student on each source it cites.
+    consult_wait_ms: int = 2000
     #: "Explain this function" code lenses above functions, methods and classes.
     code_lens: bool = True
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from tests.conftest import run_cli, write
 from tests.docgen import make_docx
-from trm_lsp.distill.context import ContextIndex, symbol_row, symbol_text
+from trm_lsp.distill.context import ContextIndex
+from trm_lsp.store import symbols
 from trm_lsp.distill.prompts import build_prompt
 from trm_lsp.indexer import index_workspace
 from trm_lsp.store import Store
@@ -81,8 +82,8 @@ def prompt_for(root: Path, qualname: str) -> str:
     index_workspace(root, store)
     sha = store.db.execute("SELECT sha256 FROM symbols WHERE qualname=?", (qualname,)).fetchone()[0]
     store.db.row_factory = sqlite3.Row
-    row = symbol_row(store, sha)
-    prompt = build_prompt(row, symbol_text(store, sha), ContextIndex(store), 1200, 12000)
+    symbol = symbols.by_sha(store, sha)
+    prompt = build_prompt(symbol, symbols.text_of(store, symbol), ContextIndex(store), 1200, 12000)
     store.close()
     return prompt.messages[-1]["content"]
 

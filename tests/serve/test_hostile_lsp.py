@@ -194,10 +194,15 @@ def test_kill_9_of_the_daemon_during_its_first_index_leaves_no_process_and_an_in
 def test_explain_errors_say_what_is_wrong_without_a_traceback(client):
     client.initialize()
     _works(client, 40)
-    for n, args in enumerate(([], [{"uri": "file:///elsewhere/x.py", "line": 1}],
-                              [{"uri": (client.root / "factorial.py").as_uri(), "line": 10**20}])):
+    factorial = (client.root / "factorial.py").as_uri()
+    for n, (args, says) in enumerate((([], "Expected 1 arguments, got 0"),
+                                      ([{"uri": "file:///elsewhere/x.py", "line": 1}], "a file in the workspace"),
+                                      ([{"uri": factorial, "line": 10**20}], "no indexed symbol at factorial.py:"),
+                                      ([{"line": 3}], "required field missing @ argument.uri"),
+                                      ([{"uri": factorial, "line": "three"}], "expected int | None @ argument.line"))):
         client.send({"id": 41 + n, "method": "workspace/executeCommand",
                      "params": {"command": "trm-lsp.explain", "arguments": args}})
         error = client.reply(41 + n)["error"]
         assert error["code"] == -32602 and "Traceback" not in json.dumps(error) and "data" not in error, error
-        assert "trm-lsp.explain needs" in error["message"] or "no indexed symbol" in error["message"]
+        assert error["message"].startswith("trm-lsp.explain") or "no indexed symbol" in error["message"], error
+        assert says in error["message"], error

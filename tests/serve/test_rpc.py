@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import inspect
 
-from pygls.protocol import JsonRPCProtocol
+from pygls.protocol import JsonRPCProtocol, LanguageServerProtocol
 from pygls.server import JsonRPCServer
 
 from trm_lsp.serve.lsp import build_server
@@ -15,7 +15,10 @@ from trm_lsp.serve.rpc import PYGLS_INTERNALS, TrmProtocol
 def test_every_private_pygls_name_we_use_is_still_there():
     server = build_server(mcp=False)
     assert isinstance(server.protocol, TrmProtocol)
-    instances = {"JsonRPCProtocol": server.protocol, "JSONRPCServer": server}
+    import pygls.protocol.language_server as language_server
+
+    instances = {"JsonRPCProtocol": server.protocol, "JSONRPCServer": server,
+                 "pygls.protocol.language_server": language_server, "LanguageServerProtocol": LanguageServerProtocol}
     for owner, names in PYGLS_INTERNALS.items():
         for name in names:
             assert hasattr(instances[owner], name), f"pygls {owner} no longer has {name}"
@@ -26,3 +29,4 @@ def test_the_methods_we_override_keep_their_signatures():
                          ("_send_response", ["self", "msg_id", "result", "error"])):
         assert list(inspect.signature(getattr(JsonRPCProtocol, name)).parameters) == params, name
     assert "protocol_cls" in inspect.signature(JsonRPCServer.__init__).parameters
+    assert list(inspect.signature(LanguageServerProtocol.lsp_workspace__execute_command).parameters) == ["self", "params"]

@@ -94,3 +94,47 @@ def test_a_whole_sentence_goes_before_a_fragment_and_a_fragment_says_it_was_cut(
     assert chosen.tokens == whole and text.endswith("file.")
     assert _tidy(f"{opening} is used to create a string with information about the").endswith("about the …")
     assert _tidy(f"{opening} reads a file. It then") == f"{opening} reads a file."
+
+
+def test_a_beam_stopped_in_its_second_sentence_counts_as_whole(base):
+    """The student stops a beam once it has begun a sentence it will not show: tidied, that beam
+    is a whole sentence and goes before a fragment, even when the fragment is likelier and reads
+    well enough to be taken without scoring the others."""
+    from trm_lsp.student.data import header
+    from trm_lsp.student.engine import Generation
+
+    opening = "This Python function `read_config`"
+    fragment = base.tok.encode(f"{opening} reads a JSON configuration file and returns the")
+    stopped = base.tok.encode(f"{opening} reads a JSON configuration file. It then")
+    base.gate, gate = -100.0, base.gate  # the first text always reads well enough
+    try:
+        chosen, text, _ = base._choose(Generation(fragment, -0.5, others=[Generation(stopped, -1.5)]),
+                                       CODE["python"][1], header("python", "function", "read_config"), opening)
+    finally:
+        base.gate = gate
+    assert chosen.tokens == stopped and text == f"{opening} reads a JSON configuration file."
+
+
+def test_an_answer_that_reads_badly_with_its_hint_is_written_again_from_the_code_alone():
+    from trm_lsp.student.data import Record, header
+
+    misleading = Record(input="def save_image(img, path):\n    img.write(path)", symbol="save_image", kind="function",
+                        path="images.py",
+                        language="python", output="This Python function `save_image` is used to create a wr in "
+                        "Python 3.7.1.0.0-0 of are decided only (`img, path`) a listen.")
+    student = Student.load(BASE, memory=[misleading])
+    student.meta["openings"] = {"function": "This {language} function "}
+    student.meta["language_names"] = {"python": "Python"}
+    code = "def load_image(path):\n    return Image.open(path)"
+    hint, _ = student.neighbour(code, "load_image")
+    assert "Python 3.7" in hint
+    opening = "This Python function `load_image`"
+    head = header("python", "function", "load_image")
+    with_hint = student._write(code, hint, head, opening, "load_image", 64)[2]
+    alone = student._write(code, "", head, opening, "load_image", 64, beams=student.fallback_beams)[2]
+    student.fallback_below = 0.0  # every answer reads below it: the student always writes again
+    answer = student.explain(code, "load_image", symbol="load_image")
+    assert answer.readability == pytest.approx(max(with_hint, alone))
+    assert (answer.hint == "") == (alone > with_hint)
+    student.fallback = False
+    assert student.explain(code, "load_image", symbol="load_image").readability == pytest.approx(with_hint)

@@ -13,12 +13,19 @@ from trm_lsp.student.model import TRM, TRMConfig, causal_mask, padding_mask
 TOKENS = [[6, 7, 9, 4, 12, 30, 2, 8, 41, 17]]
 
 
-@pytest.fixture(scope="module")
-def model() -> TRM:
+@pytest.fixture(scope="module", params=[{}, {"copy": False}, {"cycles": 1}, {"layers": 1}],
+                ids=["copy-cycles2-layers2", "no-copy", "cycles1", "layers1"])
+def model(request) -> TRM:
     mx.random.seed(3)
-    m = TRM(TRMConfig(vocab_size=50, dim=32, heads=2, layers=2, n_latent=2, cycles=2, embed_dim=16))
+    m = TRM(TRMConfig(**{"vocab_size": 50, "dim": 32, "heads": 2, "layers": 2, "n_latent": 2, "cycles": 2,
+                         "embed_dim": 16, **request.param}))
     mx.eval(m.parameters())
     return m
+
+
+def test_the_engine_reads_every_weight_that_answers(model):
+    """A weight added to the network but not to the engine would be trained and then ignored."""
+    assert Engine(model).unused == ["q_head.bias", "q_head.weight"]  # halting: training only
 
 
 def mlx_answer_state(model: TRM, tokens: mx.array, mask, steps: int) -> mx.array:

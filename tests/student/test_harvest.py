@@ -13,13 +13,12 @@ from pathlib import Path
 import pytest
 
 from trm_lsp.student.data import load_samples
+from trm_lsp.student.doc_prose import clean_prose, explain_doc
 from trm_lsp.student.harvest import (
     MAX_CODE_CHARS,
     Pair,
     Report,
     SourceRoot,
-    clean_prose,
-    explain_doc,
     harvest,
     installed_roots,
     source_versions,

@@ -19,7 +19,8 @@ from mlx.utils import tree_flatten
 from tests.conftest import SHARED, alive, descendants, run_cli
 from trm_lsp.student import checkpoint
 from trm_lsp.student.data import Lengths, Record, mask_name, swap_name
-from trm_lsp.student.infer import LABEL, Student
+from trm_lsp.student import LABEL
+from trm_lsp.student.infer import Student
 from trm_lsp.student.tokenizer import Tokenizer
 from trm_lsp.student.train import StepBudget, TrainConfig, learning_rate, train_student
 
@@ -60,6 +61,7 @@ def test_train_save_load_explain_and_embed(tmp_path: Path):
     answer = student.explain("    def get_99(self):\n        return self.items[99]", "get_99")
     assert answer.neighbour.startswith("Box.get_") and answer.tokens <= 16
     assert "get_99" in answer.hint  # the neighbour's explanation, named for this symbol
+    assert student.fallback_below is None  # not the base's: writing again without the hint is for its students
     vectors = student.embed(["def a(): pass", "def b(): pass"], "code")
     assert vectors.shape == (2, 32) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
     assert LABEL == "TRM student"

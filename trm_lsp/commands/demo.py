@@ -149,21 +149,21 @@ def _train(store, out: Path, minutes: float, console) -> str:
 async def _answers(store, student_dir: Path):
     """A few symbols from each file: the teacher's answers, and the student's for STUDENT_FILE."""
     from trm_lsp.serve.answers import AnswerEngine, StudentSlot
-    from trm_lsp.serve.lookup import symbol_rows
+    from trm_lsp.store import symbols
 
     slot = StudentSlot(student_dir)
     slot.load(here=True)  # this process exits normally: MLX must be read on the main thread
     engine = AnswerEngine(store, slot)
-    rows = symbol_rows(store, "WHERE s.kind IN ('function', 'method', 'class', 'struct', 'interface') "
-                             "ORDER BY f.path, s.start_line")
+    found = symbols.select(store, "WHERE s.kind IN ('function', 'method', 'class', 'struct', 'interface') "
+                                  "ORDER BY f.path, s.start_line")
     picked, per_file = [], {}
-    for row in rows:
-        limit = 3 if row["path"] == STUDENT_FILE else 1
-        if per_file.get(row["path"], 0) < limit:
-            per_file[row["path"]] = per_file.get(row["path"], 0) + 1
-            picked.append(row)
+    for symbol in found:
+        limit = 3 if symbol.path == STUDENT_FILE else 1
+        if per_file.get(symbol.path, 0) < limit:
+            per_file[symbol.path] = per_file.get(symbol.path, 0) + 1
+            picked.append(symbol)
     try:
-        return [await engine.answer(row, 30.0) for row in picked[:16]]
+        return [await engine.answer(symbol, 30.0) for symbol in picked[:16]]
     finally:
         slot.close()
 

@@ -50,24 +50,20 @@ def _relative(root, rel: str) -> str:
 
 async def _explain(root, settings, rel: str, rest: str, by_name: bool, args) -> int:
     from trm_lsp.indexer import index_workspace
-    from trm_lsp.serve import lookup
-    from trm_lsp.serve.answers import AnswerEngine, StudentSlot
-    from trm_lsp.store import Store, state_dir
+    from trm_lsp.serve.daemon import Daemon
+    from trm_lsp.serve.lookup import NotFound, Target
 
-    store = Store.for_workspace(root)
-    slot = StudentSlot(state_dir(root) / "student")
+    daemon = Daemon(root, settings)  # not started: no teacher, no background work, just the answer
     try:
-        index_workspace(root, store, settings)
-        row = (lookup.symbol_by_qualname(store, rest, rel) if by_name
-               else lookup.symbol_at_line(store, rel, int(rest)))
-        if row is None:
-            print(f"trm-lsp: error: no indexed symbol at {rel}{'::' if by_name else ':'}{rest}", file=sys.stderr)
-            return 1
-        slot.load(here=True)  # this process exits normally: MLX must be read on the main thread
-        answer = await AnswerEngine(store, slot).answer(row, args.wait)
+        index_workspace(root, daemon.store, settings)
+        daemon.student.load(here=True)  # this process exits normally: MLX must be read on the main thread
+        target = Target(rel, qualname=rest) if by_name else Target(rel, line=int(rest))
+        answer = await daemon.explain(target, args.wait)
+    except NotFound as exc:
+        print(f"trm-lsp: error: {exc}", file=sys.stderr)
+        return 1
     finally:
-        slot.close()
-        store.close()
+        daemon.close()
     if args.json:
         print(json.dumps(answer.as_dict(), ensure_ascii=False))
     else:

@@ -74,26 +74,27 @@ def index_with_bar(root: Path, store, settings):
 
 def write_rows(root: Path, store, out, with_text: bool = False) -> None:
     """The `index --json` rows: the DESIGN.md contract, plus signature/doc/range extras."""
+    from trm_lsp.store import symbols
+
     current_path, data = None, b""
-    for row in store.iter_symbols():
+    for s in symbols.each(store, "ORDER BY f.path, s.start_line, s.id"):
         obj = {
-            "path": row["path"], "language": row["language"], "kind": row["kind"], "name": row["name"],
-            "qualname": row["qualname"], "start_line": row["start_line"], "end_line": row["end_line"],
-            "sha256": row["sha256"], "parent": row["parent"], "signature": row["signature"], "doc": row["doc"],
-            "range": {"start": {"line": row["sl"], "character": row["sc"]},
-                      "end": {"line": row["el"], "character": row["ec"]}},
+            "path": s.path, "language": s.language, "kind": s.kind, "name": s.name, "qualname": s.qualname,
+            "start_line": s.start_line, "end_line": s.end_line, "sha256": s.sha256, "parent": s.parent,
+            "signature": s.signature, "doc": s.doc,
+            "range": {"start": {"line": s.sl, "character": s.sc}, "end": {"line": s.el, "character": s.ec}},
         }
         if with_text:
-            if row["text"] is not None:
-                obj["text"] = row["text"]
+            if s.text is not None:
+                obj["text"] = s.text
             else:
-                if row["path"] != current_path:
-                    current_path = row["path"]
+                if s.path != current_path:
+                    current_path = s.path
                     try:
                         data = (root / current_path).read_bytes()
                     except OSError:
                         data = b""
-                obj["text"] = data[row["start_byte"] : row["end_byte"]].decode("utf-8", "replace")
+                obj["text"] = data[s.start_byte : s.end_byte].decode("utf-8", "replace")
         out.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 

@@ -37,14 +37,15 @@ def run(args: argparse.Namespace) -> int:
     _log_setup(args)
     lsp_out = _claim_stdout() if not args.tcp else None
 
-    from trm_lsp.serve.lsp import build_server
+    from trm_lsp.serve.lsp import build_server, stop_all
+    from trm_lsp.serve.rpc import serve_stdio
 
     server = build_server(mcp=not args.no_mcp, mcp_port=args.mcp_port)
     try:
         if args.tcp:
             server.start_tcp(host, port)
         else:
-            asyncio.run(_serve_stdio(server, sys.stdin.buffer, lsp_out))
+            asyncio.run(serve_stdio(server, sys.stdin.buffer, lsp_out, lambda: stop_all(server)))
     finally:
         for daemon in list(server.daemons.values()):
             daemon.close()
@@ -52,34 +53,6 @@ def run(args: argparse.Namespace) -> int:
     # student answer must not keep a daemon whose editor is gone alive: leave now.
     logging.shutdown()
     os._exit(0)
-
-
-async def _serve_stdio(server, stdin, stdout) -> None:
-    """The stdio loop (`serve.rpc.read_messages`, which resyncs after a bad frame), plus a graceful stop when the client goes away without `shutdown`
-    (stdin closed): MCP and the daemons stop in order before the loop's tasks are cancelled,
-    which uvicorn does not survive cleanly."""
-    import threading
-
-    from pygls.io_ import StdoutWriter
-
-    from trm_lsp.serve.lsp import stop_all
-    from trm_lsp.serve.rpc import read_messages
-
-    server._stop_event = threading.Event()
-    server.protocol.set_writer(StdoutWriter(stdout))
-    loop = asyncio.get_running_loop()
-    try:
-        # Lines are read at most 64 KiB at a time: a body with no newline never fills memory.
-        await read_messages(lambda: loop.run_in_executor(server.thread_pool, stdin.readline, 65536),
-                            lambda n: loop.run_in_executor(server.thread_pool, stdin.read, n),
-                            server.protocol, server._stop_event)
-    except BrokenPipeError:
-        logging.getLogger(__name__).warning("the client closed the connection")
-    finally:
-        try:
-            await asyncio.wait_for(stop_all(server), 15)
-        except asyncio.TimeoutError:
-            logging.getLogger(__name__).warning("stopping took more than 15 s; exiting anyway")
 
 
 def _claim_stdout():

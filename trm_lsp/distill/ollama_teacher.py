@@ -14,7 +14,7 @@ import httpx
 import ollama
 
 from trm_lsp.config import TeacherSettings
-from trm_lsp.distill.teacher import Answer, TeacherError, TeacherUnavailable, checked, resolve_host, split_reasoning
+from trm_lsp.distill.teacher import Reply, TeacherError, TeacherUnavailable, checked, resolve_host, split_reasoning
 
 
 class OllamaTeacher:
@@ -44,7 +44,7 @@ class OllamaTeacher:
             except (ollama.ResponseError, httpx.HTTPError, ValueError):
                 self._think = False  # an older server: read <think> tags instead
 
-    async def explain(self, messages: list[dict]) -> Answer:
+    async def explain(self, messages: list[dict]) -> Reply:
         started = time.perf_counter()
         content, thinking, tokens, done = [], [], 0, False
         options = {"temperature": self.settings.temperature, "num_predict": self.settings.max_tokens}
@@ -77,7 +77,7 @@ class OllamaTeacher:
             raise TeacherError("the answer stream ended before it was complete")
         reasoning, output = split_reasoning("".join(content), "".join(thinking))
         words = len(("".join(content) + "".join(thinking)).split())
-        return checked(Answer(reasoning, output, tokens or words, time.perf_counter() - started, cut=cut))
+        return checked(Reply(reasoning, output, tokens or words, time.perf_counter() - started, cut=cut))
 
     async def close(self) -> None:
         await self._client._client.aclose()

@@ -10,7 +10,7 @@ import time
 import httpx
 
 from trm_lsp.config import TeacherSettings
-from trm_lsp.distill.teacher import Answer, TeacherError, TeacherUnavailable, checked, resolve_host, split_reasoning
+from trm_lsp.distill.teacher import Reply, TeacherError, TeacherUnavailable, checked, resolve_host, split_reasoning
 
 
 class OpenAITeacher:
@@ -38,7 +38,7 @@ class OpenAITeacher:
         if len(models) > 1 and self.name not in models:
             raise TeacherUnavailable(f"model {self.name} is not served at {self.host} (it has: {', '.join(models[:5])})")
 
-    async def explain(self, messages: list[dict]) -> Answer:
+    async def explain(self, messages: list[dict]) -> Reply:
         started = time.perf_counter()
         body = {"model": self.name, "messages": messages, "temperature": self.settings.temperature,
                 "max_tokens": self.settings.max_tokens, "stream": False}
@@ -61,7 +61,7 @@ class OpenAITeacher:
         except (json.JSONDecodeError, ValueError, KeyError, IndexError, TypeError) as exc:
             raise TeacherError(f"malformed answer: {exc.__class__.__name__}") from None
         reasoning, output = split_reasoning(content, thinking)
-        return checked(Answer(reasoning, output, tokens or len((content + thinking).split()),
+        return checked(Reply(reasoning, output, tokens or len((content + thinking).split()),
                               time.perf_counter() - started))
 
     async def close(self) -> None:

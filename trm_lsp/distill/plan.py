@@ -10,10 +10,10 @@ import json
 import sys
 from pathlib import Path
 
-from trm_lsp.distill.context import CALL, verified_text
+from trm_lsp.distill.context import CALL
 from trm_lsp.distill.prompts import EXPLAINABLE, PROMPT_VERSION
 from trm_lsp.interpreter import die_with_starter
-from trm_lsp.store import Store
+from trm_lsp.store import Store, symbols
 from trm_lsp.store.jobs import Jobs
 
 
@@ -41,25 +41,22 @@ def texts_for(store: Store, shas: list[str]) -> dict[str, tuple[str, str]]:
     out: dict[str, tuple[str, str]] = {}
     if not wanted:
         return out
-    rows = store.db.execute(
-        "SELECT f.path, s.name, s.sha256, s.start_byte, s.end_byte, s.text FROM symbols s "
-        "JOIN files f ON f.id = s.file_id ORDER BY f.path").fetchall()
     current, data = None, b""
-    for path, name, sha, start, end, text in rows:
-        if sha not in wanted or sha in out:
+    for s in symbols.select(store, "ORDER BY f.path"):
+        if s.sha256 not in wanted or s.sha256 in out:
             continue
-        if text is not None:
-            out[sha] = (name, text)
+        if s.text is not None:
+            out[s.sha256] = (s.name, s.text)
             continue
-        if path != current:
-            current = path
+        if s.path != current:
+            current = s.path
             try:
-                data = (Path(store.workspace) / path).read_bytes()
+                data = (Path(store.workspace) / s.path).read_bytes()
             except OSError:
                 data = b""
-        text = verified_text(data[start:end], sha)
+        text = symbols.verified_text(data[s.start_byte:s.end_byte], s.sha256)
         if text is not None:
-            out[sha] = (name, text)
+            out[s.sha256] = (s.name, text)
     return out
 
 

@@ -5,10 +5,10 @@ as an answer to the new question."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 from trm_lsp.distill.context import DOCUMENT_KINDS, ContextIndex
+from trm_lsp.store.symbols import Symbol
 
 PROMPT_VERSION = 1
 
@@ -48,51 +48,51 @@ def _budget(parts: list[str], chars: int) -> list[str]:
     return out
 
 
-def build_prompt(row: sqlite3.Row, text: str, context: ContextIndex, context_tokens: int,
+def build_prompt(sym: Symbol, text: str, context: ContextIndex, context_tokens: int,
                  max_input_chars: int) -> Prompt:
-    kind, language = row["kind"], row["language"]
+    kind, language = sym.kind, sym.language
     lang = LANGUAGE_NAMES.get(language, language)
     truncated = len(text) > max_input_chars
     body = text[:max_input_chars] + ("\n... (cut: the rest is not shown)" if truncated else "")
     budget = context_tokens * 4
-    facts = [f"File: {row['path']}"]
-    if row["parent"]:
-        facts.append(f"Inside: {row['parent']}")
+    facts = [f"File: {sym.path}"]
+    if sym.parent:
+        facts.append(f"Inside: {sym.parent}")
     if kind in _CODE or kind in _TYPES:
-        facts.append(f"Signature: {row['signature']}")
-    if row["doc"]:
-        facts.append(f"Its documentation says: {row['doc'][:400]}")
+        facts.append(f"Signature: {sym.signature}")
+    if sym.doc:
+        facts.append(f"Its documentation says: {sym.doc[:400]}")
     context_parts = []
     if kind not in DOCUMENT_KINDS:
-        calls = context.callees(text, row["name"])
+        calls = context.callees(text, sym.name)
         if calls:
             context_parts.append("It calls: " + "; ".join(f"{c.qualname} ({c.signature})" for c in calls[:12]) + "\n")
-        for used in context.types_used(text, language, row["name"]):
+        for used in context.types_used(text, language, sym.name):
             used_text = context.text_of(used.sha256)
             if used_text:
                 context_parts.append(f"Type {used.qualname} ({used.path}):\n```\n{used_text[:800]}\n```\n")
-        query = f"{row['name']} {row['qualname']} {row['doc'] or ''}"
+        query = f"{sym.name} {sym.qualname} {sym.doc or ''}"
         for doc in context.related_documents(query):
-            if doc.path != row["path"]:
+            if doc.path != sym.path:
                 context_parts.append(f"Related document {doc.path} ({doc.name}):\n{doc.text[:600]}\n")
     context_block = "".join(_budget(context_parts, budget))
     if kind in DOCUMENT_KINDS:
         what = {"page": "page of a PDF document", "section": "section of a Word document",
                 "diagram": "diagram page", "image": "screenshot (text recovered by OCR)"}[kind]
-        ask = (f"Here is a {what}, named {row['name']!r}.\n{chr(10).join(facts)}\n\n{body}\n\n"
+        ask = (f"Here is a {what}, named {sym.name!r}.\n{chr(10).join(facts)}\n\n{body}\n\n"
                "Reason step by step about what it describes and how it relates to the code of the project. "
                "Then write a line 'Explanation:' followed by two to four sentences that explain what it "
                "says and why it matters.")
     elif kind in _CODE or kind in _TYPES:
         noun = {"method": "method", "function": "function", "macro": "macro"}.get(kind, kind)
-        ask = (f"Explain this {lang} {noun} `{row['qualname']}`.\n{chr(10).join(facts)}\n"
+        ask = (f"Explain this {lang} {noun} `{sym.qualname}`.\n{chr(10).join(facts)}\n"
                + (f"\nContext:\n{context_block}\n" if context_block else "")
                + f"\n```{language}\n{body}\n```\n\n"
                "Reason step by step: what it takes, what it does with it, the edge cases it handles, and why it "
                f"is written this way. Then write a line 'Explanation:' followed by two to four sentences that "
                f"explain what this {noun} does and why it works the way it does.")
     else:
-        ask = (f"Explain this {lang} {kind} `{row['name']}` from a configuration or web file.\n"
+        ask = (f"Explain this {lang} {kind} `{sym.name}` from a configuration or web file.\n"
                f"{chr(10).join(facts)}\n" + (f"\nContext:\n{context_block}\n" if context_block else "")
                + f"\n```{language}\n{body}\n```\n\n"
                "Reason step by step about what each setting or rule does and what depends on it. Then write a "

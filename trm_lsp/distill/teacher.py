@@ -1,6 +1,6 @@
 """What every teacher backend offers, and the pieces they share.
 
-A teacher turns chat messages into an `Answer` (reasoning + final explanation). Failures come
+A teacher turns chat messages into a `Reply` (reasoning + final explanation). Failures come
 in two kinds, because they call for different handling: `TeacherUnavailable` (nothing is
 listening, the model is missing) trips the circuit breaker; `TeacherError` (a 500, a cut
 stream, malformed JSON, an empty answer) costs the job one attempt.
@@ -26,7 +26,7 @@ _MIN_WORDS = 3
 
 
 @dataclass
-class Answer:
+class Reply:
     reasoning: str
     output: str
     tokens: int = 0
@@ -54,7 +54,7 @@ class Teacher(Protocol):
     async def check(self) -> None:
         """Raise `TeacherUnavailable` with a message that says how to fix it."""
 
-    async def explain(self, messages: list[dict]) -> Answer: ...
+    async def explain(self, messages: list[dict]) -> Reply: ...
 
     async def close(self) -> None: ...
 
@@ -81,7 +81,7 @@ def split_reasoning(content: str, thinking: str | None = None) -> tuple[str, str
     return reasoning, content
 
 
-def checked(answer: Answer) -> Answer:
+def checked(answer: Reply) -> Reply:
     """Refuse an answer that says nothing: no sample is ever written from it."""
     words = answer.output.split()
     if not words:
@@ -91,7 +91,7 @@ def checked(answer: Answer) -> Answer:
     return answer
 
 
-def capped(answer: Answer, settings: TeacherSettings) -> Answer:
+def capped(answer: Reply, settings: TeacherSettings) -> Reply:
     """The answer within the size caps: each part cut at a word boundary, the output marked."""
     output, reasoning = answer.output, answer.reasoning
     cut = False
@@ -104,7 +104,7 @@ def capped(answer: Answer, settings: TeacherSettings) -> Answer:
         cut = True
     if not cut:
         return answer
-    return Answer(reasoning, output, answer.tokens, answer.seconds, cut=True)
+    return Reply(reasoning, output, answer.tokens, answer.seconds, cut=True)
 
 
 def _cut_at_word(text: str, limit: int) -> str:

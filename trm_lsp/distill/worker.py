@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from trm_lsp.config import TeacherSettings
-from trm_lsp.distill.context import ContextIndex, symbol_row, symbol_text
+from trm_lsp.distill.context import ContextIndex
 from trm_lsp.distill.plan import plan
 from trm_lsp.distill.prompts import PROMPT_VERSION, build_prompt
 from trm_lsp.distill.teacher import Teacher, TeacherError, TeacherUnavailable, capped
 from trm_lsp.interpreter import protect_children, python_argv
-from trm_lsp.store import Store
+from trm_lsp.store import Store, symbols
 from trm_lsp.store.jobs import Jobs
 from trm_lsp.store.samples import Sample, Samples
 
@@ -214,14 +214,14 @@ class Distiller:
             pass
 
     async def _handle(self, job) -> None:
-        row = symbol_row(self.store, job.sha256)
-        text = symbol_text(self.store, job.sha256, row) if row is not None else None
-        if row is None or text is None:  # changed since it was indexed: the next index plans again
+        sym = symbols.by_sha(self.store, job.sha256)
+        text = symbols.text_of(self.store, sym)
+        if sym is None or text is None:  # changed since it was indexed: the next index plans again
             with self.store.transaction():
                 self.jobs.done(job)
             self._emit("cancelled", detail="symbol changed since indexing")
             return
-        prompt = build_prompt(row, text, self._context, self.settings.context_tokens,  # type: ignore[arg-type]
+        prompt = build_prompt(sym, text, self._context, self.settings.context_tokens,  # type: ignore[arg-type]
                               self.settings.max_input_chars)
         self.stats.asked += 1
         call = asyncio.ensure_future(asyncio.wait_for(self.teacher.explain(prompt.messages), self.settings.timeout))
@@ -232,7 +232,7 @@ class Distiller:
             if job.sha256 not in self._changed:
                 raise  # we are being stopped
             self.stats.cancelled += 1
-            self._emit("cancelled", row["qualname"], "symbol changed while the teacher was answering")
+            self._emit("cancelled", sym.qualname, "symbol changed while the teacher was answering")
             return
         except TeacherUnavailable as exc:
             self.jobs.release(job)
@@ -248,19 +248,19 @@ class Distiller:
             if failed:
                 self.stats.failed[reason.split(":")[0]] += 1
                 self._done += 1
-                self._emit("failed", row["qualname"], reason)
+                self._emit("failed", sym.qualname, reason)
             else:
                 self.stats.retries += 1
-                self._emit("retry", row["qualname"], reason)
+                self._emit("retry", sym.qualname, reason)
             return
         answer = capped(answer, self.settings)
         if answer.cut:
             self.stats.cut += 1
-            log.warning("%s: the teacher's answer was longer than the caps; stored cut", row["qualname"])
+            log.warning("%s: the teacher's answer was longer than the caps; stored cut", sym.qualname)
         sample = Sample(
-            sha256=job.sha256, teacher=self.teacher.name, prompt_version=PROMPT_VERSION, path=row["path"],
-            language=row["language"], kind=row["kind"], symbol=row["qualname"], start_line=row["start_line"],
-            end_line=row["end_line"], input=text, reasoning=answer.reasoning, output=answer.output,
+            sha256=job.sha256, teacher=self.teacher.name, prompt_version=PROMPT_VERSION, path=sym.path,
+            language=sym.language, kind=sym.kind, symbol=sym.qualname, start_line=sym.start_line,
+            end_line=sym.end_line, input=text, reasoning=answer.reasoning, output=answer.output,
             tokens=answer.tokens, seconds=answer.seconds,
         )
         with self.store.transaction():  # committed before the job counts as done
@@ -271,7 +271,7 @@ class Distiller:
         self.stats.tokens += answer.tokens
         self.stats.teacher_seconds += answer.seconds
         self._done += 1
-        self._emit("answered", row["qualname"])
+        self._emit("answered", sym.qualname)
 
     # -- the circuit breaker -------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import sqlite3
 import time
 from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
@@ -19,16 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from trm_lsp.distill.context import symbol_text
-from trm_lsp.store import Store
+from trm_lsp.store import Store, symbols
+from trm_lsp.store.symbols import Symbol
 from trm_lsp.store.samples import Samples
+from trm_lsp.student import LABEL
 
 if TYPE_CHECKING:
     from trm_lsp.student.infer import Explanation  # MLX loads only when a student does
 
 log = logging.getLogger(__name__)
 
-STUDENT = "TRM student"
 _CACHE_SIZE = 20_000
 _WARM_LIMIT = 500  # symbols waiting to be explained ahead of time
 
@@ -46,13 +45,14 @@ class Answer:
     created_at: float = 0.0
     reasoning: str = ""
     note: str = ""
+    language: str = ""  # of the symbol's file: how a client highlights its code
 
     def provenance(self) -> str:
         """One line: who answered, how long ago, or why nobody has yet."""
         if self.source == "teacher":
             return f"teacher {self.teacher}, {_age(time.time() - self.created_at)} ago"
         if self.source == "student":
-            return STUDENT + (f" ({self.note})" if self.note else "")
+            return LABEL + (f" ({self.note})" if self.note else "")
         return f"not yet explained: {self.note}" if self.note else "not yet explained"
 
     def as_dict(self) -> dict:
@@ -74,11 +74,11 @@ def first_sentence(text: str, limit: int = 300) -> str:
     return re.split(r"(?<=[.!?])\s", paragraph, maxsplit=1)[0][:limit]
 
 
-def structure_text(row: sqlite3.Row) -> str:
+def structure_text(sym: Symbol) -> str:
     """What the index alone can say: kind, name and the docstring's first sentence (the
     signature is shown beside every answer anyway)."""
-    text = f"{row['kind'].capitalize()} `{row['qualname']}`."
-    sentence = first_sentence(row["doc"] or "")
+    text = f"{sym.kind.capitalize()} `{sym.qualname}`."
+    sentence = first_sentence(sym.doc or "")
     if sentence:
         text += f" {sentence}"
     return text
@@ -142,54 +142,54 @@ class AnswerEngine:
         self.queue_position = queue_position or (lambda sha: None)
         self._student_cache: OrderedDict[str, Explanation] = OrderedDict()
         self._pending: dict[str, asyncio.Future] = {}
-        self._warm_queue: deque[sqlite3.Row] = deque()
+        self._warm_queue: deque[Symbol] = deque()
         self._warm_wake = asyncio.Event()
 
-    def cached(self, row: sqlite3.Row) -> Answer | None:
+    def cached(self, sym: Symbol) -> Answer | None:
         """The teacher's or the student's answer if one is at hand: never waits."""
-        sample = self.samples.best_for(row["sha256"])
+        sample = self.samples.best_for(sym.sha256)
         if sample is not None:
-            return self._answer(row, sample.output, "teacher", teacher=sample.teacher,
+            return self._answer(sym, sample.output, "teacher", teacher=sample.teacher,
                                 created_at=sample.created_at, reasoning=sample.reasoning)
-        explanation = self._student_cache.get(row["sha256"])
+        explanation = self._student_cache.get(sym.sha256)
         if explanation is not None:
-            return self._from_student(row, explanation)
+            return self._from_student(sym, explanation)
         return None
 
-    async def answer(self, row: sqlite3.Row, wait: float) -> Answer:
+    async def answer(self, sym: Symbol, wait: float) -> Answer:
         """The best answer within `wait` seconds: a cached one, else the student's, else the
         structure with the reason (no student yet, student still thinking)."""
-        found = self.cached(row)
+        found = self.cached(sym)
         if found is not None:
             return found
         if self.student.student is None:
-            return self._structure(row, self.student.problem)
+            return self._structure(sym, self.student.problem)
         try:
-            explanation = await asyncio.wait_for(asyncio.shield(self._student_call(row)), wait)
+            explanation = await asyncio.wait_for(asyncio.shield(self._student_call(sym)), wait)
         except asyncio.TimeoutError:
-            return self._structure(row, "the student is still thinking")
+            return self._structure(sym, "the student is still thinking")
         except Exception as exc:  # a student failure costs this answer, never the hover
-            log.exception("student failed on %s", row["qualname"])
-            return self._structure(row, f"student failed: {exc}")
-        return self._from_student(row, explanation)
+            log.exception("student failed on %s", sym.qualname)
+            return self._structure(sym, f"student failed: {exc}")
+        return self._from_student(sym, explanation)
 
-    def _from_student(self, row: sqlite3.Row, explanation) -> Answer:
+    def _from_student(self, sym: Symbol, explanation) -> Answer:
         """The student's answer, or, where its gate says the answer would likely not read well,
         the structure and the closest symbol the teacher explained, saying the student declined."""
         if not explanation.declined:
-            return self._answer(row, explanation.text, "student", note=self._queue_note(row))
-        answer = self._structure(row, "the student declined: its answer would likely not read well")
+            return self._answer(sym, explanation.text, "student", note=self._queue_note(sym))
+        answer = self._structure(sym, "the student declined: its answer would likely not read well")
         if explanation.neighbour and explanation.neighbour_answer:
             answer.text += (f"\n\nClosest explained symbol: `{explanation.neighbour}` (teacher): "
                             f"{first_sentence(explanation.neighbour_answer)}")
         return answer
 
-    def warm(self, rows: list[sqlite3.Row]) -> None:
+    def warm(self, rows: list[Symbol]) -> None:
         """Have the student explain these symbols in the background (a file just opened),
         newest request first, one at a time so a hover never queues behind a whole file."""
         if self.student.student is None:
             return
-        fresh = [r for r in rows if r["sha256"] not in self._student_cache]
+        fresh = [r for r in rows if r.sha256 not in self._student_cache]
         self._warm_queue.extendleft(reversed(fresh))
         while len(self._warm_queue) > _WARM_LIMIT:
             self._warm_queue.pop()
@@ -200,28 +200,28 @@ class AnswerEngine:
             await self._warm_wake.wait()
             self._warm_wake.clear()
             while self._warm_queue and self.student.student is not None:
-                row = self._warm_queue.popleft()
-                if row["sha256"] in self._student_cache or self.samples.best_for(row["sha256"]) is not None:
+                sym = self._warm_queue.popleft()
+                if sym.sha256 in self._student_cache or self.samples.best_for(sym.sha256) is not None:
                     continue
                 try:
-                    await self._student_call(row)
+                    await self._student_call(sym)
                 except Exception as exc:  # one symbol the student cannot do: the rest go on
-                    log.debug("warming %s failed: %s", row["qualname"], exc)
+                    log.debug("warming %s failed: %s", sym.qualname, exc)
 
     def forget_student_answers(self) -> None:
         """A new student checkpoint: its answers replace the old one's as they are asked for."""
         self._student_cache.clear()
 
-    def _student_call(self, row: sqlite3.Row) -> asyncio.Future:
-        sha = row["sha256"]
+    def _student_call(self, sym: Symbol) -> asyncio.Future:
+        sha = sym.sha256
         pending = self._pending.get(sha)
         if pending is not None:
             return pending
-        text = symbol_text(self.store, sha, row) or ""
+        text = symbols.text_of(self.store, sym) or ""
         student = self.student.student
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self.student.executor, lambda: student.explain(
-            text, row["name"], symbol=row["qualname"], kind=row["kind"], language=row["language"]))
+            text, sym.name, symbol=sym.qualname, kind=sym.kind, language=sym.language))
 
         def done(fut: asyncio.Future) -> None:
             self._pending.pop(sha, None)
@@ -234,17 +234,17 @@ class AnswerEngine:
         self._pending[sha] = future
         return future
 
-    def _queue_note(self, row: sqlite3.Row) -> str:
-        position = self.queue_position(row["sha256"])
+    def _queue_note(self, sym: Symbol) -> str:
+        position = self.queue_position(sym.sha256)
         return f"teacher queue position {position}" if position is not None else ""
 
-    def _structure(self, row: sqlite3.Row, reason: str) -> Answer:
+    def _structure(self, sym: Symbol, reason: str) -> Answer:
         """The index's own answer, noting the teacher queue and why the student did not answer."""
-        position = self.queue_position(row["sha256"])
+        position = self.queue_position(sym.sha256)
         queued = f"queued, position {position}" if position is not None else "not queued"
-        return self._answer(row, structure_text(row), "structure", note=f"{queued}; {reason}" if reason else queued)
+        return self._answer(sym, structure_text(sym), "structure", note=f"{queued}; {reason}" if reason else queued)
 
     @staticmethod
-    def _answer(row: sqlite3.Row, text: str, source: str, **extra) -> Answer:
-        return Answer(symbol=row["qualname"], kind=row["kind"], path=row["path"], line=row["start_line"],
-                      signature=row["signature"] or "", text=text, source=source, **extra)
+    def _answer(sym: Symbol, text: str, source: str, **extra) -> Answer:
+        return Answer(symbol=sym.qualname, kind=sym.kind, path=sym.path, line=sym.start_line,
+                      signature=sym.signature or "", text=text, source=source, language=sym.language, **extra)

@@ -13,13 +13,12 @@ out as structured data (`Consultation.structured`), with the schema in `CONSULT_
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
 
-from trm_lsp.serve import lookup
 from trm_lsp.serve.answers import Answer, first_sentence
-from trm_lsp.store import Store
+from trm_lsp.student import LABEL
+from trm_lsp.store.symbols import Symbol
 from trm_lsp.textutil import words
 
 BRIEF_WORDS = 120
@@ -90,21 +89,12 @@ CONSULT_SCHEMA = {
 }
 
 
-def grounded(store: Store, row: sqlite3.Row) -> sqlite3.Row | None:
-    """The symbol as the index holds it now: the same row if its text is unchanged, else the
-    symbol of the same name in the same file (it moved or was edited), else None (it is gone)."""
-    now = lookup.symbol_rows(store, "WHERE s.id = ?", (row["id"],))
-    if now and now[0]["sha256"] == row["sha256"] and now[0]["start_line"] == row["start_line"]:
-        return now[0]
-    return lookup.symbol_by_qualname(store, row["qualname"], row["path"])
-
-
-def source_of(answer: Answer, row: sqlite3.Row, full: bool, code: str = "") -> Source:
-    by = {"teacher": f"teacher {answer.teacher}", "student": "TRM student"}.get(answer.source, "structure")
+def source_of(answer: Answer, sym: Symbol, full: bool, code: str = "") -> Source:
+    by = {"teacher": f"teacher {answer.teacher}", "student": LABEL}.get(answer.source, "structure")
     age = round(time.time() - answer.created_at, 1) if answer.source == "teacher" else None
     excerpt = _cut_code(code) if full and code else _cut_words(_without_opening(first_sentence(answer.text)),
                                                                SOURCE_WORDS)
-    return Source(row["path"], row["start_line"], row["end_line"], row["kind"], row["qualname"], by, age, excerpt)
+    return Source(sym.path, sym.start_line, sym.end_line, sym.kind, sym.qualname, by, age, excerpt)
 
 
 def compose(question: str, answers: list[Answer], budget: int) -> str:

@@ -12,7 +12,6 @@ import asyncio
 import json
 import logging
 import os
-import signal
 import time
 from pathlib import Path
 
@@ -21,11 +20,12 @@ from trm_lsp.config import Settings
 from trm_lsp.distill.worker import DistillEvent, Distiller
 from trm_lsp.extract.file import FileJob, extract_data
 from trm_lsp.extract.languages import language_for
-from trm_lsp.interpreter import protect_children, python_argv
-from trm_lsp.serve.tasks import supervise
-from trm_lsp.serve.answers import AnswerEngine, StudentSlot
+from trm_lsp.serve.answers import Answer, AnswerEngine, StudentSlot
+from trm_lsp.serve.lookup import NotFound, Target, find
 from trm_lsp.serve.progress import LogReporter, Reporter
 from trm_lsp.serve.search import SymbolSearch
+from trm_lsp.serve.tasks import supervise
+from trm_lsp.serve.training import TrainingRun
 from trm_lsp.store import Store, state_dir
 from trm_lsp.student.blas import active_blas
 
@@ -52,7 +52,7 @@ class Daemon:
         self._tasks: set[asyncio.Task] = set()
         self._debounce: dict[str, asyncio.TimerHandle] = {}
         self._answers_since_training = 0
-        self._training: asyncio.subprocess.Process | None = None
+        self._training = TrainingRun()
         self._train_lock = asyncio.Lock()
         self._lens_refresh: asyncio.TimerHandle | None = None
         self._distill_task = None  # the `$/progress` of the current distillation
@@ -148,11 +148,7 @@ class Daemon:
         self.store.close()
 
     def kill_training(self) -> None:
-        if self._training is not None and self._training.returncode is None:
-            try:
-                self._training.send_signal(signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        self._training.kill()
 
     # -- daemon.json: how `trm-lsp mcp` and the VS Code extension find this process ----------
 
@@ -317,6 +313,19 @@ class Daemon:
 
             self._lens_refresh = loop.call_later(1.0, fire)
 
+    async def explain(self, target: Target, wait: float | None = None) -> Answer:
+        """The one way an editor command, an MCP call and `trm-lsp explain` get an answer: the
+        symbol the target names (`lookup.find`), moved to the front of the teacher queue when the
+        teacher has not answered it yet, answered within `wait` seconds (`serve.explainWaitMs`
+        by default). Raises `NotFound`."""
+        wait = self.settings.serve.explain_wait_ms / 1000 if wait is None else wait
+        symbol = await find(self.store, self.search, target)
+        if symbol is None:
+            raise NotFound(f"no indexed symbol at {target}")
+        if self.distiller is not None and self.engine.samples.best_for(symbol.sha256) is None:
+            self.distiller.prioritize(symbol.sha256)
+        return await self.engine.answer(symbol, wait)
+
     def _queue_position(self, sha256: str) -> int | None:
         return self.distiller.position(sha256) if self.distiller is not None else None
 
@@ -349,28 +358,12 @@ class Daemon:
 
         data = self.state / "train.jsonl"
         export_samples(self.store, data)
-        cmd = python_argv("trm_lsp", "train", "--data_path", str(data), "--out", str(self.state / "student"),
-                          "--max_minutes", str(self.settings.serve.train_minutes), "--progress-json")
         task = self.reporter.begin("Training the student", cancel=self.kill_training)
         task.report(f"{samples} teacher answers", 0)
-        self._training = await asyncio.create_subprocess_exec(
-            *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-            preexec_fn=_lower_priority, env=protect_children(dict(os.environ)))
-        tail: list[str] = []
-        assert self._training.stderr is not None
-        async for raw in self._training.stderr:
-            line = raw.decode("utf-8", "replace").strip()
-            tail = (tail + [line])[-5:]
-            step = _progress(line)
-            if step is not None:
-                task.report(f"step {step['step']}/{step['total']}, loss {step['loss']:.3f}",
-                            int(100 * step["step"] / max(step["total"], 1)))
-        code = await self._training.wait()
-        self._training = None
-        if code != 0:
-            reason = next((t for t in reversed(tail) if t), f"exit status {code}")
-            task.end(f"failed: {reason}")
-            return f"training failed: {reason}"
+        failure = await self._training.run(data, self.state / "student", self.settings.serve.train_minutes, task)
+        if failure is not None:
+            task.end(f"failed: {failure}")
+            return f"training failed: {failure}"
         loop = asyncio.get_running_loop()
         loaded = await loop.run_in_executor(None, self.student.load)
         self.engine.forget_student_answers()
@@ -396,20 +389,3 @@ class Daemon:
             "indexed": self.indexed.is_set(),
             "mcp_url": self.mcp_url,
         }
-
-
-def _progress(line: str) -> dict | None:
-    """A `train --progress-json` line, or None for any other line (warnings, the summary)."""
-    if not line.startswith("{"):
-        return None
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return None
-    ok = isinstance(record, dict) and all(isinstance(record.get(k), (int, float)) for k in ("step", "total", "loss"))
-    return record if ok else None
-
-
-def _lower_priority() -> None:
-    """Training yields the CPU to the editor and the daemon (runs in the child before exec)."""
-    os.nice(10)

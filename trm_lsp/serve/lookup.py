@@ -1,31 +1,27 @@
 """From an editor position, a path:line or a name to the indexed symbol it means.
 
-Every lookup is one indexed SQLite query on the loop thread: a hover must cost a millisecond,
-so nothing here parses or reads files.
+Every lookup is an indexed SQLite query (`store/symbols.py`) on the loop thread: a hover must
+cost a millisecond, so nothing here parses or reads files.
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
-from trm_lsp.store import Store
-from trm_lsp.store.schema import MAX_LINE
+from trm_lsp.store import Store, symbols
+from trm_lsp.store.symbols import Symbol
 
-_SELECT = "SELECT s.*, f.path, f.language FROM symbols s JOIN files f ON f.id = s.file_id"
+if TYPE_CHECKING:
+    from trm_lsp.serve.search import SymbolSearch
+
 _WORD = re.compile(r"[A-Za-z_$][\w$]*")
 #: Kinds that get an "Explain" code lens.
 LENS_KINDS = {"function": "function", "method": "function", "constructor": "function", "class": "class",
               "struct": "class", "interface": "class", "trait": "class", "enum": "class", "impl": "class"}
-
-
-def symbol_rows(store: Store, where: str = "", params: tuple | list = ()) -> list[sqlite3.Row]:
-    """Symbols joined with their file's path and language: `where` is the SQL after the join."""
-    cur = store.db.cursor()
-    cur.row_factory = sqlite3.Row
-    return cur.execute(f"{_SELECT} {where}", params).fetchall()
 
 
 def uri_to_path(uri: str) -> Path | None:
@@ -43,25 +39,44 @@ def uri_to_rel(uri: str, root: Path) -> str | None:
         return None
 
 
-def symbols_in(store: Store, rel: str) -> list[sqlite3.Row]:
-    return symbol_rows(store, "WHERE f.path = ? ORDER BY s.start_line, s.id", (rel,))
+class NotFound(LookupError):
+    """No indexed symbol is what a target names."""
 
 
-def symbol_at_line(store: Store, rel: str, line: int) -> sqlite3.Row | None:
-    """The innermost symbol whose lines (1-based) hold `line`."""
-    if not 0 < line <= MAX_LINE:
+@dataclass(frozen=True)
+class Target:
+    """What to explain, as an editor command, an MCP call or the command line names it: a
+    qualified name, a line (1-based), or both (the name is tried first), in a file or anywhere."""
+
+    path: str | None = None
+    qualname: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.qualname or (str(self.line) if self.line is not None else "?")
+        return f"{self.path}{'::' if self.qualname else ':'}{where}" if self.path else where
+
+
+async def find(store: Store, search: "SymbolSearch", target: Target) -> Symbol | None:
+    """The symbol a target means: by qualified name (in its file when it names one), else the
+    innermost symbol at its line, else, for a name nobody indexed as such, a BM25 hit whose last
+    name part matches (`Parser.parse` finds `parse` in a module)."""
+    if target.qualname:
+        found = symbols.by_qualname(store, target.qualname, target.path)
+        if found is not None:
+            return found
+    if target.path is not None and target.line is not None:
+        found = symbols.at_line(store, target.path, target.line)
+        if found is not None:
+            return found
+    if not target.qualname:
         return None
-    rows = symbol_rows(store, "WHERE f.path = ? AND s.start_line <= ? AND s.end_line >= ?"
-                       " ORDER BY s.end_line - s.start_line, s.start_line DESC LIMIT 1", (rel, line, line))
-    return rows[0] if rows else None
-
-
-def symbol_by_qualname(store: Store, qualname: str, rel: str | None = None) -> sqlite3.Row | None:
-    if rel is not None:
-        rows = symbol_rows(store, "WHERE f.path = ? AND s.qualname = ? LIMIT 1", (rel, qualname))
-    else:
-        rows = symbol_rows(store, "WHERE s.qualname = ? ORDER BY f.path LIMIT 1", (qualname,))
-    return rows[0] if rows else None
+    await search.ready()
+    last = target.qualname.split(".")[-1]
+    for hit in search.search(target.qualname, k=20):
+        if hit.symbol.name == last and (target.path is None or hit.symbol.path == target.path):
+            return hit.symbol
+    return None
 
 
 def word_at(line_text: str, character: int) -> str:
@@ -73,7 +88,7 @@ def word_at(line_text: str, character: int) -> str:
     return ""
 
 
-def symbol_at_position(store: Store, rel: str, line: int, character: int, lines: list[str]) -> sqlite3.Row | None:
+def symbol_at_position(store: Store, rel: str, line: int, character: int, lines: list[str]) -> Symbol | None:
     """What a hover at (0-based line, UTF-16 column) is about: the symbol defined there when the
     cursor is on its name, else a known symbol of that name (same file first, then anywhere)."""
     if not 0 <= line < len(lines):
@@ -81,22 +96,22 @@ def symbol_at_position(store: Store, rel: str, line: int, character: int, lines:
     word = word_at(lines[line], character)
     if not word:
         return None
-    enclosing = symbol_rows(store, "WHERE f.path = ? AND s.name = ? AND s.sl <= ? AND ? <= s.el ORDER BY s.sl DESC",
+    enclosing = symbols.select(store, "WHERE f.path = ? AND s.name = ? AND s.sl <= ? AND ? <= s.el ORDER BY s.sl DESC",
                             (rel, word, line, line))
-    for row in enclosing:
-        if _first_line_naming(row, word, lines) == line:  # its definition, not a use in its body
-            return row
-    same_file = symbol_rows(store, "WHERE f.path = ? AND s.name = ? ORDER BY s.start_line LIMIT 1", (rel, word))
+    for symbol in enclosing:
+        if _first_line_naming(symbol, word, lines) == line:  # its definition, not a use in its body
+            return symbol
+    same_file = symbols.select(store, "WHERE f.path = ? AND s.name = ? ORDER BY s.start_line LIMIT 1", (rel, word))
     if same_file:
         return same_file[0]
-    anywhere = symbol_rows(store, "WHERE s.name = ? ORDER BY length(f.path), f.path LIMIT 1", (word,))
+    anywhere = symbols.select(store, "WHERE s.name = ? ORDER BY length(f.path), f.path LIMIT 1", (word,))
     return anywhere[0] if anywhere else None
 
 
-def _first_line_naming(row: sqlite3.Row, word: str, lines: list[str]) -> int | None:
+def _first_line_naming(symbol: Symbol, word: str, lines: list[str]) -> int | None:
     """The first line of the symbol (after decorators, attributes) that holds its name."""
     pattern = re.compile(rf"(?<![\w$]){re.escape(word)}(?![\w$])")
-    for number in range(row["sl"], min(row["el"], len(lines) - 1) + 1):
+    for number in range(symbol.sl, min(symbol.el, len(lines) - 1) + 1):
         if pattern.search(lines[number]):
             return number
     return None

@@ -23,9 +23,11 @@ from fastmcp import FastMCP
 from fastmcp.exceptions import ToolError
 from fastmcp.tools.base import ToolResult
 
-from trm_lsp.distill.context import symbol_text
 from trm_lsp.distill.prompts import question_prompt
 from trm_lsp.serve import consult, lookup
+from trm_lsp.store import symbols
+from trm_lsp.store.schema import MAX_LINE
+from trm_lsp.store.symbols import Symbol
 from trm_lsp.serve.answers import Answer
 from trm_lsp.serve.consult import CONSULT_SCHEMA
 from trm_lsp.serve.daemon import Daemon
@@ -39,7 +41,7 @@ MAX_QUERY_CHARS = 2000
 MAX_NAME_CHARS = 1000
 Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
 Query = Annotated[str, Field(max_length=100 * MAX_QUERY_CHARS)]
-Line = Annotated[int, Field(ge=0, le=lookup.MAX_LINE)]
+Line = Annotated[int, Field(ge=0, le=MAX_LINE)]
 _SOURCES = 5
 _LIVE_SECONDS = 60.0
 
@@ -65,30 +67,31 @@ def build_mcp(served: Daemon | Callable[[], Daemon]) -> FastMCP:
         full = detail == "full"
         await daemon.search.ready()
         rel = _workspace_path(daemon, file) if file else None
-        rows = []
+        found: list[Symbol] = []
         if rel is not None and line is not None:
-            row = lookup.symbol_at_line(daemon.store, rel, int(line))
-            rows += [row] if row is not None else []
+            at = symbols.at_line(daemon.store, rel, int(line))
+            found += [at] if at is not None else []
         if symbol:
-            row = await _find(daemon, symbol, rel)
-            rows += [row] if row is not None else []
+            named = await lookup.find(daemon.store, daemon.search, lookup.Target(rel, symbol))
+            found += [named] if named is not None else []
         for hit in await _retrieve(daemon, question):
-            if len(rows) >= 2 * _SOURCES:
+            if len(found) >= 2 * _SOURCES:
                 break
-            if rel is None or hit.row["path"] == rel:
-                rows.append(hit.row)
-        grounded_rows = [g for g in (consult.grounded(daemon.store, r) for r in rows) if g is not None]
-        rows = list({r["id"]: r for r in grounded_rows}.values())[:_SOURCES]
-        if not rows:
+            if rel is None or hit.symbol.path == rel:
+                found.append(hit.symbol)
+        # Grounded: each source as the index holds it now, never at a stale line.
+        now_found = [g for g in (symbols.now(daemon.store, s) for s in found) if g is not None]
+        cited = list({s.id: s for s in now_found}.values())[:_SOURCES]
+        if not cited:
             result = consult.Consultation(f"No symbol in {daemon.root.name} matches this question.", note=note.strip())
             return ToolResult(content=result.text(), structured_content=result.structured())
-        answers = [await daemon.engine.answer(r, 2.0) for r in rows]
+        answers = [await daemon.engine.answer(r, daemon.settings.serve.consult_wait_ms / 1000) for r in cited]
         budget = consult.FULL_WORDS if full else consult.BRIEF_WORDS
-        live = await _ask_teacher_live(daemon, question, rows, answers, budget)
-        codes = [symbol_text(daemon.store, r["sha256"], r) or "" for r in rows] if full else [""] * len(rows)
+        live = await _ask_teacher_live(daemon, question, cited, answers, budget)
+        codes = [symbols.text_of(daemon.store, r) or "" for r in cited] if full else [""] * len(cited)
         result = consult.Consultation(
             answer=live or consult.compose(question, answers, budget),
-            sources=[consult.source_of(a, r, full, c) for a, r, c in zip(answers, rows, codes)],
+            sources=[consult.source_of(a, r, full, c) for a, r, c in zip(answers, cited, codes)],
             declined="the student declined" in answers[0].note, note=note.strip())
         return ToolResult(content=result.text(), structured_content=result.structured())
 
@@ -98,10 +101,10 @@ def build_mcp(served: Daemon | Callable[[], Daemon]) -> FastMCP:
         the teacher, the TRM student, or the structure alone when neither has answered yet."""
         daemon = current()
         rel = _workspace_path(daemon, file) if file else None
-        row = await _find(daemon, symbol, rel)
-        if row is None:
-            raise ToolError(f"no symbol named {symbol!r}" + (f" in {rel}" if rel else ""))
-        return (await daemon.engine.answer(row, 5.0)).as_dict()
+        try:
+            return (await daemon.explain(lookup.Target(rel, symbol))).as_dict()
+        except lookup.NotFound:
+            raise ToolError(f"no symbol named {symbol!r}" + (f" in {rel}" if rel else "")) from None
 
     @mcp.tool
     async def list_symbols(file: Name | None = None, query: Query | None = None, kind: Name | None = None,
@@ -110,13 +113,13 @@ def build_mcp(served: Daemon | Callable[[], Daemon]) -> FastMCP:
         daemon = current()
         limit = max(1, min(int(limit), 1000))
         if file:
-            rows = lookup.symbols_in(daemon.store, _workspace_path(daemon, file))
+            rows = symbols.in_file(daemon.store, _workspace_path(daemon, file))
         elif query:
             await daemon.search.ready()
-            rows = [h.row for h in daemon.search.search(_bounded(query)[0], k=limit)]
+            rows = [h.symbol for h in daemon.search.search(_bounded(query)[0], k=limit)]
         else:
             raise ToolError("give a file or a query")
-        return [_brief(r) for r in rows if kind is None or r["kind"] == kind][:limit]
+        return [_brief(r) for r in rows if kind is None or r.kind == kind][:limit]
 
     @mcp.tool
     async def trace_logic(symbol: Name, file: Name | None = None) -> Trace:
@@ -124,14 +127,14 @@ def build_mcp(served: Daemon | Callable[[], Daemon]) -> FastMCP:
         known symbols it calls."""
         daemon = current()
         rel = _workspace_path(daemon, file) if file else None
-        row = await _find(daemon, symbol, rel)
-        if row is None:
+        found = await lookup.find(daemon.store, daemon.search, lookup.Target(rel, symbol))
+        if found is None:
             raise ToolError(f"no symbol named {symbol!r}")
         from trm_lsp.serve.trace import callees, callers
 
-        return {"symbol": _brief(row), "callees": [_brief(r) for r in callees(daemon.store, row)],
+        return {"symbol": _brief(found), "callees": [_brief(r) for r in callees(daemon.store, found)],
                 "callers": await asyncio.get_running_loop().run_in_executor(
-                    None, callers, daemon.root, daemon.store.path, row)}
+                    None, callers, daemon.root, daemon.store.path, found)}
 
     @mcp.tool
     async def status() -> dict:
@@ -158,18 +161,6 @@ def _workspace_path(daemon: Daemon, file: str) -> str:
         return candidate.resolve().relative_to(daemon.root).as_posix()
     except (ValueError, OSError):
         raise ToolError(f"{file}: outside the workspace {daemon.root}") from None
-
-
-async def _find(daemon: Daemon, symbol: str, rel: str | None):
-    """A symbol by qualified name, else by its last name part among the BM25 hits."""
-    row = lookup.symbol_by_qualname(daemon.store, symbol, rel)
-    if row is not None:
-        return row
-    await daemon.search.ready()
-    for hit in daemon.search.search(symbol, k=20):
-        if hit.row["name"] == symbol.split(".")[-1] and (rel is None or hit.row["path"] == rel):
-            return hit.row
-    return None
 
 
 class SymbolBrief(TypedDict):
@@ -204,9 +195,9 @@ class Explained(TypedDict):
     provenance: str
 
 
-def _brief(row) -> SymbolBrief:
-    return {"symbol": row["qualname"], "kind": row["kind"], "path": row["path"], "line": row["start_line"],
-            "end_line": row["end_line"], "signature": row["signature"]}
+def _brief(symbol: Symbol) -> SymbolBrief:
+    return {"symbol": symbol.qualname, "kind": symbol.kind, "path": symbol.path, "line": symbol.start_line,
+            "end_line": symbol.end_line, "signature": symbol.signature}
 
 
 async def _retrieve(daemon: Daemon, question: str):
@@ -222,16 +213,16 @@ async def _retrieve(daemon: Daemon, question: str):
         return hits
 
 
-async def _ask_teacher_live(daemon: Daemon, question: str, rows, answers: list[Answer], budget: int) -> str:
+async def _ask_teacher_live(daemon: Daemon, question: str, cited: list[Symbol], answers: list[Answer],
+                            budget: int) -> str:
     """A free-form question with no exact symbol behind it goes to the teacher when it is up,
     with the retrieved code as context, its reply held to `budget` words; any failure falls
     back to the stored answers."""
     teacher = daemon.teacher
     if teacher is None or daemon.distiller is None or daemon.distiller.teacher_state != "up":
         return ""
-    sources = [(f"{row['path']}:{row['start_line']} {row['qualname']}",
-                (symbol_text(daemon.store, row["sha256"], row) or "")[:1500], answer.text)
-               for row, answer in zip(rows[:3], answers)]
+    sources = [(f"{s.path}:{s.start_line} {s.qualname}", (symbols.text_of(daemon.store, s) or "")[:1500], answer.text)
+               for s, answer in zip(cited[:3], answers)]
     messages = question_prompt(question, sources, budget)
     try:
         reply = await asyncio.wait_for(teacher.explain(messages), min(_LIVE_SECONDS, daemon.settings.teacher.timeout))

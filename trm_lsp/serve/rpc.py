@@ -13,29 +13,39 @@ deserialize (a hover at `line: -1`), requests before `initialize` and requests a
   InvalidRequest after shutdown), as JSON-RPC and LSP require; an error reply carries its
   message, never the Python traceback pygls attaches (that goes to the log).
 
-The private pygls names this touches are listed in `PYGLS_INTERNALS`; tests/serve/test_rpc.py
-fails when a pygls release moves one of them.
+- `serve_stdio`: pygls' stdio server with `read_messages` as its reader.
+- `cancel_other_requests` and `exit_now`: the `shutdown` and `exit` workarounds (pygls 2.1 breaks
+  cancelling requests at shutdown, and would wait at exit for an EOF that comes only after).
+
+The private pygls names this touches are listed in `PYGLS_INTERNALS` (and nothing outside this
+module touches one); tests/serve/test_rpc.py fails when a pygls release moves one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
 import re
 import threading
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
+from cattrs import transform_error
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams, JsonRpcInvalidRequest, JsonRpcServerNotInitialized
 from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import _prepare_command_arguments, lsp_method
 
 log = logging.getLogger(__name__)
 
 #: Private pygls attributes trm-lsp reads or calls (the test checks they still exist).
 PYGLS_INTERNALS = {
-    "JsonRPCProtocol": ("_shutdown", "_send_response", "_request_futures", "msg_id"),
+    "JsonRPCProtocol": ("_shutdown", "_send_response", "_request_futures", "msg_id", "_converter"),
     "JSONRPCServer": ("_stop_event",),
+    "pygls.protocol.language_server": ("_prepare_command_arguments", "lsp_method"),
+    "LanguageServerProtocol": ("lsp_workspace__execute_command",),
 }
 #: The largest message body accepted (a whole-file didOpen of a big generated file fits).
 MAX_BODY = 64 * 1024 * 1024
@@ -87,6 +97,33 @@ class TrmProtocol(LanguageServerProtocol):
             return
         super().handle_message(message)
 
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams):
+        """As pygls', but a command's wrongly typed arguments are refused with what is wrong
+        ("trm-lsp.explain: uri: missing") instead of "While structuring ExplainArgs"."""
+        handler = self.fm.commands.get(params.command)
+        if handler is not None:
+            try:
+                _prepare_command_arguments(handler, params, self._converter)
+            except Exception as exc:
+                raise JsonRpcInvalidParams(f"{params.command}: {_argument_problem(exc)}") from None
+        return (yield from super().lsp_workspace__execute_command(params))
+
+    def cancel_other_requests(self) -> None:
+        """At `shutdown`: pygls 2.1 cancels the requests in flight while iterating the dict their
+        callbacks remove them from ("dictionary changed size"): cancel them first, from a copy."""
+        current = self.msg_id
+        for msg_id, future in list(self._request_futures.items()):
+            if msg_id != current and not future.done():
+                future.cancel()
+
+    def exit_now(self) -> None:
+        """At `exit`, once everything is committed and closed: pygls would now join its stdin
+        reader thread, which waits for an EOF the client only sends after we exit; end here
+        instead, with 0 only after a `shutdown` (LSP's rule)."""
+        logging.shutdown()
+        os._exit(0 if self._shutdown else 1)
+
     def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
         if error is not None and isinstance(error.data, dict) and "traceback" in error.data:
             error = types.ResponseError(code=error.code, message=error.message)
@@ -95,6 +132,16 @@ class TrmProtocol(LanguageServerProtocol):
 
 def _valid_id(value: Any) -> bool:
     return isinstance(value, (int, str)) and not isinstance(value, bool)
+
+
+def _argument_problem(exc: BaseException) -> str:
+    """What is wrong with a command's arguments, in cattrs' words ("required field missing @
+    argument.uri"), or pygls' count check ("Expected 1 arguments, got 0")."""
+    if isinstance(exc, BaseExceptionGroup):
+        problems = transform_error(exc, path="argument")
+        if problems:
+            return "; ".join(problems)[:300]
+    return str(exc)[:200] or type(exc).__name__
 
 
 def _cause(exc: BaseException) -> str:
@@ -152,3 +199,27 @@ def _dispatch(body: bytes, protocol: TrmProtocol) -> None:
         protocol.handle_message(message)
     except Exception:
         log.exception("unable to handle message")
+
+
+async def serve_stdio(server, stdin, stdout, stop: Callable[[], Awaitable[None]], grace: float = 15.0) -> None:
+    """The stdio loop (`read_messages`, which resyncs after a bad frame) in place of pygls' own,
+    plus a graceful stop when the client goes away without `shutdown` (stdin closed): `stop`
+    (MCP, then the daemons) runs before the loop's tasks are cancelled, which uvicorn does not
+    survive cleanly."""
+    from pygls.io_ import StdoutWriter
+
+    server._stop_event = threading.Event()
+    server.protocol.set_writer(StdoutWriter(stdout))
+    loop = asyncio.get_running_loop()
+    try:
+        # Lines are read at most 64 KiB at a time: a body with no newline never fills memory.
+        await read_messages(lambda: loop.run_in_executor(server.thread_pool, stdin.readline, 65536),
+                            lambda n: loop.run_in_executor(server.thread_pool, stdin.read, n),
+                            server.protocol, server._stop_event)
+    except BrokenPipeError:
+        log.warning("the client closed the connection")
+    finally:
+        try:
+            await asyncio.wait_for(stop(), grace)
+        except asyncio.TimeoutError:
+            log.warning("stopping took more than %.0f s; exiting anyway", grace)

@@ -12,10 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from trm_lsp.distill.context import symbol_text
-from trm_lsp.serve import lookup
-from trm_lsp.serve.lookup import symbol_rows
-from trm_lsp.store import Store
+from trm_lsp.store import Store, symbols
+from trm_lsp.store.symbols import Symbol
 from trm_lsp.textutil import words
 
 _CANDIDATES = 50
@@ -24,7 +22,7 @@ _REBUILD_SECONDS = 30.0
 
 @dataclass
 class Hit:
-    row: sqlite3.Row
+    symbol: Symbol
     score: float
 
 
@@ -61,35 +59,34 @@ class SymbolSearch:
 
         db = sqlite3.connect(f"file:{self.store.path}?mode=ro", uri=True)
         try:
-            rows = db.execute(
-                "SELECT s.id, s.qualname, s.signature, s.doc, f.path, group_concat(sm.output, ' '), "
-                "s.text, s.start_byte, s.end_byte FROM symbols s JOIN files f ON f.id = s.file_id "
-                "LEFT JOIN samples sm ON sm.sha256 = s.sha256 GROUP BY s.id").fetchall()
+            found = symbols.select(db, "ORDER BY s.id")
+            explained = dict(db.execute("SELECT sha256, group_concat(output, ' ') FROM samples GROUP BY sha256"))
         finally:
             db.close()
-        codes = self._code_texts(rows)
-        corpus = [words(" ".join(part or "" for part in r[1:6]) + " " + code) or ["_"] for r, code in zip(rows, codes)]
+        codes = self._code_texts(found)
+        corpus = [words(f"{s.qualname} {s.signature} {s.doc} {s.path} {explained.get(s.sha256) or ''} {code}") or ["_"]
+                  for s, code in zip(found, codes)]
         bm25 = bm25s.BM25()
         if corpus:
             bm25.index(corpus, show_progress=False)
-        return [r[0] for r in rows], [(r[4], r[1]) for r in rows], bm25
+        return [s.id for s in found], [(s.path, s.qualname) for s in found], bm25
 
-    def _code_texts(self, rows) -> list[str]:
+    def _code_texts(self, found: list[Symbol]) -> list[str]:
         """Each symbol's code, each file read once: questions seldom name a symbol but often the
         names it uses (name-masked top-5 0.342 -> 0.471 with the code in the index: bench/agent_answers.py)."""
         by_file: dict[str, bytes] = {}
         out = []
-        for r in rows:
-            if r[6] is not None:  # documents keep their text in the store
-                out.append(r[6])
+        for s in found:
+            if s.text is not None:  # documents keep their text in the store
+                out.append(s.text)
                 continue
-            if r[4] not in by_file:
+            if s.path not in by_file:
                 try:
-                    with open(Path(self.store.workspace) / r[4], "rb") as fh:
-                        by_file[r[4]] = fh.read()
+                    with open(Path(self.store.workspace) / s.path, "rb") as fh:
+                        by_file[s.path] = fh.read()
                 except OSError:
-                    by_file[r[4]] = b""
-            out.append(by_file[r[4]][r[7]:r[8]].decode("utf-8", "replace"))
+                    by_file[s.path] = b""
+            out.append(by_file[s.path][s.start_byte:s.end_byte].decode("utf-8", "replace"))
         return out
 
     def search(self, query: str, k: int = _CANDIDATES) -> list[Hit]:
@@ -99,14 +96,14 @@ class SymbolSearch:
         tokens = words(query) or ["_"]
         ids, scores = self._bm25.retrieve([tokens], k=min(len(self._ids), k), show_progress=False)
         ranked = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
-        rows = {row["id"]: row for row in self._rows([self._ids[i] for i, _ in ranked])}
+        rows = {sym.id: sym for sym in self._rows([self._ids[i] for i, _ in ranked])}
         hits = []
         for i, score in ranked:
-            row = rows.get(self._ids[i])
-            if row is None:  # re-indexed since the last build (edited or moved): find it by name
-                row = lookup.symbol_by_qualname(self.store, self._keys[i][1], self._keys[i][0])
-            if row is not None:
-                hits.append(Hit(row, score))
+            sym = rows.get(self._ids[i])
+            if sym is None:  # re-indexed since the last build (edited or moved): find it by name
+                sym = symbols.by_qualname(self.store, self._keys[i][1], self._keys[i][0])
+            if sym is not None:
+                hits.append(Hit(sym, score))
         return hits
 
     def texts_to_embed(self, hits: list[Hit]) -> dict[str, str]:
@@ -116,8 +113,8 @@ class SymbolSearch:
         (weight 0.5). Questions are mostly about symbols nobody explained yet, and that channel
         lifted the explained ones over them: top-5 0.329 vs 0.342 without it
         (bench/agent_answers.py, README)."""
-        return {h.row["sha256"]: symbol_text(self.store, h.row["sha256"], h.row) or h.row["qualname"]
-                for h in hits if h.row["sha256"] not in self._embeddings}
+        return {h.symbol.sha256: symbols.text_of(self.store, h.symbol) or h.symbol.qualname
+                for h in hits if h.symbol.sha256 not in self._embeddings}
 
     def fuse(self, query: str, hits: list[Hit], student, texts: dict[str, str]) -> list[Hit]:
         """Re-rank BM25 candidates with the student's embedding similarity. Runs on the
@@ -129,9 +126,9 @@ class SymbolSearch:
             for sha, vector in zip(shas, student.embed([texts[s] for s in shas], "code")):
                 self._embeddings[sha] = vector
         q = student.embed([query], "text")[0]
-        similarity = np.array([float(q @ self._embeddings[h.row["sha256"]]) for h in hits])
+        similarity = np.array([float(q @ self._embeddings[h.symbol.sha256]) for h in hits])
         fused = fuse(np.array([h.score for h in hits]), similarity)
-        return [Hit(hits[i].row, float(fused[i])) for i in np.argsort(-fused, kind="stable")]
+        return [Hit(hits[i].symbol, float(fused[i])) for i in np.argsort(-fused, kind="stable")]
 
-    def _rows(self, ids: list[int]) -> list[sqlite3.Row]:
-        return symbol_rows(self.store, f"WHERE s.id IN ({','.join('?' * len(ids))})", ids) if ids else []
+    def _rows(self, ids: list[int]) -> list[Symbol]:
+        return symbols.by_ids(self.store, ids)

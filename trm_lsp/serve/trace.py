@@ -8,34 +8,34 @@ import re
 import sqlite3
 from pathlib import Path
 
-from trm_lsp.distill.context import CALL, symbol_text
+from trm_lsp.distill.context import CALL
 from trm_lsp.extract.languages import BY_ID
-from trm_lsp.serve.lookup import symbol_rows
-from trm_lsp.store import Store
+from trm_lsp.store import Store, symbols
+from trm_lsp.store.symbols import Symbol
 
 MAX_CALLERS = 50
 _CODE_KINDS = ("function", "method", "constructor", "class")
 
 
-def callees(store: Store, row: sqlite3.Row, limit: int = 50) -> list[sqlite3.Row]:
+def callees(store: Store, sym: Symbol, limit: int = 50) -> list[Symbol]:
     """Known symbols whose names this symbol's text calls, nearest file first."""
-    text = symbol_text(store, row["sha256"], row) or ""
-    names = list(dict.fromkeys(m for m in CALL.findall(text) if m != row["name"]))[:limit]
+    text = symbols.text_of(store, sym) or ""
+    names = list(dict.fromkeys(m for m in CALL.findall(text) if m != sym.name))[:limit]
     if not names:
         return []
-    found = symbol_rows(
+    found = symbols.select(
         store, f"WHERE s.name IN ({','.join('?' * len(names))}) AND s.kind IN ({','.join('?' * len(_CODE_KINDS))}) "
-        "ORDER BY (f.path = ?) DESC, f.path", (*names, *_CODE_KINDS, row["path"]))
-    best: dict[str, sqlite3.Row] = {}
+        "ORDER BY (f.path = ?) DESC, f.path", (*names, *_CODE_KINDS, sym.path))
+    best: dict[str, Symbol] = {}
     for candidate in found:
-        best.setdefault(candidate["name"], candidate)
+        best.setdefault(candidate.name, candidate)
     return [best[n] for n in names if n in best]
 
 
-def callers(root: Path, db_path: Path, row: sqlite3.Row) -> list[dict]:
+def callers(root: Path, db_path: Path, sym: Symbol) -> list[dict]:
     """`path:line` and enclosing symbol of each call of this name in indexed code files. Runs in
     a worker thread with its own read-only connection."""
-    pattern = re.compile(rf"\b{re.escape(row['name'])}\s*(?:<[^<>()]*>)?\s*\(".encode())
+    pattern = re.compile(rf"\b{re.escape(sym.name)}\s*(?:<[^<>()]*>)?\s*\(".encode())
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
         code = [lang for lang, spec in BY_ID.items() if spec.family == "code"]
@@ -54,8 +54,8 @@ def callers(root: Path, db_path: Path, row: sqlite3.Row) -> list[dict]:
                 enclosing = db.execute(
                     "SELECT qualname, start_line FROM symbols WHERE file_id = ? AND start_line <= ? AND end_line >= ? "
                     "ORDER BY end_line - start_line LIMIT 1", (file_id, line, line)).fetchone()
-                if enclosing and enclosing[0] == row["qualname"] and enclosing[1] == row["start_line"] \
-                        and rel == row["path"]:
+                if enclosing and enclosing[0] == sym.qualname and enclosing[1] == sym.start_line \
+                        and rel == sym.path:
                     continue  # the definition itself, or a recursive call
                 out.append({"path": rel, "line": line, "in": enclosing[0] if enclosing else ""})
                 if len(out) >= MAX_CALLERS:

@@ -214,11 +214,3 @@ class Store:
         langs = dict(self.db.execute("SELECT language, COUNT(*) FROM files GROUP BY language ORDER BY 2 DESC"))
         kinds = dict(self.db.execute("SELECT kind, COUNT(*) FROM symbols GROUP BY kind ORDER BY 2 DESC"))
         return langs, kinds
-
-    def iter_symbols(self) -> Iterator[sqlite3.Row]:
-        cur = self.db.cursor()
-        cur.row_factory = sqlite3.Row
-        yield from cur.execute(
-            "SELECT f.path, f.language, s.* FROM symbols s JOIN files f ON f.id = s.file_id"
-            " ORDER BY f.path, s.start_line, s.id"
-        )

@@ -40,11 +40,23 @@ class _Cache:
         self.v = self.v[rows]
 
 
+class _Weights(dict):
+    """The network's parameters by name, remembering which the engine read."""
+
+    def __init__(self, items) -> None:
+        super().__init__(items)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
 class Engine:
     def __init__(self, model: TRM) -> None:
         cfg: TRMConfig = model.cfg
         self.cfg = cfg
-        p = {k: np.array(v, dtype=np.float32) for k, v in tree_flatten(model.parameters())}
+        p = _Weights((k, np.array(v, dtype=np.float32)) for k, v in tree_flatten(model.parameters()))
         self.heads, self.head_dim = cfg.heads, cfg.dim // cfg.heads
         self.scale = 1.0 / math.sqrt(self.head_dim)
         self.embed = p["embed.weight"] * math.sqrt(cfg.dim)  # input scaling folded in
@@ -69,6 +81,9 @@ class Engine:
         half = self.head_dim // 2
         self._inv_freq = cfg.rope_base ** (-np.arange(half, dtype=np.float64) * 2 / self.head_dim)
         self._rope_cache: tuple[np.ndarray, np.ndarray] = self._rope_table(max(cfg.max_len, 256))
+        #: Weights of the network this engine never reads: only the halting head, which decides
+        #: when training stops recursing (tests/student/test_engine.py holds it to that).
+        self.unused = sorted(set(p) - p.read)
 
     # -- pieces of f ---------------------------------------------------------------------------
 

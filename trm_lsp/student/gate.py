@@ -73,6 +73,8 @@ class Readability:
         self.engine = Engine(model)
         self.lengths = Lengths(**meta.get("lengths", {}))
         self.steps = int(meta.get("infer_sup_steps", meta.get("sup_steps", 1)))
+        #: Below this score an answer written with a hint is written again without (infer.py).
+        self.fallback_below: float | None = meta.get("fallback_below")
 
     @classmethod
     def of_base(cls) -> "Readability | None":

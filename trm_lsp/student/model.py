@@ -58,8 +58,8 @@ class Attention(nn.Module):
         self.rope = nn.RoPE(self.head_dim, base=cfg.rope_base)
 
     def __call__(self, h: mx.array, mask) -> mx.array:
-        B, L, D = h.shape
-        q, k, v = mx.split(self.qkv(h), 3, axis=-1)
+        B, L, D = h.shape  # batch, positions, model width
+        q, k, v = mx.split(self.qkv(h), 3, axis=-1)  # each (B, L, D)
         q, k, v = (t.reshape(B, L, self.heads, self.head_dim).transpose(0, 2, 1, 3) for t in (q, k, v))
         q, k = self.rope(q), self.rope(k)  # (B, heads, L, head_dim)
         # Written out rather than mx.fast.scaled_dot_product_attention: on a CPU its softmax is
@@ -67,8 +67,8 @@ class Attention(nn.Module):
         scores = (q @ k.transpose(0, 1, 3, 2)) * (1 / math.sqrt(self.head_dim))  # (B, heads, L, L)
         if mask is not None:
             scores = scores + mask
-        o = fastmath.softmax(scores) @ v
-        return self.out(o.transpose(0, 2, 1, 3).reshape(B, L, D))
+        o = fastmath.softmax(scores) @ v  # (B, heads, L, head_dim)
+        return self.out(o.transpose(0, 2, 1, 3).reshape(B, L, D))  # heads side by side again: (B, L, D)
 
 
 class SwiGLU(nn.Module):

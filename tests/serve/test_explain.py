@@ -1,0 +1,47 @@
+"""`Daemon.explain`, the one way the explain command, MCP `explain_symbol` and `trm-lsp explain`
+reach a symbol and its answer: by name or line, and the symbol moves up the teacher queue."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from tests.fake_teacher import FakeTeacher
+from tests.serve.conftest import lab_copy
+from trm_lsp.config import Settings
+from trm_lsp.serve.daemon import Daemon
+from trm_lsp.serve.lookup import NotFound, Target
+from trm_lsp.store import symbols
+
+
+async def test_explain_finds_by_name_or_line_and_moves_the_symbol_to_the_front_of_the_queue(tmp_path):
+    with FakeTeacher(delay=1.0) as teacher:  # slow: the queue is still long when we ask
+        root = lab_copy(tmp_path, teacher.url)
+        daemon = Daemon(root, Settings.load(root))
+        await daemon.start()
+        try:
+            deadline = time.monotonic() + 60
+            while daemon.distiller is None or daemon.distiller.jobs.counts().get("pending", 0) < 5:
+                assert time.monotonic() < deadline, "the teacher queue was never planned"
+                await asyncio.sleep(0.1)
+            queued = [s for s in symbols.select(daemon.store, "WHERE s.kind IN ('function', 'method')")
+                      if (daemon.distiller.position(s.sha256) or 0) > 3]
+            assert queued, "no symbol waiting deep in the queue"
+            last = max(queued, key=lambda s: daemon.distiller.position(s.sha256))
+
+            answer = await daemon.explain(Target(last.path, last.qualname), wait=0.05)
+            assert (answer.symbol, answer.path, answer.line) == (last.qualname, last.path, last.start_line)
+            assert daemon.distiller.position(last.sha256) == 1, "explaining it did not move it up the queue"
+
+            by_line = await daemon.explain(Target("factorial.py", line=15), wait=0.05)
+            assert by_line.symbol == "factorial_iterative" and by_line.line == 13
+            by_last_name = await daemon.explain(Target(None, "Lab.factorial_iterative"), wait=0.05)
+            assert by_last_name.symbol == "factorial_iterative"  # a qualifier nobody indexed: the name decides
+            for missing in (Target("factorial.py", "no_such_function"), Target("factorial.py", line=10**6),
+                            Target("nowhere.py", line=1)):
+                with pytest.raises(NotFound, match="no indexed symbol at"):
+                    await daemon.explain(missing, wait=0.05)
+        finally:
+            await daemon.stop()

@@ -1,0 +1,65 @@
+"""Training the student in a child process (`trm-lsp train --progress-json`), at low priority so
+the editor and the daemon keep the CPU, its progress read as data and shown as it goes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from pathlib import Path
+
+from trm_lsp.interpreter import protect_children, python_argv
+from trm_lsp.serve.progress import Task
+
+
+class TrainingRun:
+    """One background training run at a time; `kill` stops it from any path (cancel, stop)."""
+
+    def __init__(self) -> None:
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def run(self, data: Path, out: Path, minutes: float, task: Task) -> str | None:
+        """Train on `data` into `out`; None when it succeeded, else why it failed (the child's
+        last words)."""
+        cmd = python_argv("trm_lsp", "train", "--data_path", str(data), "--out", str(out),
+                          "--max_minutes", str(minutes), "--progress-json")
+        self.process = await asyncio.create_subprocess_exec(
+            *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            preexec_fn=_lower_priority, env=protect_children(dict(os.environ)))
+        tail: list[str] = []
+        assert self.process.stderr is not None
+        async for raw in self.process.stderr:
+            line = raw.decode("utf-8", "replace").strip()
+            tail = (tail + [line])[-5:]
+            step = progress_record(line)
+            if step is not None:
+                task.report(f"step {step['step']}/{step['total']}, loss {step['loss']:.3f}",
+                            int(100 * step["step"] / max(step["total"], 1)))
+        code = await self.process.wait()
+        self.process = None
+        return None if code == 0 else next((t for t in reversed(tail) if t), f"exit status {code}")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            try:
+                self.process.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+
+def progress_record(line: str) -> dict | None:
+    """A `train --progress-json` line, or None for any other line (warnings, the summary)."""
+    if not line.startswith("{"):
+        return None
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    ok = isinstance(record, dict) and all(isinstance(record.get(k), (int, float)) for k in ("step", "total", "loss"))
+    return record if ok else None
+
+
+def _lower_priority() -> None:
+    """Training yields the CPU to the editor and the daemon (runs in the child before exec)."""
+    os.nice(10)
