@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # System packages: tesseract (OCR), fonts for the OCR tests, ctags (benchmark baseline),
 # OpenBLAS (MLX on Linux otherwise runs on a reference BLAS ~30x slower), Neovim (a real
 # third-party LSP client for the tests), a word list (the model-free readability check).
-APT_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core universal-ctags libopenblas0-pthread neovim wamerican
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core universal-ctags libopenblas0-pthread neovim wamerican nginx-light
 
 .PHONY: demo test e2e vsix bench pretrain system venv clean
 

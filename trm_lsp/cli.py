@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "distill": ("distill", "ask the teacher about every symbol that has no answer for its current text"),
     "export": ("export", "write the teacher samples as JSONL"),
     "import": ("importer", "load recorded teacher answers into a workspace"),
+    "publish": ("publish", "write the teacher answers as immutable objects for a static server, bucket or folder"),
     "train": ("train", "train the student (a Tiny Recursive Model) on teacher samples"),
     "eval": ("evaluate", "train on one sample set, score the student and baselines on another"),
     "pretrain": ("pretrain", "pretrain the base student on (code, doc comment) pairs from installed sources"),

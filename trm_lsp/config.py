@@ -103,6 +103,15 @@ class TeacherSettings:
     #: at a word, marked as cut and counted (a runaway teacher once filled 20 MB per answer).
     max_answer_chars: int = 8000
     max_reasoning_chars: int = 32000
+    #: Answers published by `trm-lsp publish` (an https://, http:// or file:// URL), looked up
+    #: before the teacher is asked; "" = none.
+    shared_answers: str = ""
+    #: Seconds one lookup there may take; lookups in flight at once; largest object read, in
+    #: bytes; seconds a missing answer is not asked for again.
+    shared_timeout: float = 5.0
+    shared_concurrency: int = 8
+    shared_max_bytes: int = 4 * 1024 * 1024
+    shared_miss_ttl: float = 3600.0
 
 
 @dataclass
@@ -191,6 +200,10 @@ def _check_choices(settings: "Settings") -> None:
         if value not in allowed:
             raise ConfigError(f"setting '{section}.{key}' must be one of {', '.join(allowed)}, not {value!r}",
                               f"{section}.{key}")
+    shared = settings.teacher.shared_answers
+    if shared and not shared.startswith(("http://", "https://", "file:///")):
+        raise ConfigError(f"setting 'teacher.sharedAnswers' must be an http://, https:// or file:/// URL, "
+                          f"not {shared!r}", "teacher.sharedAnswers")
 
 
 def _snake(key: str) -> str:

@@ -235,7 +235,10 @@ async def test_a_teacher_model_changed_in_the_editor_is_the_one_asked_next(tmp_p
     root = lab_copy(tmp_path, teacher.url, distill=True)
     async with lsp(root) as client:
         await wait_for(client, lambda s: s["indexed"] and s["samples"] > 0 and s["queue"] == 0)
-        asked_before = len(teacher.asked)
+        asked_before = -1
+        while asked_before != len(teacher.asked):  # the last claimed job ("queue" counts pending ones) has landed
+            asked_before = len(teacher.asked)
+            await asyncio.sleep(0.5)
         # One bad key beside the good one: it alone falls back, and says so.
         client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
             settings={"trm-lsp": {"teacher": {"model": "other:7b", "timeout": "slow"}, "serve": {"mcpPort": 1}}}))

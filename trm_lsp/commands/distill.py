@@ -42,18 +42,28 @@ async def _distill(root, settings, limit) -> int:
     console = stderr_console()
     store = Store.for_workspace(root)
     teacher = make_teacher(settings.teacher)
+    distiller = None
     try:
         index_workspace(root, store, settings)
-        try:
-            await teacher.check()
-        except TeacherUnavailable as exc:
-            print(f"trm-lsp: error: {exc}", file=sys.stderr)
-            return 1
         with _progress(console) as on_event:
             distiller = Distiller(store, teacher, settings.teacher, on_event)
+            try:
+                await teacher.check()
+            except TeacherUnavailable as exc:
+                if distiller.shared is None:
+                    print(f"trm-lsp: error: {exc}", file=sys.stderr)
+                    return 1
+                distiller.plan()  # the published answers may be all we need
+                await distiller.import_shared()
+                left = len(distiller.jobs.pending_shas())
+                _summary(console, distiller.stats, teacher, distiller.shared)
+                if left:
+                    print(f"trm-lsp: error: {exc}; {left} symbols have no answer yet", file=sys.stderr)
+                    return 1
+                return 0
             distiller.plan()
             stats = await distiller.run(limit=limit, until_idle=True, stop_when_down=True)
-        _summary(console, stats, teacher)
+        _summary(console, stats, teacher, distiller.shared)
         if stats.stopped:
             print(f"trm-lsp: error: stopped: {stats.stopped} ({teacher.host})", file=sys.stderr)
             return 1
@@ -64,6 +74,8 @@ async def _distill(root, settings, limit) -> int:
             return 1
         return 0
     finally:
+        if distiller is not None:
+            await distiller.close()
         await teacher.close()
         store.close()
 
@@ -96,8 +108,14 @@ class _progress:
             self.bar.__exit__(*exc)
 
 
-def _summary(console, stats, teacher) -> None:
+def _summary(console, stats, teacher, shared=None) -> None:
     failed = sum(stats.failed.values())
+    if shared is not None:
+        state = shared.status()
+        refused = ", ".join(f"{n} {why}" for why, n in state["refused"].items())
+        console.print(f"shared answers {state['url']}: read {stats.shared}, missing {state['missing']}"
+                      + (f", refused {refused}" if refused else "")
+                      + (f", unreachable {state['unreachable']}" if state["unreachable"] else ""), markup=False)
     console.print(f"[bold]teacher[/] {teacher.name} at {teacher.host}")
     console.print(f"asked {stats.asked}, answered {stats.answered}, cached {stats.cached}, failed {failed}, "
                   f"retries {stats.retries}" + (f", cut {stats.cut} (longer than the caps)" if stats.cut else ""))

@@ -23,6 +23,7 @@ from trm_lsp.config import TeacherSettings
 from trm_lsp.distill.context import ContextIndex
 from trm_lsp.distill.plan import plan
 from trm_lsp.distill.prompts import PROMPT_VERSION, build_prompt
+from trm_lsp.distill.shared import SharedAnswers
 from trm_lsp.distill.teacher import Teacher, TeacherError, TeacherUnavailable, capped
 from trm_lsp.interpreter import protect_children, python_argv
 from trm_lsp.store import Store, symbols
@@ -50,6 +51,7 @@ class DistillStats:
     retries: int = 0
     failed: Counter = field(default_factory=Counter)
     cancelled: int = 0
+    shared: int = 0  # answers read from teacher.sharedAnswers instead of asking the teacher
     cut: int = 0  # answers longer than teacher.maxAnswerChars / maxReasoningChars, stored cut
     tokens: int = 0
     teacher_seconds: float = 0.0
@@ -71,6 +73,8 @@ class Distiller:
         self.samples = Samples(store)
         self.on_event = on_event or (lambda event: None)
         self.stats = DistillStats()
+        #: Published answers looked up before the teacher is asked (`teacher.sharedAnswers`).
+        self.shared = SharedAnswers(settings, teacher.name, store) if settings.shared_answers else None
         self._context: ContextIndex | None = None
         self._inflight: dict[str, asyncio.Future] = {}  # sha256 -> the teacher call
         self._changed: set[str] = set()
@@ -158,6 +162,40 @@ class Distiller:
     def teacher_state(self) -> str:
         return "down" if self._breaker_open else "up"
 
+    async def close(self) -> None:
+        if self.shared is not None:
+            await self.shared.close()
+
+    async def import_shared(self) -> int:
+        """Every pending job's published answer, before any worker asks the teacher: lookups
+        run `teacher.sharedConcurrency` at once, each answer committed with its job done."""
+        if self.shared is None:
+            return 0
+        before = self.stats.shared
+        await asyncio.gather(*(self._take_shared(sha) for sha in self.jobs.pending_shas()))
+        return self.stats.shared - before
+
+    async def _take_shared(self, sha256: str) -> None:
+        sym = symbols.by_sha(self.store, sha256)
+        text = symbols.text_of(self.store, sym) if sym is not None else None
+        if sym is None or text is None or self.shared is None:
+            return
+        sample = await self.shared.lookup(sym, text)
+        if sample is not None:
+            self._keep_shared(sample, None)
+
+    def _keep_shared(self, sample: Sample, job) -> None:
+        """A published answer, committed with its job done (claimed `job`, or found by key)."""
+        with self.store.transaction():
+            self.samples.add(sample)
+            if job is not None:
+                self.jobs.done(job)
+            else:
+                self.jobs.done_for(sample.sha256)
+        self.stats.shared += 1
+        self._done += 1
+        self._emit("answered", sample.symbol, "shared")
+
     # -- running -------------------------------------------------------------------------------
 
     async def run(self, limit: int | None = None, until_idle: bool = True, stop_when_down: bool = False) -> DistillStats:
@@ -166,6 +204,7 @@ class Distiller:
         if self._context is None:
             await self.replan()
         started = time.perf_counter()
+        await self.import_shared()
         budget = [limit if limit is not None else -1]
         workers = [asyncio.create_task(self._worker(budget, until_idle, stop_when_down), name=f"distill-{n}")
                    for n in range(max(1, self.settings.concurrency))]
@@ -221,6 +260,11 @@ class Distiller:
                 self.jobs.done(job)
             self._emit("cancelled", detail="symbol changed since indexing")
             return
+        if self.shared is not None:
+            shared = await self.shared.lookup(sym, text)
+            if shared is not None:
+                self._keep_shared(shared, job)
+                return
         prompt = build_prompt(sym, text, self._context, self.settings.context_tokens,  # type: ignore[arg-type]
                               self.settings.max_input_chars)
         self.stats.asked += 1

@@ -98,6 +98,7 @@ class Daemon:
             if self._distilling is not None:
                 self._distilling.cancel()
                 await asyncio.gather(self._distilling, return_exceptions=True)
+            await self.distiller.close()
             if self._teacher is not None:
                 await self._teacher.close()
             self.distiller = self._teacher = self._distilling = None
@@ -136,6 +137,8 @@ class Daemon:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.distiller is not None:
+            await self.distiller.close()
         if self._teacher is not None:
             await self._teacher.close()
         self.close()
@@ -384,6 +387,8 @@ class Daemon:
             "teacher": {"model": self.teacher_name, "backend": self.settings.teacher.backend,
                         "state": (self.distiller.teacher_state if self.distiller is not None else "off")},
             "samples": self.engine.samples.count(),
+            "shared_answers": (self.distiller.shared.status() if self.distiller is not None
+                               and self.distiller.shared is not None else None),
             "student": {"version": self.student.version, "problem": self.student.problem,
                         "training": self._train_lock.locked(), "blas": active_blas()},
             "indexed": self.indexed.is_set(),

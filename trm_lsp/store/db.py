@@ -54,7 +54,7 @@ class Store:
         if problem is None:
             try:
                 self._open()
-                problem = recover.check(self.db) if check and existed else None
+                problem = recover.check(self.path) if check and existed else None
             except sqlite3.DatabaseError as exc:
                 if not recover.is_damage(exc):
                     raise StoreError(f"cannot open {self.path}: {exc}") from None

@@ -92,6 +92,11 @@ class Jobs:
     def done(self, job: Job) -> None:
         self.db.execute("DELETE FROM jobs WHERE id=?", (job.id,))
 
+    def done_for(self, sha256: str) -> None:
+        """Answered without being claimed (read from the shared answers)."""
+        self.db.execute("DELETE FROM jobs WHERE sha256=? AND teacher=? AND prompt_version=? AND state='pending'",
+                        (sha256, *self._key))
+
     def release(self, job: Job) -> None:
         """Back to pending without spending an attempt (the teacher was down)."""
         self.db.execute("UPDATE jobs SET state='pending', updated_at=? WHERE id=?", (time.time(), job.id))

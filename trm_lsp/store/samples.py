@@ -33,6 +33,7 @@ class Sample:
     created_at: float = field(default_factory=time.time)
     tokens: int = 0
     seconds: float = 0.0
+    origin: str = ""  # "" for our own teacher, else the shared store it was read from
 
     @property
     def id(self) -> str:

@@ -5,7 +5,7 @@
 MAX_LINE = 2**31 - 1
 #: The columns of `samples`, in insert order.
 SAMPLE_COLUMNS = ("id", "sha256", "teacher", "prompt_version", "path", "language", "kind", "symbol", "start_line",
-                  "end_line", "input", "reasoning", "output", "created_at", "tokens", "seconds")
+                  "end_line", "input", "reasoning", "output", "created_at", "tokens", "seconds", "origin")
 
 MIGRATIONS: list[str] = [
     # 1: files and their symbols; skipped files remembered so a binary file is not re-read.
@@ -85,6 +85,15 @@ MIGRATIONS: list[str] = [
     );
     CREATE UNIQUE INDEX jobs_key ON jobs(sha256, teacher, prompt_version);
     CREATE INDEX jobs_next ON jobs(state, priority DESC, ord);
+    """,
+    # 3: where an answer came from ('' for our own teacher, else the shared store's URL), and the
+    # shared store's recent misses (distill/shared.py), so a restart does not ask for them again.
+    """
+    ALTER TABLE samples ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+    CREATE TABLE shared_misses (
+        id TEXT PRIMARY KEY,
+        until REAL NOT NULL
+    );
     """,
 ]
 

@@ -56,8 +56,8 @@ class Explanation:
 
 class Student:
     def __init__(self, model: TRM, tok: Tokenizer, meta: dict, memory: list[Record] | None = None) -> None:
-        self.model, self.tok, self.meta = model, tok, meta
-        self.engine = Engine(model)
+        self.cfg, self.tok, self.meta = model.cfg, tok, meta
+        self.engine = Engine(model)  # its own copy of the weights: the MLX model is not kept
         self.lengths = Lengths(**meta.get("lengths", {}))
         # Checkpoints from before `infer_sup_steps` answer with every supervision step.
         self.sup_steps = int(meta.get("infer_sup_steps", meta.get("sup_steps", 2)))
@@ -94,6 +94,8 @@ class Student:
 
                 memory = load_samples(memory_file).records
         student = cls(model, tok, meta, memory)
+        del model
+        checkpoint.release_mlx_memory()
         lexicon_file = Path(directory) / "lexicon.txt"
         if lexicon_file.exists():
             student.lexicon = Lexicon.load(lexicon_file)
@@ -109,7 +111,7 @@ class Student:
         for start in range(0, len(texts), batch):
             ids, weights = retrieval_arrays(self.tok, texts[start : start + batch], marker, length)
             out.append(self.engine.embedding(ids, weights, self.sup_steps))
-        return np.concatenate(out) if out else np.zeros((0, self.model.cfg.embed_dim), dtype=np.float32)
+        return np.concatenate(out) if out else np.zeros((0, self.cfg.embed_dim), dtype=np.float32)
 
     # -- explanation ---------------------------------------------------------------------------
 
