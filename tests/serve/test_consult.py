@@ -49,3 +49,16 @@ def test_a_source_line_does_not_repeat_the_name_it_shows():
     assert _without_opening("This Python method `C.f` is used to parse the file.") == "Parse the file."
     assert _without_opening("This Go struct `Queue` holds items.") == "Holds items."
     assert _without_opening("It adds two numbers.") == "It adds two numbers."
+
+
+def test_a_class_is_not_cited_beside_its_own_method():
+    from trm_lsp.serve.consult import most_specific
+    from trm_lsp.store.symbols import Symbol
+
+    def sym(i: int, name: str, path: str, start: int, end: int) -> Symbol:
+        return Symbol(i, 1, "class" if "." not in name else "method", name.split(".")[-1], name, None, start, end,
+                      0, 0, start - 1, 0, end - 1, 0, "", "", f"{i:064x}", None, path, "python")
+
+    stack, push, other_file = sym(1, "Stack", "s.py", 1, 30), sym(2, "Stack.push", "s.py", 5, 9), sym(3, "Queue", "q.py", 1, 40)
+    assert most_specific([stack, push, other_file, push]) == [push, other_file]
+    assert most_specific([stack, other_file]) == [stack, other_file]  # alone, the class is cited

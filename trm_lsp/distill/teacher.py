@@ -123,6 +123,10 @@ def resolve_host(settings: TeacherSettings) -> str:
 
 
 def make_teacher(settings: TeacherSettings) -> Teacher:
+    if settings.hosts:
+        from trm_lsp.distill.pool import TeacherPool
+
+        return TeacherPool(settings)
     if settings.backend == "openai":
         from trm_lsp.distill.openai_teacher import OpenAITeacher
 

@@ -207,7 +207,7 @@ class Distiller:
         await self.import_shared()
         budget = [limit if limit is not None else -1]
         workers = [asyncio.create_task(self._worker(budget, until_idle, stop_when_down), name=f"distill-{n}")
-                   for n in range(max(1, self.settings.concurrency))]
+                   for n in range(max(1, getattr(self.teacher, "slots", self.settings.concurrency)))]
         try:
             await asyncio.gather(*workers)
         finally:

@@ -156,6 +156,10 @@ class AnswerEngine:
             return self._from_student(sym, explanation)
         return None
 
+    def at_hand(self, sym: Symbol) -> Answer:
+        """A cached answer, else the structure's: for a place that cannot wait for the student."""
+        return self.cached(sym) or self._structure(sym, "")
+
     async def answer(self, sym: Symbol, wait: float) -> Answer:
         """The best answer within `wait` seconds: a cached one, else the student's, else the
         structure with the reason (no student yet, student still thinking)."""

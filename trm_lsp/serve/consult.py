@@ -24,6 +24,11 @@ from trm_lsp.textutil import words
 BRIEF_WORDS = 120
 FULL_WORDS = 300
 MAX_SOURCES = 5
+#: Sources whose explanations may speak in the answer (the best, and one sentence of the
+#: second): only these wait for the student. The others are cited with what is at hand (a
+#: cached explanation, else the structure): five student calls per question cost p95 364 ms,
+#: two stay within 300 (bench/agent_answers.py).
+SPOKEN = 2
 SOURCE_WORDS = 12  # a source line's sentence, cut (the median reply was 446 tokens at 24 words and all sources speaking)
 EXCERPT_CHARS = 1200  # a source's code with detail="full", cut
 _STOP = frozenset("a an and are as at be by does do for from how in is it its of on or that the this to what "
@@ -89,6 +94,15 @@ CONSULT_SCHEMA = {
 }
 
 
+def most_specific(found: list[Symbol]) -> list[Symbol]:
+    """Each symbol once, in order, without the ones that hold another of them (a class whose
+    method is cited already): its lines say the same words, and a source line is worth more on
+    another symbol. Read in the replies: a method and its class took two of five places."""
+    unique = list({s.id: s for s in found}.values())
+    return [s for s in unique if not any(o.id != s.id and o.path == s.path and s.start_line <= o.start_line
+                                         and o.end_line <= s.end_line for o in unique)]
+
+
 def source_of(answer: Answer, sym: Symbol, full: bool, code: str = "") -> Source:
     by = {"teacher": f"teacher {answer.teacher}", "student": LABEL}.get(answer.source, "structure")
     age = round(time.time() - answer.created_at, 1) if answer.source == "teacher" else None
@@ -107,7 +121,7 @@ def compose(question: str, answers: list[Answer], budget: int) -> str:
     seen: set[str] = set()
     used = 0
     for rank, answer in enumerate(answers):
-        if rank > 1 or (answer.source == "structure" and rank > 0):
+        if rank >= SPOKEN or (answer.source == "structure" and rank > 0):
             continue
         said = 0
         for index, sentence in enumerate(_SENTENCE.split(answer.text.strip())):

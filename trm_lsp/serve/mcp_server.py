@@ -81,11 +81,13 @@ def build_mcp(served: Daemon | Callable[[], Daemon]) -> FastMCP:
                 found.append(hit.symbol)
         # Grounded: each source as the index holds it now, never at a stale line.
         now_found = [g for g in (symbols.now(daemon.store, s) for s in found) if g is not None]
-        cited = list({s.id: s for s in now_found}.values())[:_SOURCES]
+        cited = consult.most_specific(now_found)[:_SOURCES]
         if not cited:
             result = consult.Consultation(f"No symbol in {daemon.root.name} matches this question.", note=note.strip())
             return ToolResult(content=result.text(), structured_content=result.structured())
-        answers = [await daemon.engine.answer(r, daemon.settings.serve.consult_wait_ms / 1000) for r in cited]
+        wait = daemon.settings.serve.consult_wait_ms / 1000
+        answers = [await daemon.engine.answer(r, wait) if rank < consult.SPOKEN else daemon.engine.at_hand(r)
+                   for rank, r in enumerate(cited)]
         budget = consult.FULL_WORDS if full else consult.BRIEF_WORDS
         live = await _ask_teacher_live(daemon, question, cited, answers, budget)
         codes = [symbols.text_of(daemon.store, r) or "" for r in cited] if full else [""] * len(cited)
