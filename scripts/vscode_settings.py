@@ -46,7 +46,7 @@ def _descriptions(cls: type) -> dict[str, str]:
 
 
 def properties() -> dict:
-    from trm_lsp.config import Settings
+    from trm_lsp.config import TABLE_LISTS, Settings
 
     out = dict(CLIENT_SETTINGS)
     root = Settings()
@@ -58,8 +58,8 @@ def properties() -> dict:
             kind = ("boolean" if isinstance(value, bool) else "integer" if isinstance(value, int) else
                     "number" if isinstance(value, float) else "array" if isinstance(value, list) else "string")
             spec = {"type": kind, "default": value, "description": notes.get(field.name, "")}
-            if kind == "array":
-                spec["items"] = {"type": "string"}
+            if kind == "array":  # `teacher.hosts` also takes `{url, concurrency, backend}` tables
+                spec["items"] = {"type": ["string", "object"]} if field.name in TABLE_LISTS else {"type": "string"}
             if kind in ("integer", "number"):
                 spec["minimum"] = 0
             if section.name == "teacher" and field.name == "backend":

@@ -30,13 +30,14 @@ def smollm2_model() -> Path:
 
 
 class LlamaServer:
-    def __init__(self, log: Path, command: list[str] | None = None) -> None:
-        """`command` replaces the real server (the fixture's own tests)."""
+    def __init__(self, log: Path, command: list[str] | None = None, extra: tuple[str, ...] = ()) -> None:
+        """`command` replaces the real server (the fixture's own tests); `extra` adds flags to it
+        (bench/teacher_pool.py runs two with `--n_threads 1`)."""
         self.port = free_port()
         self.log = log
         self.url = f"http://127.0.0.1:{self.port}"
         command = command or [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_model()),
-                              "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "4096"]
+                              "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "4096", *extra]
         with open(log, "w") as sink:  # a file: llama.cpp logs more than a pipe holds
             self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=sink)
 

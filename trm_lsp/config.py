@@ -279,15 +279,15 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
         default = getattr(cls(), key)
         if dataclasses.is_dataclass(default):
             kwargs[key] = _build(type(default), value, name + ".")
-        elif key in _TABLE_LISTS:
-            kwargs[key] = _table_list(_TABLE_LISTS[key], name, value)
+        elif key in TABLE_LISTS:
+            kwargs[key] = _table_list(TABLE_LISTS[key], name, value)
         else:
             kwargs[key] = _check(name, value, default)
     return cls(**kwargs)
 
 
 #: List settings whose items are tables (a bare string is the item's first field).
-_TABLE_LISTS: dict[str, type] = {"hosts": TeacherHost}
+TABLE_LISTS: dict[str, type] = {"hosts": TeacherHost}
 
 
 def _table_list(item: type, name: str, value: Any) -> list:

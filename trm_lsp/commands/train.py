@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -112,7 +113,9 @@ def load_records(path: Path, console):
 
 def run(args: argparse.Namespace) -> int:
     from trm_lsp.student.blas import ensure_fast_blas
+    from trm_lsp.student.distributed import share_cores
 
+    share_cores(os.environ)  # os.environ: the re-exec below and OpenBLAS read it
     ensure_fast_blas()
     from trm_lsp.student.train import train_student
 
@@ -124,6 +127,12 @@ def run(args: argparse.Namespace) -> int:
         return 1
     model_cfg, train_cfg, base = configs(args)
     out = args.out or args.data_path.resolve().parent / "student"
+    from trm_lsp.student.distributed import Ranks
+
+    if not Ranks().leader:  # under `mlx.launch`: rank 0 reports and writes
+        train_student(records, model_cfg, train_cfg, out, max_seconds=args.max_minutes * 60, resume=args.resume,
+                      base=base)
+        return 0
     with training_progress(console, as_json=args.progress_json) as on_progress:
         result = train_student(records, model_cfg, train_cfg, out, on_progress, max_seconds=args.max_minutes * 60,
                                resume=args.resume, base=base)

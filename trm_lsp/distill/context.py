@@ -42,7 +42,8 @@ class ContextIndex:
         self.store = store
         self.by_name: dict[str, list[Neighbour]] = {}
         marks = ",".join("?" * len(DOCUMENT_KINDS))
-        for s in symbols.select(store, f"WHERE s.kind NOT IN ({marks})", sorted(DOCUMENT_KINDS)):
+        # One at a time: on the standard library a list of every symbol cost the daemon 40 MB.
+        for s in symbols.each(store, f"WHERE s.kind NOT IN ({marks})", sorted(DOCUMENT_KINDS)):
             self.by_name.setdefault(s.name, []).append(Neighbour(s.kind, s.qualname, s.signature, s.path,
                                                                  s.language, s.sha256))
         self._docs: list[DocumentHit] = []

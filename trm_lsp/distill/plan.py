@@ -42,7 +42,7 @@ def texts_for(store: Store, shas: list[str]) -> dict[str, tuple[str, str]]:
     if not wanted:
         return out
     current, data = None, b""
-    for s in symbols.select(store, "ORDER BY f.path"):
+    for s in symbols.each(store, "ORDER BY f.path"):  # streamed: every symbol of a large workspace
         if s.sha256 not in wanted or s.sha256 in out:
             continue
         if s.text is not None:

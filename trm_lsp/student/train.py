@@ -27,6 +27,7 @@ from mlx.utils import tree_flatten, tree_map
 from trm_lsp.student import fastmath
 from trm_lsp.student.data import CodeIndex, Lengths, Record, lm_arrays, mask_name, retrieval_arrays, swap_name
 from trm_lsp.student.lexicon import Lexicon
+from trm_lsp.student.distributed import Ranks
 from trm_lsp.student.model import TRM, TRMConfig, causal_mask, padding_mask
 from trm_lsp.student.openings import common_openings
 from trm_lsp.student.tokenizer import Tokenizer
@@ -139,6 +140,8 @@ class Trainer:
         #: Samples cut to the model's context, counted by `fit`: {"code": n, "answers": n}.
         self.cut: dict[str, int] = {}
         self._batches = 0
+        #: The processes of an `mlx.launch` run (student/distributed.py); one without it.
+        self.ranks = Ranks()
         self._steps = {True: self._compile(retrieval=True), False: self._compile(retrieval=False)}
 
     def _compile(self, retrieval: bool):
@@ -183,8 +186,11 @@ class Trainer:
         grad_fn = nn.value_and_grad(model, losses)
         opt = self.opt
 
+        ranks = self.ranks
+
         def step(*args):
             (loss, aux), grads = grad_fn(*args)
+            grads = ranks.average(grads)  # every rank applies the same update
             grads, _ = optim.clip_grad_norm(grads, cfg.grad_clip)
             opt.update(model, grads)
             return loss, aux
@@ -204,6 +210,7 @@ class Trainer:
         step each, y and z carried over detached). `hide[i]`: the retriever sees sample i's
         explanation with the name masked. `lr(step)` gives each step's learning rate."""
         n, dim = self.cfg.lengths, self.model.cfg.dim
+        idx = self.ranks.shard(idx)
         hidden = hide[idx][:, None]
         x, w = mx.array(data.lm_x[idx]), mx.array(data.lm_w[idx])
         cx, cw = mx.array(data.code_x[idx]), mx.array(data.code_w[idx])
@@ -223,6 +230,7 @@ class Trainer:
             extra = () if select is None else (select,)
             loss, (lm, ret, y, z, cy, cz, ty, tz) = step(x, w, y, z, cx, cw, tx, tw, cy, cz, ty, tz, *extra)
             y, z, cy, cz, ty, tz = (mx.stop_gradient(a) for a in (y, z, cy, cz, ty, tz))
+            loss, lm, ret = self.ranks.mean([loss, lm, ret])
             mx.eval(loss, lm, ret, self.model.parameters(), self.opt.state)
             self._update_ema()
             self.steps_done += 1
@@ -247,9 +255,9 @@ class Trainer:
             hide = np.array([rng.random() < cfg.mask_names for _ in records])
             for b in range(per_epoch):
                 idx = np.array(order[b * batch : (b + 1) * batch])
-                self.train_batch(data, idx, hide, lambda step: learning_rate(cfg, step, budget.expected(step)),
-                                 on_progress, epoch, total)
-                if should_stop is not None and should_stop():
+                self.train_batch(data, idx, hide, lambda step: learning_rate(
+                    cfg, step, int(self.ranks.leaders(budget.expected(step)))), on_progress, epoch, total)
+                if should_stop is not None and self.ranks.leaders(float(should_stop())):
                     return
             if on_epoch is not None:
                 on_epoch(epoch)
@@ -387,13 +395,13 @@ def train_student(records: list[Record], model_cfg: dict, train_cfg: TrainConfig
             "train_seconds": round(time.perf_counter() - started, 1), "steps": steps[0], "blas": active_blas(),
             "version_tag": time.strftime("%Y%m%d-%H%M%S"), "stopped_early": stopped[0], "epochs_done": epochs,
             "cut_to_context": dict(trainer.cut), "base": str(base) if base is not None else None,
-            "beams": train_cfg.beams, "gate": train_cfg.gate, "losses": losses,
+            "beams": train_cfg.beams, "gate": train_cfg.gate, "losses": losses, "ranks": trainer.ranks.size,
         }
 
     memory = _memory_text(records)
 
     def save(epochs: int) -> None:
-        if out_dir is not None:
+        if out_dir is not None and trainer.ranks.leader:  # the weights are the same on every rank
             checkpoint.save(out_dir, trainer.ema_model(), tok, meta(epochs),
                             {"memory.jsonl": memory, "lexicon.txt": lexicon.text()})
 
