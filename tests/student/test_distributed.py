@@ -42,3 +42,23 @@ def test_two_processes_train_the_same_student_as_one(tmp_path: Path):
 
     answer = Student.load(two).explain("def add(a, b):\n    return a + b\n", "add")
     assert answer.text.strip()
+
+
+def test_pretraining_runs_on_two_processes_and_rank_0_writes_the_base(tmp_path: Path):
+    from tests.student.test_pretrain import tiny_pairs
+
+    pairs = tiny_pairs(tmp_path / "pairs.jsonl")
+    launch = Path(sys.executable).parent / "mlx.launch"
+    result = subprocess.run([str(launch), "-n", "2", "--backend", "ring", "--hosts", "127.0.0.1", sys.executable,
+                             "-m", "trm_lsp", "pretrain", "--pairs", str(pairs), "--out", str(tmp_path / "run"),
+                             "--dim", "32", "--layers", "1", "--vocab", "400", "--batch_size", "4",
+                             "--max_minutes", "0.1", "--checkpoint_minutes", "0"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr.count('"base": ') == 1  # one report, from rank 0
+    manifest = json.loads((tmp_path / "run" / "base" / "manifest.json").read_text())
+    assert manifest["steps"] > 0
+
+    from trm_lsp.student.infer import Student
+
+    assert Student.load(tmp_path / "run" / "base", memory=[]).explain("def f(x):\n    return x * 2\n", "f").text

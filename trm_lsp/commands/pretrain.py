@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from trm_lsp.commands.common import stderr_console
@@ -37,19 +38,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from trm_lsp.student.blas import ensure_fast_blas
+    from trm_lsp.student.distributed import share_cores
 
+    share_cores(os.environ)
     ensure_fast_blas()
     from dataclasses import replace
 
     from trm_lsp.cli import UsageError
+    from trm_lsp.student.distributed import Ranks
     from trm_lsp.student.pretrain import PretrainConfig, pretrain
 
     console = stderr_console()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
+    ranks = Ranks()
+    if ranks.parallel and args.pairs is None and not (out / "pairs.jsonl").exists():
+        raise UsageError("under mlx.launch, give --pairs FILE (or harvest into --out with one process first): "
+                         "every rank must read the same pairs")
     pairs, extra = _pairs(args, out, console)
     if args.limit:
-        limited = out / f"pairs.first{args.limit}.jsonl"
+        limited = out / f"pairs.first{args.limit}.rank{ranks.rank}.jsonl"
         with open(pairs, encoding="utf-8") as src, open(limited, "w", encoding="utf-8") as dst:
             for _, line in zip(range(args.limit), src):
                 dst.write(line)
@@ -60,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = replace(d, model={**d.model, "dim": args.dim, "heads": max(1, args.dim // 64), "layers": args.layers},
                   vocab_size=args.vocab, batch_size=args.batch_size, max_minutes=args.max_minutes,
                   checkpoint_minutes=args.checkpoint_minutes, seed=args.seed)
+    if not ranks.leader:  # rank 0 reports and writes
+        pretrain(pairs, out, cfg, resume=args.resume, manifest_extra=extra)
+        return 0
     with training_progress(console) as on_progress:
         state = pretrain(pairs, out, cfg, resume=args.resume, on_progress=on_progress, manifest_extra=extra)
     console.print(json.dumps({"base": str(out / "base"), "steps": state.steps, "seconds": round(state.seconds, 1),

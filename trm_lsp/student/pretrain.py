@@ -34,6 +34,7 @@ from trm_lsp.student.lexicon import Lexicon
 from trm_lsp.student.data import CodeIndex, Lengths, Record, load_samples, swap_name
 from trm_lsp.student.model import TRM, TRMConfig
 from trm_lsp.student.tokenizer import Tokenizer
+from trm_lsp.student.distributed import Ranks
 from trm_lsp.student.train import Arrays, Progress, Trainer, TrainConfig, param_count
 
 log = logging.getLogger(__name__)
@@ -126,10 +127,11 @@ def pretrain(pairs_path: Path, out: Path, cfg: PretrainConfig, resume: bool = Fa
         model = TRM(TRMConfig.from_dict({**cfg.model, "vocab_size": tok.vocab_size, "max_len": cfg.lengths.lm + 8}))
         state = RunState()
     mx.eval(model.parameters())
-    hints = _cached_hints(out, records, cfg)
+    hints = _cached_hints(out, records, cfg, write=Ranks().leader)
     lexicon = base_lexicon(records)
     data = Arrays.build(tok, records, hints, cfg.lengths)
     trainer = Trainer(model, tok, tcfg)
+    ranks = trainer.ranks  # under `mlx.launch`: rank 0's clock decides and rank 0 writes (distributed.py)
     if state.steps:
         trainer.ema = tree_unflatten(list(mx.load(str(state_dir / "ema.safetensors")).items()))
         trainer.opt.state = tree_unflatten(list(mx.load(str(state_dir / "optimizer.safetensors")).items()))
@@ -146,8 +148,13 @@ def pretrain(pairs_path: Path, out: Path, cfg: PretrainConfig, resume: bool = Fa
     def lr(step: int) -> float:
         return _schedule(cfg, step, state.planned_steps or step + 1000)
 
+    def over() -> bool:
+        return bool(ranks.leaders(float(elapsed() >= budget or bool(should_stop and should_stop()))))
+
     def save() -> None:
         state.seconds = elapsed()
+        if not ranks.leader:
+            return
         _save_state(state_dir, trainer, tok, state)
         meta = {"pretrained": True, "lengths": asdict(cfg.lengths), "sup_steps": cfg.sup_steps, "infer_sup_steps": 1,
                 "train_samples": len(records), "train_seconds": round(state.seconds, 1), "steps": state.steps,
@@ -159,7 +166,7 @@ def pretrain(pairs_path: Path, out: Path, cfg: PretrainConfig, resume: bool = Fa
                     "blas": _blas(), **(manifest_extra or {})}
         (base_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
 
-    while elapsed() < budget and not (should_stop and should_stop()):
+    while not over():
         rng = np.random.default_rng([cfg.seed, state.epoch])
         order = rng.permutation(len(records))
         hide = rng.random(len(records)) < tcfg.mask_names
@@ -172,13 +179,13 @@ def pretrain(pairs_path: Path, out: Path, cfg: PretrainConfig, resume: bool = Fa
             if not state.planned_steps and state.steps == 36:
                 # The schedule spans the steps the time budget allows, measured once and kept.
                 per_step = (time.perf_counter() - clock[1]) / (state.steps - clock[0])
-                state.planned_steps = state.steps + int((budget - elapsed()) / per_step)
+                state.planned_steps = int(ranks.leaders(state.steps + int((budget - elapsed()) / per_step)))
             if state.steps % 20 < cfg.sup_steps:
                 state.losses.append([state.steps, *_last_losses(trainer)])
             if time.perf_counter() - last_save > cfg.checkpoint_minutes * 60:
                 save()
                 last_save = time.perf_counter()
-            if elapsed() >= budget or (should_stop and should_stop()):
+            if over():
                 break
         else:
             state.epoch, state.batch_in_epoch = state.epoch + 1, 0
@@ -213,15 +220,16 @@ def _tokenizer_texts(records: list[Record], seed: int, limit: int = 60_000):
         yield r.output
 
 
-def _cached_hints(out: Path, records: list[Record], cfg: PretrainConfig) -> list[str]:
+def _cached_hints(out: Path, records: list[Record], cfg: PretrainConfig, write: bool = True) -> list[str]:
     path = out / "hints.json"
     if path.exists():
         hints = json.loads(path.read_text())
         if len(hints) == len(records):
             return hints
-    hints = neighbour_hints(records, cfg.no_hint, cfg.seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(hints))
+    hints = neighbour_hints(records, cfg.no_hint, cfg.seed)  # the same on every rank: seeded
+    if write:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(hints))
     return hints
 
 
