@@ -14,11 +14,15 @@ def answer(text: str, source: str = "teacher", symbol: str = "f") -> Answer:
 
 def test_the_best_source_speaks_first_the_second_once_where_it_bears():
     answers = [answer("The stack refuses a push when it is full. It keeps items in a list."),
-               answer("When the stack is full, push raises OverflowError. The stack is a list.", symbol="Stack.push"),
+               answer("Past its capacity, a push raises OverflowError. The stack grows by doubling.",
+                      symbol="Stack.push"),
                answer("The stack of a queue hands out items first in, first out.", symbol="Queue.get")]
     text = compose("how does the stack refuse to grow past its capacity", answers, BRIEF_WORDS)
     assert text.startswith("The stack refuses a push when it is full.")
-    assert "OverflowError" in text and "The stack is a list." not in text  # one sentence from the second
+    assert "OverflowError" in text and "doubling" not in text  # one sentence from the second
+    # A second source that shares one word with the question says nothing about it.
+    unrelated = [answers[0], answer("A file is sent over the stack of a socket.", symbol="send")]
+    assert "socket" not in compose("how does the stack refuse to grow past its capacity", unrelated, BRIEF_WORDS)
     assert "queue" not in text.lower()  # the third speaks on its source line only
     other = [answers[0], answer("A queue hands out items first in, first out.", symbol="Queue.get")]
     assert "queue" not in compose("how does the stack refuse to grow", other, BRIEF_WORDS).lower()

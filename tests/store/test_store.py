@@ -181,3 +181,30 @@ def test_kill_at_random_moments_leaves_the_store_consistent_and_no_orphans(works
     run_cli("index", str(workspace), "-q")  # and the next run completes what was left
     assert _consistent(workspace) == 1500
     assert len(index_rows(workspace)) == 1500 * 40
+
+
+def test_answers_are_salvaged_from_a_damaged_store_of_the_previous_schema(tmp_path: Path):
+    """A store written before `samples.origin` existed (schema 2) still gives up its answers."""
+    import hashlib
+
+    from trm_lsp.store import recover
+    from trm_lsp.store.schema import SAMPLE_COLUMNS
+
+    old_columns = [c for c in SAMPLE_COLUMNS if c != "origin"]
+    damaged = tmp_path / "damaged.sqlite3"
+    db = sqlite3.connect(damaged)
+    db.execute(f"CREATE TABLE samples ({', '.join(old_columns)})")
+    for n in range(3):
+        text = f"def f{n}(x):\n    return x + {n}\n"
+        sha = hashlib.sha256(text.encode()).hexdigest()
+        db.execute(f"INSERT INTO samples VALUES ({', '.join('?' * len(old_columns))})",
+                   (f"id{n}", sha, "deepseek-r1:1.5b", 1, "m.py", "python", "function", f"f{n}", 1, 2, text, "",
+                    f"Adds {n} to x and returns it.", 0.0, 0, 0.0))
+    db.commit()
+    db.close()
+    (tmp_path / "new").mkdir()
+    store = Store(tmp_path / "new" / "index.sqlite3")
+    with store.transaction():
+        kept, seen = recover.salvage_samples(damaged, store.db, SAMPLE_COLUMNS)
+    assert (kept, seen) == (3, 3)
+    assert store.db.execute("SELECT COUNT(*) FROM samples WHERE origin = ''").fetchone()[0] == 3

@@ -113,12 +113,15 @@ def source_of(answer: Answer, sym: Symbol, full: bool, code: str = "") -> Source
 
 def compose(question: str, answers: list[Answer], budget: int) -> str:
     """The sentences of the explanations that bear on the question, best source first, within
-    `budget` words, none twice. The best source always speaks first; the second adds one
-    sentence if it shares a content word with the question; the others speak on their source
-    lines only (every explanation shares words with a question, so all of them spoke before)."""
+    `budget` words, none twice. The best source speaks first, every sentence of it that shares a
+    content word with the question; the second adds one sentence, and only if it brings at
+    least two of the question's words the answer has not said yet (one shared word let it add
+    unrelated sentences: "`SSLSocket.sendfile` sends a file using a socket" after a breakpoint's
+    answer, for "file"); the others speak on their source lines only."""
     wanted = {w for w in words(question) if w not in _STOP and len(w) > 2}
     picked: list[tuple[int, int, str]] = []
     seen: set[str] = set()
+    covered: set[str] = set()  # the question's words the answer has said
     used = 0
     for rank, answer in enumerate(answers):
         if rank >= SPOKEN or (answer.source == "structure" and rank > 0):
@@ -129,12 +132,14 @@ def compose(question: str, answers: list[Answer], budget: int) -> str:
             key = re.sub(r"\W+", " ", sentence.lower()).strip()
             if not key or key in seen:
                 continue
-            bears = rank == 0 and index == 0 or bool(wanted & set(words(sentence)))
+            shared = wanted & set(words(sentence))
+            bears = (rank == 0 and index == 0) or (bool(shared) if rank == 0 else len(shared - covered) >= 2)
             length = len(sentence.split())
             if not bears or used + length > budget or (rank > 0 and said):
                 continue
             said += 1
             seen.add(key)
+            covered |= shared
             picked.append((rank, index, sentence))
             used += length
     if not picked and answers:

@@ -86,6 +86,11 @@ def salvage_samples(damaged: Path, into: sqlite3.Connection, columns: tuple[str,
         log.warning("no answers could be read from %s: %s", damaged, exc)
         return 0, 0
     kept = seen = 0
+    try:  # a store of an older schema lacks the newer columns (samples.origin): those take their defaults
+        have = {row[1] for row in old.execute("PRAGMA table_info(samples)")}
+    except sqlite3.DatabaseError:
+        have = set()
+    columns = tuple(c for c in columns if c in have) or columns
     select = f"SELECT rowid, {', '.join(columns)} FROM samples WHERE rowid BETWEEN ? AND ?"
     insert = f"INSERT OR IGNORE INTO samples ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     sha_at, input_at = columns.index("sha256") + 1, columns.index("input") + 1
