@@ -27,6 +27,15 @@ def stdlib_copy() -> Path:
     return target
 
 
+def write_report(name: str, report: dict, shown: dict | None = None) -> None:
+    """`bench/results/<name>.json`, and the report (or `shown`, a shorter view) on stdout."""
+    import json
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=1))
+    print(json.dumps(report if shown is None else shown, indent=1))
+
+
 def timed(cmd: list[str], **kwargs) -> float:
     started = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kwargs)

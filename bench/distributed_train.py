@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS  # noqa: E402
+from _common import write_report  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus"
 
@@ -73,9 +73,7 @@ def main() -> int:
     report = {"samples": args.samples, "epochs": args.epochs, "dev": args.dev, "runs": runs,
               "speedup_two_over_one": round(runs[2]["steps_per_second"] / runs[1]["steps_per_second"], 2),
               "largest_lm_loss_gap": round(max(gaps), 4) if gaps else None}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "distributed_train.json").write_text(json.dumps(report, indent=1))
-    print(json.dumps({k: v for k, v in report.items() if k != "runs"}, indent=1))
+    write_report("distributed_train", report, {k: v for k, v in report.items() if k != "runs"})
     return 0
 
 

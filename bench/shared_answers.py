@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import shutil
 import statistics
 import subprocess
@@ -28,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, trm_lsp_cmd  # noqa: E402
+from _common import trm_lsp_cmd, write_report  # noqa: E402
 from daemon_latency import command, hover_ms, pct  # noqa: E402
 
 
@@ -150,9 +149,7 @@ def main() -> int:
     parser.add_argument("--teacher-delay", type=float, default=0.3)
     args = parser.parse_args()
     report = asyncio.run(run(args))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "shared_answers.json").write_text(json.dumps(report, indent=1))
-    print(json.dumps(report, indent=1))
+    write_report("shared_answers", report)
     return 0
 
 

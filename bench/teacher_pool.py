@@ -12,7 +12,6 @@ answered exactly once (no answer lost, none duplicated), the rest on the survivo
 from __future__ import annotations
 
 import argparse
-import json
 import sqlite3
 import statistics
 import subprocess
@@ -24,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS  # noqa: E402
+from _common import write_report  # noqa: E402
 
 
 def server(log: Path):
@@ -101,9 +100,7 @@ def main() -> int:
     finally:
         a.stop()
         b.stop()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "teacher_pool.json").write_text(json.dumps(report, indent=1))
-    print(json.dumps(report, indent=1))
+    write_report("teacher_pool", report)
     return 0
 
 
