@@ -210,6 +210,8 @@ def test_a_shared_store_gone_wrong_costs_only_its_answers(published, tmp_path: P
             took = time.monotonic() - started
             assert teacher.calls == FUNCTIONS, stderr  # every answer still came, from the teacher
         assert reason in stderr
+        if mode == "not-found":  # each symbol looked up once, not again when its job is taken
+            assert f"missing {FUNCTIONS}\n" in stderr, stderr
         assert took < 40, f"{mode}: {took:.0f} s"
         assert len(answers(second)) == FUNCTIONS
     finally:

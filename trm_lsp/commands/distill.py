@@ -113,7 +113,7 @@ def _summary(console, stats, teacher, shared=None) -> None:
     if shared is not None:
         state = shared.status()
         refused = ", ".join(f"{n} {why}" for why, n in state["refused"].items())
-        console.print(f"shared answers {state['url']}: read {stats.shared}, missing {state['missing']}"
+        console.print(f"shared answers {state['url']}: read {state['imported']}, missing {state['missing']}"
                       + (f", refused {refused}" if refused else "")
                       + (f", unreachable {state['unreachable']}" if state["unreachable"] else ""), markup=False)
     console.print(f"[bold]teacher[/] {teacher.name} at {teacher.host}")

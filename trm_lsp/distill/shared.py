@@ -86,10 +86,8 @@ class SharedAnswers:
         self.teacher = teacher
         self.store = store
         self.stats = SharedStats()
-        scheme = urlsplit(self.url).scheme
-        if scheme not in ("http", "https", "file"):
-            raise ValueError(f"teacher.sharedAnswers must be an http://, https:// or file:// URL, not {self.url!r}")
-        self._folder = Path(unquote(urlsplit(self.url).path)) if scheme == "file" else None
+        where = urlsplit(self.url)  # its scheme is checked with the settings (config.py)
+        self._folder = Path(unquote(where.path)) if where.scheme == "file" else None
         self._client = None  # httpx.AsyncClient, made on first use (keep-alive across lookups)
         self._limit = asyncio.Semaphore(max(1, settings.shared_concurrency))
         self._index: dict[str, str] | None = None  # symbol sha256 -> object digest
@@ -107,7 +105,7 @@ class SharedAnswers:
     async def lookup(self, symbol: Symbol, text: str) -> Sample | None:
         """The published answer for this symbol's current text, checked, or None (and why is
         counted). Never raises for anything the store sends or fails to send."""
-        if time.monotonic() < self._down_until:
+        if self._down():
             self.stats.skipped_while_down += 1
             return None
         key = ""
@@ -145,7 +143,7 @@ class SharedAnswers:
         return {"url": self.url, "imported": self.stats.imported, "missing": self.stats.missing,
                 "refused": dict(self.stats.refused), "unreachable": self.stats.unreachable,
                 "skipped_while_down": self.stats.skipped_while_down,
-                "state": "down" if time.monotonic() < self._down_until else "up"}
+                "state": "down" if self._down() else "up"}
 
     async def close(self) -> None:
         if self._client is not None:
@@ -182,7 +180,6 @@ class SharedAnswers:
         async with self._index_lock:
             if time.monotonic() - self._index_read_at < INDEX_TTL:
                 return self._index
-            self._index_read_at = time.monotonic()
             try:
                 body = await asyncio.wait_for(self._get(index_path(self.teacher, PROMPT_VERSION), conditional=True),
                                               self.settings.shared_timeout)
@@ -192,6 +189,11 @@ class SharedAnswers:
             except (Unreachable, asyncio.TimeoutError) as exc:
                 self._unreachable(str(exc) or f"no answer within {self.settings.shared_timeout:g} s")
                 return self._index
+            finally:
+                # Once read, not before: lookups arriving meanwhile wait on the lock for this
+                # index (marked fresh before the read, they went on with none: every answer
+                # but the first was "missing", found only by a second lookup per job).
+                self._index_read_at = time.monotonic()
             if body is _UNCHANGED:
                 return self._index
             self._index = _parse_index(body, self.teacher)
@@ -223,10 +225,13 @@ class SharedAnswers:
             self.store.db.execute("INSERT OR REPLACE INTO shared_misses (id, until) VALUES (?, ?)",
                                   (key, time.time() + self.settings.shared_miss_ttl))
 
+    def _down(self) -> bool:
+        return time.monotonic() < self._down_until
+
     def _unreachable(self, reason: str) -> None:
         self.stats.unreachable += 1
         self._failures += 1
-        if self._failures >= self.settings.breaker_failures and time.monotonic() >= self._down_until:
+        if self._failures >= self.settings.breaker_failures and not self._down():
             self._down_until = time.monotonic() + self.settings.probe_interval
             log.warning("shared answers at %s unreachable (%s); asking the teacher for %g s", self.url, reason,
                         self.settings.probe_interval)

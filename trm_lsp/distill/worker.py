@@ -51,7 +51,6 @@ class DistillStats:
     retries: int = 0
     failed: Counter = field(default_factory=Counter)
     cancelled: int = 0
-    shared: int = 0  # answers read from teacher.sharedAnswers instead of asking the teacher
     cut: int = 0  # answers longer than teacher.maxAnswerChars / maxReasoningChars, stored cut
     tokens: int = 0
     teacher_seconds: float = 0.0
@@ -75,6 +74,7 @@ class Distiller:
         self.stats = DistillStats()
         #: Published answers looked up before the teacher is asked (`teacher.sharedAnswers`).
         self.shared = SharedAnswers(settings, teacher.name, store) if settings.shared_answers else None
+        self._shared_asked: set[str] = set()  # looked up by `import_shared`: not again per job
         self._context: ContextIndex | None = None
         self._inflight: dict[str, asyncio.Future] = {}  # sha256 -> the teacher call
         self._changed: set[str] = set()
@@ -171,9 +171,16 @@ class Distiller:
         run `teacher.sharedConcurrency` at once, each answer committed with its job done."""
         if self.shared is None:
             return 0
-        before = self.stats.shared
-        await asyncio.gather(*(self._take_shared(sha) for sha in self.jobs.pending_shas()))
-        return self.stats.shared - before
+        before = self.shared.stats.imported
+        self._shared_asked = set(self.jobs.pending_shas())
+        pending = iter(list(self._shared_asked))
+
+        async def take_in_turn() -> None:  # a few workers, not a task per job (70,000 on a large workspace)
+            for sha in pending:
+                await self._take_shared(sha)
+
+        await asyncio.gather(*(take_in_turn() for _ in range(max(1, self.settings.shared_concurrency))))
+        return self.shared.stats.imported - before
 
     async def _take_shared(self, sha256: str) -> None:
         sym = symbols.by_sha(self.store, sha256)
@@ -192,7 +199,6 @@ class Distiller:
                 self.jobs.done(job)
             else:
                 self.jobs.done_for(sample.sha256)
-        self.stats.shared += 1
         self._done += 1
         self._emit("answered", sample.symbol, "shared")
 
@@ -260,7 +266,7 @@ class Distiller:
                 self.jobs.done(job)
             self._emit("cancelled", detail="symbol changed since indexing")
             return
-        if self.shared is not None:
+        if self.shared is not None and job.sha256 not in self._shared_asked:  # planned since
             shared = await self.shared.lookup(sym, text)
             if shared is not None:
                 self._keep_shared(shared, job)
