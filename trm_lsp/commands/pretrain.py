@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from trm_lsp.commands.common import stderr_console
@@ -38,9 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from trm_lsp.student.blas import ensure_fast_blas
-    from trm_lsp.student.distributed import share_cores
 
-    share_cores(os.environ)
     ensure_fast_blas()
     from dataclasses import replace
 

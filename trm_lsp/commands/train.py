@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -113,9 +112,7 @@ def load_records(path: Path, console):
 
 def run(args: argparse.Namespace) -> int:
     from trm_lsp.student.blas import ensure_fast_blas
-    from trm_lsp.student.distributed import share_cores
 
-    share_cores(os.environ)  # os.environ: the re-exec below and OpenBLAS read it
     ensure_fast_blas()
     from trm_lsp.student.train import train_student
 

@@ -9,37 +9,16 @@ batches; each computes the gradient on its share of a batch (`shard`), and `aver
 every rank apply the same averaged update, so the weights stay identical without ever being
 sent. Whatever decides the run's course (stopping, the learning-rate schedule of a time-bounded
 run) is taken from rank 0 so no rank waits for a collective another skipped; only rank 0
-writes checkpoints and reports. Started without `mlx.launch`, there is one rank and nothing here
-costs anything.
+writes checkpoints and reports. Each rank's BLAS threads are its share of the host's cores
+(`blas.share_cores`, set before MLX loads). Started without `mlx.launch`, there is one rank and
+nothing here costs anything.
 """
 
 from __future__ import annotations
 
-import json
-import os
-
 import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
-
-
-def share_cores(env: dict[str, str]) -> None:
-    """Under `mlx.launch`, give each rank its share of this host's cores for BLAS, unless the
-    user chose: two ranks on 2 cores each running 2 OpenBLAS threads made a step 20x slower
-    than one rank (measured: 31 s vs 1.5 s for 32 tiny steps; 5.5 s with one thread each).
-    Call before MLX loads (the CLI does, before it re-executes with OpenBLAS)."""
-    if "MLX_RANK" not in env or "OPENBLAS_NUM_THREADS" in env:
-        return
-    here = 1
-    try:
-        with open(env.get("MLX_HOSTFILE", ""), encoding="utf-8") as fh:
-            hosts = [str(entry[0]).rsplit(":", 1)[0] for entry in json.load(fh)]
-        mine = hosts[int(env["MLX_RANK"])]
-        here = max(1, sum(1 for h in hosts if h == mine))  # ranks sharing this host
-    except (OSError, ValueError, IndexError, KeyError, TypeError):
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    env["OPENBLAS_NUM_THREADS"] = str(max(1, cores // here))
 
 
 class Ranks:

@@ -34,7 +34,6 @@ from trm_lsp.student.lexicon import Lexicon
 from trm_lsp.student.data import CodeIndex, Lengths, Record, load_samples, swap_name
 from trm_lsp.student.model import TRM, TRMConfig
 from trm_lsp.student.tokenizer import Tokenizer
-from trm_lsp.student.distributed import Ranks
 from trm_lsp.student.train import Arrays, Progress, Trainer, TrainConfig, param_count
 
 log = logging.getLogger(__name__)
@@ -127,11 +126,11 @@ def pretrain(pairs_path: Path, out: Path, cfg: PretrainConfig, resume: bool = Fa
         model = TRM(TRMConfig.from_dict({**cfg.model, "vocab_size": tok.vocab_size, "max_len": cfg.lengths.lm + 8}))
         state = RunState()
     mx.eval(model.parameters())
-    hints = _cached_hints(out, records, cfg, write=Ranks().leader)
-    lexicon = base_lexicon(records)
-    data = Arrays.build(tok, records, hints, cfg.lengths)
     trainer = Trainer(model, tok, tcfg)
     ranks = trainer.ranks  # under `mlx.launch`: rank 0's clock decides and rank 0 writes (distributed.py)
+    hints = _cached_hints(out, records, cfg, write=ranks.leader)
+    lexicon = base_lexicon(records)
+    data = Arrays.build(tok, records, hints, cfg.lengths)
     if state.steps:
         trainer.ema = tree_unflatten(list(mx.load(str(state_dir / "ema.safetensors")).items()))
         trainer.opt.state = tree_unflatten(list(mx.load(str(state_dir / "optimizer.safetensors")).items()))
