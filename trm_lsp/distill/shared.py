@@ -28,6 +28,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import re
 import time
 from collections import Counter
@@ -211,10 +212,16 @@ class SharedAnswers:
         if self._index is None or not self._index_validator:
             self._index_copy.unlink(missing_ok=True)
             return
-        self._index_copy.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._index_copy.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"objects": self._index, "validators": self._index_validator}), encoding="utf-8")
-        tmp.replace(self._index_copy)
+        # A name of this process's own: the daemon and a `trm-lsp distill` may save at once.
+        tmp = self._index_copy.with_name(f"{self._index_copy.name}.{os.getpid()}.tmp")
+        try:
+            self._index_copy.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps({"objects": self._index, "validators": self._index_validator}),
+                           encoding="utf-8")
+            tmp.replace(self._index_copy)
+        except OSError as exc:  # only the next run's conditional request is lost
+            log.warning("could not keep a copy of the shared answers' index: %s", exc)
+            tmp.unlink(missing_ok=True)
 
     def _missed_recently(self, key: str) -> bool:
         row = self.store.db.execute("SELECT until FROM shared_misses WHERE id = ?", (key,)).fetchone()
