@@ -132,6 +132,7 @@ def test_eval_prints_the_contract_keys(tmp_path: Path):
     rows = [json.loads(line) for line in answers.read_text().splitlines()]
     assert len(rows) == 6 and {"id", "teacher", "student", "nearest_neighbour", "template", "declined"} <= set(rows[0])
     assert set(report["retrieval"]["student"]) >= {"mrr10"} and "mrr10" in report["retrieval"]["bm25"]
+    assert set(report["retrieval"]["served"]) == {"mrr10", "mrr10_name_masked"}  # as the daemon ranks
     assert set(report["latency_ms"]) >= {"explain_p50", "explain_p95", "retrieve_p50", "retrieve_p95"}
 
 

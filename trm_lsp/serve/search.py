@@ -22,7 +22,8 @@ from trm_lsp.store import Store, symbols
 from trm_lsp.store.symbols import Symbol
 from trm_lsp.textutil import words
 
-_CANDIDATES = 50
+#: BM25 candidates the student re-ranks.
+CANDIDATES = 50
 _REBUILD_SECONDS = 30.0
 #: Words that say nothing about which symbol is meant, in any question.
 _ENGLISH = frozenset("a an and are as at be by can do does for from how in is it its of on or that the this "
@@ -53,6 +54,13 @@ class Terms:
 
     def __call__(self, text: str) -> list[str]:
         return self._stem([w for w in words(text) if w not in self.stop]) or ["_"]
+
+
+def document(qualname: str, code: str, explanation: str = "", path: str = "", signature: str = "",
+             doc: str = "") -> str:
+    """What BM25 indexes of one symbol (before `Terms`): the daemon's index and `trm-lsp eval`'s
+    measure of it are built from this one text."""
+    return f"{qualname} {signature} {doc} {path} {explanation} {code}"
 
 
 @dataclass
@@ -101,7 +109,7 @@ class SymbolSearch:
             db.close()
         codes = self._code_texts(found)
         terms = Terms([text for text in explained.values() if text])
-        corpus = [terms(f"{s.qualname} {s.signature} {s.doc} {s.path} {explained.get(s.sha256) or ''} {code}")
+        corpus = [terms(document(s.qualname, code, explained.get(s.sha256) or "", s.path, s.signature, s.doc))
                   for s, code in zip(found, codes)]
         bm25 = bm25s.BM25()
         if corpus:
@@ -126,7 +134,7 @@ class SymbolSearch:
             out.append(by_file[s.path][s.start_byte:s.end_byte].decode("utf-8", "replace"))
         return out
 
-    def search(self, query: str, k: int = _CANDIDATES) -> list[Hit]:
+    def search(self, query: str, k: int = CANDIDATES) -> list[Hit]:
         """BM25 candidates, best first (after `await ready()`); runs on the loop thread."""
         if self._bm25 is None or not self._ids:
             return []

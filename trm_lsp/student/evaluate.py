@@ -7,7 +7,11 @@ by BM25, its symbol name replaced by ours) and `template` (a sentence from name,
 signature and the docstring's first line).
 Retrieval: each test sample's teacher output is the query over all train+test code; MRR@10.
 `mrr10_name_masked` removes the symbol's name and sub-words from the query (how users ask),
-the headline figure, since the teacher repeats the name in nearly every answer.
+the headline figure, since the teacher repeats the name in nearly every answer. Rankings:
+`bm25` (the baseline: BM25 over code), `student` (embeddings alone), `student_bm25_fused` (both,
+over every symbol), and `served` as the daemon serves `consult_logic_model` (serve/search.py: its
+stemmed BM25 over names, code and the teacher's answers of the training samples, best 50
+re-ranked with the student), with `served_bm25` its BM25 alone, so the student's share shows.
 """
 
 from __future__ import annotations
@@ -95,28 +99,41 @@ def percentile(values: list[float], q: float) -> float:
 @dataclass
 class RetrievalScores:
     student: float
-    bm25: float
-    hybrid: float
-    hybrid_top50: float  # as the daemon ranks: the fusion over BM25's best 50 only
+    bm25: float  # the baseline: BM25 over each symbol's code
+    hybrid: float  # that BM25 and the student fused, over every symbol
+    served_lexical: float  # the daemon's BM25 alone (serve/search.py), the student's share left out
+    served: float  # as the daemon serves it: its BM25's best candidates re-ranked with the student
 
 
-def retrieval_scores(student, corpus_codes: list[str], queries: list[str], gold: list[int],
-                     code_vectors: np.ndarray | None = None) -> RetrievalScores:
+def retrieval_scores(student, corpus_codes: list[str], documents: list[str], explanations: list[str],
+                     queries: list[str], gold: list[int], code_vectors: np.ndarray | None = None) -> RetrievalScores:
+    """MRR@10 of each ranking. `documents`: what the daemon indexes of each symbol
+    (`search.document`); `explanations`: the teacher answers it has, from which it learns the
+    words that every explanation uses (`search.Terms`)."""
+    import bm25s
+
+    from trm_lsp.serve.search import CANDIDATES, Terms  # the daemon's own ranking, not a copy
+
     index = CodeIndex(corpus_codes)
+    terms = Terms(explanations)
+    served_index = bm25s.BM25()
+    served_index.index([terms(d) for d in documents], show_progress=False)
     if code_vectors is None:
         code_vectors = student.embed(corpus_codes, "code")
     query_vectors = student.embed(queries, "text")
     sims = query_vectors @ code_vectors.T
-    student_rank, bm25_rank, fused_rank, top50_rank = [], [], [], []
+    ranks: dict[str, list[list[int]]] = {name: [] for name in ("student", "bm25", "hybrid", "served_lexical", "served")}
     for query, row in zip(queries, sims):
         lexical = index.scores(query)
-        student_rank.append(list(np.argsort(-row)[:10]))
-        bm25_rank.append(list(np.argsort(-lexical)[:10]))
-        fused_rank.append(list(np.argsort(-fuse(lexical, row))[:10]))
-        top = np.argsort(-lexical)[:50]
-        top50_rank.append(list(top[np.argsort(-fuse(lexical[top], row[top]), kind="stable")][:10]))
-    return RetrievalScores(mrr10(student_rank, gold), mrr10(bm25_rank, gold), mrr10(fused_rank, gold),
-                           mrr10(top50_rank, gold))
+        ranks["student"].append(list(np.argsort(-row)[:10]))
+        ranks["bm25"].append(list(np.argsort(-lexical)[:10]))
+        ranks["hybrid"].append(list(np.argsort(-fuse(lexical, row))[:10]))
+        served = np.asarray(served_index.get_scores(terms(query)), dtype=np.float64)
+        top = np.array([i for i in np.argsort(-served, kind="stable")[:CANDIDATES] if served[i] > 0], dtype=int)
+        ranks["served_lexical"].append(list(top[:10]))
+        fused = top[np.argsort(-fuse(served[top], row[top]), kind="stable")] if len(top) else top
+        ranks["served"].append(list(fused[:10]))
+    return RetrievalScores(**{name: mrr10(ranked, gold) for name, ranked in ranks.items()})
 
 
 def neighbour_answers(train: list[Record], test: list[Record]) -> list[str]:
@@ -162,11 +179,18 @@ def evaluate(student, train: list[Record], test: list[Record], latency_samples: 
     explain["copies_of_the_neighbour"] = copies([a.hint for a in answers], systems["student"])
     if answers_path is not None:
         write_answers(answers_path, test, systems, answers, scores["verdicts"] if judge is not None else None)
+    from trm_lsp.serve.search import document  # retrieval is measured as the daemon serves it
+
     corpus = [r.input for r in train] + [r.input for r in test]
+    # As the daemon sees the workspace: the training samples are symbols the teacher explained.
+    documents = [document(r.symbol, r.input, r.output, r.path) for r in train] + [
+        document(r.symbol, r.input, "", r.path) for r in test]
+    explanations = [r.output for r in train]
     gold = [len(train) + i for i in range(len(test))]
     code_vectors = student.embed(corpus, "code")
-    plain = retrieval_scores(student, corpus, references, gold, code_vectors)
-    masked = retrieval_scores(student, corpus, [mask_name(r.output, r.symbol) for r in test], gold, code_vectors)
+    plain = retrieval_scores(student, corpus, documents, explanations, references, gold, code_vectors)
+    masked = retrieval_scores(student, corpus, documents, explanations,
+                              [mask_name(r.output, r.symbol) for r in test], gold, code_vectors)
     retrieve_ms = retrieval_latency(student, code_vectors, references[:latency_samples])
     return {
         "n_test": len(test),
@@ -175,8 +199,9 @@ def evaluate(student, train: list[Record], test: list[Record], latency_samples: 
         "retrieval": {
             "student": {"mrr10": round(plain.student, 4), "mrr10_name_masked": round(masked.student, 4)},
             "student_bm25_fused": {"mrr10": round(plain.hybrid, 4), "mrr10_name_masked": round(masked.hybrid, 4)},
-            "student_bm25_fused_top50": {"mrr10": round(plain.hybrid_top50, 4),
-                                         "mrr10_name_masked": round(masked.hybrid_top50, 4)},
+            "served_bm25": {"mrr10": round(plain.served_lexical, 4),
+                            "mrr10_name_masked": round(masked.served_lexical, 4)},
+            "served": {"mrr10": round(plain.served, 4), "mrr10_name_masked": round(masked.served, 4)},
             "bm25": {"mrr10": round(plain.bm25, 4), "mrr10_name_masked": round(masked.bm25, 4)},
         },
         "latency_ms": {
