@@ -59,13 +59,15 @@ def row(name: str, system: dict, gate: dict | None = None) -> str:
     shown = "-"
     if gate and "shown" in gate:
         shown = f"{gate['shown_share']:.0%} shown, {gate['shown']['unreadable']:.1%} unreadable"
+    same = system.get("fluency_check", {}).get("said_of_another")
+    same = format(same, ".1%") if isinstance(same, (int, float)) else "-"
     return (f"| {name} | {f('rougeL', '.3f')} | {f('chrf', '.1f')} | {f('median_ppl', '.1f')} | "
-            f"{f('unreadable', '.1%')} | {shown} |")
+            f"{f('unreadable', '.1%')} | {shown} | {same} |")
 
 
 def table(results: dict[str, dict]) -> str:
-    lines = ["| system | ROUGE-L | chrF | median perplexity | unreadable | with the gate |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| system | ROUGE-L | chrF | median perplexity | unreadable | with the gate | said of another symbol too |",
+             "|---|---|---|---|---|---|---|"]
     for name, report in results.items():
         student = report["explain"]["student"]
         lines.append(row(f"student, {name}", student, student.get("gate")))

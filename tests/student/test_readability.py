@@ -96,3 +96,13 @@ def test_the_vetter_never_lets_a_word_follow_itself(vetter):
     assert not vetter([returns, the, the], dot)  # "returns the the."
     assert not vetter.ends_well([returns, the, the])
     assert vetter([returns, the], dot) and vetter.ends_well([returns, the])
+
+
+def test_an_answer_that_says_of_one_symbol_what_it_says_of_another_is_counted():
+    answers = ["This Python method `Font.getboolean` is used to create a new instance of a class.",
+               "This Python method `Queue.put` is used to create a new instance of a class.",
+               "This Python method `Queue.get` removes and returns the oldest item of the queue.",
+               "This Python method `Stack.get` removes and returns the newest item of the stack."]
+    symbols = ["Font.getboolean", "Queue.put", "Queue.get", "Stack.get"]
+    assert fluency.said_of_another(answers, symbols) == [True, True, False, False]
+    assert fluency.report(answers, [""] * 4, symbols)["said_of_another"] == 0.5

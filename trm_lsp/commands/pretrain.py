@@ -11,6 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
+from trm_lsp.atomic import atomic_write
 from trm_lsp.commands.common import stderr_console
 from trm_lsp.commands.train import training_progress
 
@@ -89,11 +90,9 @@ def _pairs(args: argparse.Namespace, out: Path, console) -> tuple[Path, dict]:
     for line in missing:
         console.print(f"harvest: missing {line}", markup=False)
     report = harvest.Report()
-    tmp = pairs.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_write(pairs) as fh:
         for pair in harvest.harvest(roots, report=report):
             fh.write(json.dumps(pair.to_json(), ensure_ascii=False) + "\n")
-    tmp.replace(pairs)
     extra = {"sources": [{"label": r.label, "path": str(r.path)} for r in roots],
              "source_versions": harvest.source_versions(roots), "missing_sources": missing,
              "harvest": {"pairs": dict(report.pairs), "dropped": dict(report.dropped), "files": report.files}}

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from trm_lsp.atomic import atomic_write
 from trm_lsp.distill.prompts import PROMPT_VERSION
 from trm_lsp.store import Store
 from trm_lsp.store.schema import MAX_LINE
@@ -32,19 +31,12 @@ class ImportReport:
 
 
 def export_samples(store: Store, target: Path) -> int:
-    """Write every sample; atomically (a temp file renamed into place)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Write every sample; atomically (`atomic_write`)."""
     count = 0
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".export-", suffix=".jsonl")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            for sample in Samples(store).all():
-                out.write(json.dumps(sample.record(), ensure_ascii=False) + "\n")
-                count += 1
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(target) as out:
+        for sample in Samples(store).all():
+            out.write(json.dumps(sample.record(), ensure_ascii=False) + "\n")
+            count += 1
     return count
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from trm_lsp.atomic import atomic_write
 from trm_lsp.distill.shared import FORMAT, ROOT_NAME, index_path, object_path
 from trm_lsp.store import Store
 from trm_lsp.store.samples import Samples
@@ -70,13 +69,5 @@ def _read_index(path: Path) -> dict[str, str]:
 
 
 def _write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".publish-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)  # served by a web server running as another user
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(target, "wb", permissions=0o644) as fh:  # served by a web server running as another user
+        fh.write(data)

@@ -28,13 +28,13 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import re
 import time
 from collections import Counter
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from trm_lsp.atomic import atomic_write
 from trm_lsp.config import TeacherSettings
 from trm_lsp.distill.exchange import sample_from_record
 from trm_lsp.distill.prompts import PROMPT_VERSION
@@ -212,16 +212,12 @@ class SharedAnswers:
         if self._index is None or not self._index_validator:
             self._index_copy.unlink(missing_ok=True)
             return
-        # A name of this process's own: the daemon and a `trm-lsp distill` may save at once.
-        tmp = self._index_copy.with_name(f"{self._index_copy.name}.{os.getpid()}.tmp")
+        # The temporary name is this process's own: the daemon and a `trm-lsp distill` may save at once.
         try:
-            self._index_copy.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps({"objects": self._index, "validators": self._index_validator}),
-                           encoding="utf-8")
-            tmp.replace(self._index_copy)
+            with atomic_write(self._index_copy) as fh:
+                fh.write(json.dumps({"objects": self._index, "validators": self._index_validator}))
         except OSError as exc:  # only the next run's conditional request is lost
             log.warning("could not keep a copy of the shared answers' index: %s", exc)
-            tmp.unlink(missing_ok=True)
 
     def _missed_recently(self, key: str) -> bool:
         row = self.store.db.execute("SELECT until FROM shared_misses WHERE id = ?", (key,)).fetchone()

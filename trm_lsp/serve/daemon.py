@@ -15,6 +15,7 @@ import os
 import time
 from pathlib import Path
 
+from trm_lsp.atomic import atomic_write
 from trm_lsp import __version__
 from trm_lsp.config import Settings
 from trm_lsp.distill.worker import DistillEvent, Distiller
@@ -162,9 +163,8 @@ class Daemon:
     def write_daemon_file(self) -> None:
         record = {"pid": os.getpid(), "mcp_url": self.mcp_url, "workspace": str(self.root),
                   "version": __version__, "started_at": time.time()}
-        tmp = self.daemon_file.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(record), encoding="utf-8")
-        os.replace(tmp, self.daemon_file)
+        with atomic_write(self.daemon_file) as fh:
+            fh.write(json.dumps(record))
 
     def forget_daemon_file(self) -> None:
         try:

@@ -8,6 +8,11 @@ below) nor identifiers of the code or the symbol's name. Small teachers repeat t
 (on the corpus dev set 20% of SmolLM2's answers loop), so the shares are read against the
 teacher's on the same set. The perplexity judge (`judge.py`) is the measure; this is its fast,
 independent smoke detector.
+
+Neither sees an answer that reads well and says nothing: "`getboolean` is used to create a new
+instance of a class." `said_of_another` counts the answers that are, word for word once the
+symbol's name is taken out, what the same system said of another symbol (the teacher: none of
+225 on the dev set).
 """
 
 from __future__ import annotations
@@ -103,11 +108,25 @@ def check(answer: str, code: str = "", symbol: str = "") -> Flags:
     return flags
 
 
+def said_of_another(answers: list[str], symbols: list[str]) -> list[bool]:
+    """For each answer: is it, with its symbol's name (and the name's last part) masked, the
+    answer given for another symbol too?"""
+    def gist(answer: str, symbol: str) -> str:
+        for name in sorted({symbol, symbol.rsplit(".", 1)[-1]} - {""}, key=len, reverse=True):
+            answer = answer.replace(name, "<name>")
+        return " ".join(answer.lower().split())
+
+    gists = [gist(a, s) if a.strip() else "" for a, s in zip(answers, symbols)]
+    seen = Counter(g for g in gists if g)
+    return [bool(g) and seen[g] > 1 for g in gists]
+
+
 def report(answers: list[str], codes: list[str], symbols: list[str]) -> dict:
-    """Shares of answers with each problem, and with any (`flagged`)."""
+    """Shares of answers with each problem, and with any of the per-answer ones (`flagged`)."""
     flags = [check(a, c, s) for a, c, s in zip(answers, codes, symbols) if a.strip()]
     n = max(len(flags), 1)
     return {
+        "said_of_another": round(sum(said_of_another(answers, symbols)) / n, 4),
         "flagged": round(sum(f.flagged for f in flags) / n, 4),
         "repeated_word": round(sum(f.repeated_word for f in flags) / n, 4),
         "loop": round(sum(f.loop for f in flags) / n, 4),

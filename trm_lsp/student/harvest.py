@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from trm_lsp.atomic import atomic_write
 from trm_lsp.extract.code import extract_code
 from trm_lsp.extract.languages import BY_ID, language_for, refine
 from trm_lsp.student.doc_prose import comment_above, explain_doc, strip_head_comments
@@ -373,12 +374,9 @@ def main(argv: list[str] | None = None) -> int:
     roots, missing = installed_roots(args.npm_dir)
     print("".join(f"harvest: missing {line}\n" for line in missing), end="", file=sys.stderr)
     report, started = Report(), time.monotonic()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as out:
+    with atomic_write(args.out) as out:
         for pair in harvest(roots, per_root_limit=args.limit, report=report, workers=args.workers):
             out.write(json.dumps(pair.to_json(), ensure_ascii=False) + "\n")
-    os.replace(tmp, args.out)
     print(f"harvest: {sum(report.pairs.values())} pairs from {report.files} files of {len(roots)} roots in "
           f"{time.monotonic() - started:.0f}s ({report.truncated} cut to {MAX_CODE_CHARS} chars)", file=sys.stderr)
     print("".join(f"  {k:<20} {n:>8}\n" for k, n in report.pairs.most_common()) + "dropped:\n"
