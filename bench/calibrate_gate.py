@@ -2,12 +2,13 @@
 shipped base checkpoint (trm_lsp/student/base/config.json), which fine-tuned students inherit.
 
 Held out: the fixed 20% of the corpus' *training* split that `trm-lsp eval` holds out by default
-(the dev set, where bench/student_eval.py reports, is never looked at). Two regimes, each with its
-own threshold: the base alone (no workspace answers) and the base fine-tuned on the other 80%.
+(the dev set, where bench/student_eval.py reports, is never looked at). Three regimes, each with
+its own threshold: the base alone (no workspace answers), the base fine-tuned on the first 64 of
+the other 80% for 90 s (a workspace's first answers), and fine-tuned on all of them.
 The readability judge labels each answer; `gate.calibrate` picks the threshold on each answer's
 `readability` (the base's vocabulary-only score, see trm_lsp/student/gate.py).
 
-    python bench/calibrate_gate.py [--minutes 9] [--only base|finetuned] [--reuse]
+    python bench/calibrate_gate.py [--minutes 9] [--only base|cold|finetuned] [--reuse]
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def held_out_answers(name: str, flags: list[str]) -> list[dict]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=9.0)
-    parser.add_argument("--only", choices=("base", "finetuned"), help="calibrate one regime, keep the other")
+    parser.add_argument("--only", choices=("base", "cold", "finetuned"), help="calibrate one regime, keep the others")
     parser.add_argument("--reuse", action="store_true",
                         help="score the fine-tuned checkpoint a previous run kept instead of training again")
     args = parser.parse_args()
@@ -58,6 +59,7 @@ def main() -> int:
     finetuned = ["--student", str(kept)] if reuse else ["--max_minutes", str(args.minutes), "--out", str(kept)]
     report = {}
     for name, flags, key in (("base", ["--train_limit", "0"], "gate"),
+                             ("cold", ["--train_limit", "64", "--max_minutes", "1.5"], "gate_cold"),
                              ("finetuned", finetuned, "gate_finetuned")):
         if args.only and name != args.only:
             continue

@@ -42,3 +42,22 @@ def test_pretrain_writes_a_base_with_its_manifest_and_resumes(tmp_path: Path):
     assert student.lexicon is not None and "multiply" in student.lexicon
     answer = student.explain("def scale_99(values):\n    return [v * 99 for v in values]", "scale_99")
     assert answer.tokens > 0 and not answer.hint  # the base alone reads no neighbour
+
+
+def test_a_student_inherits_the_gate_calibrated_for_as_many_answers(tmp_path: Path):
+    from trm_lsp.student.data import load_samples
+    from trm_lsp.student.gate import COLD_ANSWERS
+    from trm_lsp.student.train import TrainConfig, train_student
+
+    pairs = tiny_pairs(tmp_path / "pairs.jsonl", COLD_ANSWERS + 8)
+    base = tmp_path / "run" / "base"
+    pretrain(pairs, tmp_path / "run", replace(TINY, max_minutes=0.02))
+    config = json.loads((base / "config.json").read_text())
+    # The cold-start gate did not separate readable from unreadable answers: off (None).
+    config.update(gate=-6.0, gate_cold=None, gate_finetuned=-3.0)
+    (base / "config.json").write_text(json.dumps(config))
+    records = load_samples(pairs).records
+    for count, expected in ((8, None), (COLD_ANSWERS, -3.0)):
+        out = tmp_path / f"student{count}"
+        train_student(records[:count], {}, TrainConfig(epochs=1, batch_size=4), out, max_seconds=1.0, base=base)
+        assert Student.load(out).gate == expected, count

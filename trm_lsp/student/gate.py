@@ -12,7 +12,10 @@ sees the code) stumbles on. With it off the same base separates them (AUC 0.855 
 
 The threshold is calibrated on held-out data against the readability judge
 (`bench/calibrate_gate.py`: the corpus' training split, never the dev set the figures are
-reported on) and saved in the base checkpoint, which fine-tuned students inherit. The threshold
+reported on) and saved in the base checkpoint, which fine-tuned students inherit: one for the
+base alone (`gate`), one for students fine-tuned on a workspace's first answers (`gate_cold`,
+measured at 64 answers and 90 s; fewer than `COLD_ANSWERS`) and one for the rest
+(`gate_finetuned`, measured at 840 answers and 9 minutes). The threshold
 kept is the lowest one at which the answers shown are at most `max_unreadable` unreadable; when
 no threshold reaches that while showing `min_shown` of the answers, the one showing exactly
 `min_shown` (a gate that hides most answers is worse than a few unreadable ones), but only if
@@ -34,6 +37,14 @@ from trm_lsp.student.engine import Engine
 
 #: A gate that cannot show at most `max_unreadable` must at least cut the unreadable share to this.
 USEFUL = 0.75
+#: Students fine-tuned on fewer answers than this use the cold-start threshold: the geometric
+#: mean of the two regimes measured (64 and 840 answers), as no regime between was measured.
+COLD_ANSWERS = 232
+
+
+def threshold_key(answers: int) -> str:
+    """Which of the base's calibrated thresholds a student fine-tuned on `answers` inherits."""
+    return "gate_cold" if answers < COLD_ANSWERS else "gate_finetuned"
 
 
 @dataclass

@@ -28,6 +28,7 @@ from trm_lsp.student import fastmath
 from trm_lsp.student.data import CodeIndex, Lengths, Record, lm_arrays, mask_name, retrieval_arrays, swap_name
 from trm_lsp.student.lexicon import Lexicon
 from trm_lsp.student.distributed import Ranks
+from trm_lsp.student.gate import threshold_key
 from trm_lsp.student.model import TRM, TRMConfig, causal_mask, padding_mask
 from trm_lsp.student.openings import common_openings
 from trm_lsp.student.tokenizer import Tokenizer
@@ -353,8 +354,9 @@ def train_student(records: list[Record], model_cfg: dict, train_cfg: TrainConfig
     elif base is not None:
         model, tok, base_meta = checkpoint.load(base)
         train_cfg = replace(train_cfg, lengths=Lengths(**base_meta.get("lengths", {})))
-        if train_cfg.gate is None:  # the gate calibrated for fine-tuned students (gate.py)
-            train_cfg = replace(train_cfg, gate=base_meta.get("gate_finetuned"))
+        if train_cfg.gate is None:  # the gate calibrated for students fine-tuned on as many answers (gate.py)
+            key = threshold_key(len(records))
+            train_cfg = replace(train_cfg, gate=base_meta.get(key if key in base_meta else "gate_finetuned"))
         if (Path(base) / "lexicon.txt").exists():
             lexicon = Lexicon.load(Path(base) / "lexicon.txt").union(lexicon)
     else:
