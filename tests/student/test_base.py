@@ -138,3 +138,13 @@ def test_an_answer_that_reads_badly_with_its_hint_is_written_again_from_the_code
     assert (answer.hint == "") == (alone > with_hint)
     student.fallback = False
     assert student.explain(code, "load_image", symbol="load_image").readability == pytest.approx(with_hint)
+
+
+def test_an_answer_said_of_another_symbol_too_is_declined_and_names_it(base):
+    code = "def close(self):\n    self._file.close()"
+    first = base.explain(code, "close", symbol="Reader.close", kind="method")
+    again = base.explain(code, "close", symbol="Reader.close", kind="method")
+    other = base.explain(code, "close", symbol="Writer.close", kind="method")
+    assert fluency.gist(first.text, "Reader.close") == fluency.gist(other.text, "Writer.close"), (first, other)
+    assert not first.same_as and not again.same_as  # the same symbol asked again keeps its answer
+    assert other.declined and other.same_as == "Reader.close"

@@ -178,11 +178,14 @@ class AnswerEngine:
         return self._from_student(sym, explanation)
 
     def _from_student(self, sym: Symbol, explanation) -> Answer:
-        """The student's answer, or, where its gate says the answer would likely not read well,
-        the structure and the closest symbol the teacher explained, saying the student declined."""
+        """The student's answer, or, where its gate says the answer would likely not read well or
+        it said the same of another symbol, the structure and the closest symbol the teacher
+        explained, saying the student declined and why."""
         if not explanation.declined:
             return self._answer(sym, explanation.text, "student", note=self._queue_note(sym))
-        answer = self._structure(sym, "the student declined: its answer would likely not read well")
+        why = (f"it would say of this what it said of `{explanation.same_as}`" if explanation.same_as
+               else "its answer would likely not read well")
+        answer = self._structure(sym, f"the student declined: {why}")
         if explanation.neighbour and explanation.neighbour_answer:
             answer.text += (f"\n\nClosest explained symbol: `{explanation.neighbour}` (teacher): "
                             f"{first_sentence(explanation.neighbour_answer)}")

@@ -166,6 +166,7 @@ def evaluate(student, train: list[Record], test: list[Record], latency_samples: 
     for name, texts in {**systems, "teacher": references}.items():
         explain[name]["fluency_check"] = fluency.report(texts, codes, symbols)
     gate = {"threshold": student.gate, "declined": len(answers) - len(shown),
+            "declined_as_said_of_another": sum(bool(a.same_as) for a in answers),
             "shown_share": round(len(shown) / max(len(answers), 1), 4)}
     if judge is not None:
         scores = judge_readability(judge, references, systems)
@@ -235,7 +236,8 @@ def write_answers(path: Path, test: list[Record], systems: dict[str, list[str]],
             row = {"id": record.id or f"{record.path}::{record.symbol}",
                    "symbol": record.symbol, "teacher": record.output,
                    **{name: texts[i] for name, texts in systems.items()},
-                   "declined": answers[i].declined, "confidence": round(answers[i].confidence, 4),
+                   "declined": answers[i].declined, "same_as": answers[i].same_as,
+                   "confidence": round(answers[i].confidence, 4),
                    "readability": round(answers[i].readability, 4)}
             for name, per_answer in (verdicts or {}).items():
                 ppl = per_answer[i].ppl

@@ -108,14 +108,15 @@ def check(answer: str, code: str = "", symbol: str = "") -> Flags:
     return flags
 
 
-def said_of_another(answers: list[str], symbols: list[str]) -> list[bool]:
-    """For each answer: is it, with its symbol's name (and the name's last part) masked, the
-    answer given for another symbol too?"""
-    def gist(answer: str, symbol: str) -> str:
-        for name in sorted({symbol, symbol.rsplit(".", 1)[-1]} - {""}, key=len, reverse=True):
-            answer = answer.replace(name, "<name>")
-        return " ".join(answer.lower().split())
+def gist(answer: str, symbol: str) -> str:
+    """What an answer says with its symbol's name (and the name's last part) masked."""
+    for name in sorted({symbol, symbol.rsplit(".", 1)[-1]} - {""}, key=len, reverse=True):
+        answer = answer.replace(name, "<name>")
+    return " ".join(answer.lower().split())
 
+
+def said_of_another(answers: list[str], symbols: list[str]) -> list[bool]:
+    """For each answer: is its `gist` the answer given for another symbol too?"""
     gists = [gist(a, s) if a.strip() else "" for a, s in zip(answers, symbols)]
     seen = Counter(g for g in gists if g)
     return [bool(g) and seen[g] > 1 for g in gists]

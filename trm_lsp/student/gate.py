@@ -88,6 +88,8 @@ class Readability:
         self.steps = int(meta.get("infer_sup_steps", meta.get("sup_steps", 1)))
         #: Below this score an answer written with a hint is written again without (infer.py).
         self.fallback_below: float | None = meta.get("fallback_below")
+        #: The same for students fine-tuned on fewer than COLD_ANSWERS answers.
+        self.fallback_below_cold: float | None = meta.get("fallback_below_cold", self.fallback_below)
 
     @classmethod
     def of_base(cls) -> "Readability | None":

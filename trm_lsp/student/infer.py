@@ -15,7 +15,8 @@ import numpy as np
 from trm_lsp.student import checkpoint
 from trm_lsp.student.data import CodeIndex, Lengths, Record, header, nearest_explanation, prefix_ids, retrieval_arrays
 from trm_lsp.student.engine import Engine, Generation
-from trm_lsp.student.gate import Readability
+from trm_lsp.student.fluency import gist
+from trm_lsp.student.gate import COLD_ANSWERS, Readability
 from trm_lsp.student.lexicon import Lexicon, Vetter
 from trm_lsp.student.model import TRM
 from trm_lsp.student.openings import opening_for
@@ -38,8 +39,16 @@ RERANK_MARGIN = 1.0
 #: dev): unreadable 12.9% -> 8.1%, ROUGE-L 0.3675 -> 0.3652, explain p95 +10-25%, about one answer
 #: in six written twice; 4 beams: 8.6% at p95 +50%; 1 beam: 9.5%; never hinting: 10.0% at ROUGE-L
 #: 0.358. A higher trigger (-3.30) wrote more answers twice for no fewer unreadable ones (8.1%).
+#: Students fine-tuned on a workspace's first answers (`gate.COLD_ANSWERS`) write every answer
+#: twice (`fallback_below_cold`, 0.0: every score is below it): with 64 answers the hint is copied
+#: where it does not fit. On the hold-out in that regime (64 answers, 90 s): unreadable 16.6% ->
+#: 13.5%, ROUGE-L 0.324 -> 0.330, answers said word for word of another symbol too 29.0% -> 18.7%,
+#: explain p95 66 -> 71 ms. For students fine-tuned on all 840 it is worse (ROUGE-L 0.364 ->
+#: 0.357, said of another 14.3% -> 29.0%, p95 77 -> 109 ms): they keep the trigger above.
 FALLBACK = True
 FALLBACK_BEAMS = 2
+#: Answers whose gist is remembered, to decline one said of another symbol too (`_said_before`).
+SAID_LIMIT = 200_000
 
 
 @dataclass
@@ -52,6 +61,7 @@ class Explanation:
     readability: float = 0.0  # how plainly it reads to the base (gate.Readability); the gate's score
     declined: bool = False  # below the gate: likely unreadable, not to be shown (gate.py)
     neighbour_answer: str = ""  # the neighbour's own teacher explanation, as the teacher wrote it
+    same_as: str = ""  # declined: word for word what this student already said of that symbol
 
 
 class Student:
@@ -75,13 +85,17 @@ class Student:
         #: (`explain`): the shipped base's threshold, for students fine-tuned from it (measured
         #: on those; a student trained from scratch writes poorly without its hint).
         self.fallback = bool(meta.get("fallback", FALLBACK))
-        inherited = self.readability.fallback_below if self.readability and meta.get("base") else None
+        inherited = None
+        if self.readability is not None and meta.get("base"):
+            cold = int(meta.get("train_samples", COLD_ANSWERS)) < COLD_ANSWERS
+            inherited = self.readability.fallback_below_cold if cold else self.readability.fallback_below
         self.fallback_below = meta.get("fallback_below", inherited)
         self.fallback_beams = int(meta.get("fallback_beams", FALLBACK_BEAMS))
         self.lexicon: Lexicon | None = None
         self._pieces = [tok.inner.decode([i], skip_special_tokens=False) for i in range(tok.vocab_size)]
         self._special = {tok.pad, tok.bos, tok.sep, tok.code, tok.text}
         self.memory: list[Record] = memory or []
+        self._said: dict[str, str] = {}  # gist of each answer given -> the symbol it was given for
         self._index = CodeIndex([r.input for r in self.memory]) if self.memory else None
 
     @classmethod
@@ -143,8 +157,21 @@ class Student:
                 (out, text, readability), used_hint = again, ""
         confidence = self._confidence(out, len(self.tok.encode(opening)) if opening else 0, text)
         declined = self.gate is not None and self.readability is not None and readability < self.gate
+        same_as = self._said_before(text, symbol or name)
+        declined = declined or bool(same_as)
         return Explanation(text, neighbour, len(out.tokens), used_hint, confidence, readability, declined,
-                           self.remembered(neighbour) if declined and neighbour else "")
+                           self.remembered(neighbour) if declined and neighbour else "", same_as)
+
+    def _said_before(self, text: str, symbol: str) -> str:
+        """The symbol this student already said `text` of, word for word but for the name; else
+        "". An answer that fits two symbols says nothing of either ("is used to create a new
+        instance of a class."): the first keeps it, the others decline. The answers remembered are
+        bounded (`SAID_LIMIT`); a new checkpoint is a new Student and starts afresh."""
+        said = gist(text, symbol)
+        first = self._said.setdefault(said, symbol)
+        if len(self._said) > SAID_LIMIT:
+            self._said.pop(next(iter(self._said)))
+        return first if first != symbol else ""
 
     def _write(self, code: str, hint: str, head: str, opening: str, name: str, limit: int,
                beams: int | None = None) -> tuple[Generation, str, float]:
