@@ -106,3 +106,8 @@ def test_an_answer_that_says_of_one_symbol_what_it_says_of_another_is_counted():
     symbols = ["Font.getboolean", "Queue.put", "Queue.get", "Stack.get"]
     assert fluency.said_of_another(answers, symbols) == [True, True, False, False]
     assert fluency.report(answers, [""] * 4, symbols)["said_of_another"] == 0.5
+
+
+def test_the_gist_leaves_out_the_opening_that_names_the_kind():
+    assert fluency.gist("The Go struct `Queue` is designed to take a single argument.", "Queue") == \
+        fluency.gist("This Go method `Queue.Push` is designed to take a single argument.", "Queue.Push")

@@ -109,9 +109,12 @@ def check(answer: str, code: str = "", symbol: str = "") -> Flags:
 
 
 def gist(answer: str, symbol: str) -> str:
-    """What an answer says with its symbol's name (and the name's last part) masked."""
+    """What an answer says of its symbol: what follows the name's first mention (the opening
+    before it names the kind: "This Go method `Queue.Push`", "The Go struct `Queue`"), the
+    name (and its last part) masked."""
     for name in sorted({symbol, symbol.rsplit(".", 1)[-1]} - {""}, key=len, reverse=True):
         answer = answer.replace(name, "<name>")
+    answer = answer.split("<name>", 1)[1].lstrip("`'\" ") if "<name>" in answer else answer
     return " ".join(answer.lower().split())
 
 
