@@ -42,9 +42,15 @@ USEFUL = 0.75
 COLD_ANSWERS = 232
 
 
+def cold_start(answers: int) -> bool:
+    """A student fine-tuned on this many answers is in the cold-start regime: it inherits the
+    base's `gate_cold` and `fallback_below_cold` (infer.py) instead of the fine-tuned ones."""
+    return answers < COLD_ANSWERS
+
+
 def threshold_key(answers: int) -> str:
     """Which of the base's calibrated thresholds a student fine-tuned on `answers` inherits."""
-    return "gate_cold" if answers < COLD_ANSWERS else "gate_finetuned"
+    return "gate_cold" if cold_start(answers) else "gate_finetuned"
 
 
 @dataclass

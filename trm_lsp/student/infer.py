@@ -16,7 +16,7 @@ from trm_lsp.student import checkpoint
 from trm_lsp.student.data import CodeIndex, Lengths, Record, header, nearest_explanation, prefix_ids, retrieval_arrays
 from trm_lsp.student.engine import Engine, Generation
 from trm_lsp.student.fluency import gist
-from trm_lsp.student.gate import COLD_ANSWERS, Readability
+from trm_lsp.student.gate import COLD_ANSWERS, Readability, cold_start
 from trm_lsp.student.lexicon import Lexicon, Vetter
 from trm_lsp.student.model import TRM
 from trm_lsp.student.openings import opening_for
@@ -87,7 +87,7 @@ class Student:
         self.fallback = bool(meta.get("fallback", FALLBACK))
         inherited = None
         if self.readability is not None and meta.get("base"):
-            cold = int(meta.get("train_samples", COLD_ANSWERS)) < COLD_ANSWERS
+            cold = cold_start(int(meta.get("train_samples", COLD_ANSWERS)))
             inherited = self.readability.fallback_below_cold if cold else self.readability.fallback_below
         self.fallback_below = meta.get("fallback_below", inherited)
         self.fallback_beams = int(meta.get("fallback_beams", FALLBACK_BEAMS))
