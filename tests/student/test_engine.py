@@ -109,3 +109,29 @@ def test_vetted_and_minimum_length_decoding(model):
     assert out.tokens and all(t % 2 == 0 for t in out.tokens)
     eos = engine.generate(prefix, limit=8, steps=1, keep=keep).tokens[0]  # make the first choice the end
     assert len(engine.generate(prefix, limit=8, steps=1, keep=keep, eos=eos, min_tokens=5).tokens) >= 5
+
+
+def test_a_bias_lifts_a_plausible_token_once_and_never_an_implausible_one(model, monkeypatch):
+    """The student's name-word bias (`Student._name_words`): a tie-breaker among what the model
+    would say anyway, not a word forced where it does not fit, and not a word said twice."""
+    from trm_lsp.student import engine as engine_module
+
+    engine = Engine(model)
+    prefix = TOKENS[0][:6]
+    keep = (np.array(prefix) > 5).astype(np.float32)
+    y = engine.answer_state(np.array([prefix]), np.triu(np.full((6, 6), -1e9, np.float32), 1), steps=1)
+    logp = np.log(engine.next_token_probs(y[0, -1:], y[0], np.array(prefix), keep)[0])
+    ranked = np.argsort(-logp)
+    best, runner_up, implausible = int(ranked[0]), int(ranked[1]), int(ranked[-1])
+    window = (logp[best] - logp[implausible]) / 2  # the runner-up inside it, the last outside
+    assert logp[best] - logp[runner_up] < window
+    monkeypatch.setattr(engine_module, "BIAS_WINDOW", float(window))
+
+    plain = engine.generate(prefix, limit=6, steps=1, keep=keep)
+    lifted = engine.generate(prefix, limit=6, steps=1, keep=keep, bias={runner_up: float(window)})
+    assert plain.tokens[0] == best and lifted.tokens[0] == runner_up
+    # once written, the bias is spent: the rest is what the model writes after that token anyway
+    assert lifted.tokens == engine.generate(prefix, limit=6, steps=1, keep=keep, forced=[runner_up]).tokens
+    assert engine.generate(prefix, limit=1, steps=1, keep=keep, bias={implausible: 50.0}).tokens == [best]
+    # the recorded scores stay the model's own: the bias ranks, it does not inflate confidence
+    assert abs(lifted.logps[0] - float(logp[runner_up])) < 1e-4

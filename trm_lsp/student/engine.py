@@ -181,11 +181,13 @@ class Engine:
     def generate(self, prefix: list[int], limit: int, steps: int, keep: np.ndarray,
                  forced: list[int] | None = None, eos: int | None = None, beams: int = 1,
                  vet: Callable[[list[int], int], bool] | None = None, min_tokens: int = 0,
-                 finished: Callable[[list[int]], bool] | None = None) -> Generation:
+                 finished: Callable[[list[int]], bool] | None = None,
+                 bias: dict[int, float] | None = None) -> Generation:
         """Beam search after `prefix` (greedy with `beams=1`): `forced` tokens are written first,
         no beam writes a trigram twice, and `vet(tokens, candidate)` may refuse a candidate (the
         student refuses broken words) and `eos` only after `min_tokens`; a hypothesis for which
-        `finished(tokens)` holds is complete (the student stops once it has said its sentence).
+        `finished(tokens)` holds is complete (the student stops once it has said its sentence);
+        `bias` adds to the scores of its tokens until a hypothesis has written them (`BIAS_WINDOW`).
         Hypotheses are ranked by their mean log-probability, so a long answer is not punished for
         its length; the best one is returned with that score."""
         cfg = self.cfg
@@ -208,12 +210,19 @@ class Engine:
                 banned = _repeats(hyp.tokens)
                 if len(hyp.tokens) < min_tokens and eos is not None:
                     banned.add(eos)
+                scores = logp[row]
+                if bias:
+                    scores = scores.copy()
+                    floor = scores.max() - BIAS_WINDOW
+                    for token, bonus in bias.items():
+                        if token not in hyp.tokens and scores[token] >= floor:
+                            scores[token] += bonus
                 taken = 0
-                for token in _best(logp[row], 8 * beams + 8):
+                for token in _best(scores, 8 * beams + 8):
                     token = int(token)
                     if token in banned or (vet is not None and not vet(hyp.tokens, token)):
                         continue
-                    candidates.append((hyp.logp + float(logp[row, token]), row, token, float(logp[row, token])))
+                    candidates.append((hyp.logp + float(scores[token]), row, token, float(logp[row, token])))
                     taken += 1
                     if taken == beams:
                         break
@@ -282,6 +291,13 @@ class Engine:
         y = self.recurse(self.embed[seq], _causal(seq.shape[1]), steps)[0]
         probs = self.next_token_probs(y[len(prefix) - 1 : -1], y[: len(prefix)], np.asarray(prefix), keep)
         return np.log(probs[np.arange(len(tokens)), tokens] + 1e-12)
+
+
+#: `generate`'s bias lifts only tokens within this many nats of the row's best: a tie-breaker
+#: among what the model would say, never a word forced where it does not fit (no window: "is
+#: used to popped value"). On the train split's hold-out, 3 kept the ROUGE-L gain of no window
+#: with one unreadable answer fewer; 2 lost half of it.
+BIAS_WINDOW = 3.0
 
 
 @dataclass
