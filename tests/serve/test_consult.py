@@ -20,6 +20,8 @@ def test_the_best_source_speaks_first_the_second_once_where_it_bears():
     text = compose("how does the stack refuse to grow past its capacity", answers, BRIEF_WORDS)
     assert text.startswith("The stack refuses a push when it is full.")
     assert "OverflowError" in text and "doubling" not in text  # one sentence from the second
+    # ... in its own paragraph, naming whose it is: "Past its capacity" is not the first's
+    assert text.split("\n\n")[1] == "`Stack.push`: Past its capacity, a push raises OverflowError."
     # A second source that shares one word with the question says nothing about it.
     unrelated = [answers[0], answer("A file is sent over the stack of a socket.", symbol="send")]
     assert "socket" not in compose("how does the stack refuse to grow past its capacity", unrelated, BRIEF_WORDS)
