@@ -33,6 +33,7 @@ class Lexicon:
     def __init__(self, words: Iterable[str]) -> None:
         self.words = sorted({w.lower() for w in words})
         self._set = frozenset(self.words)
+        self.sorted = _Sorted.presorted(self.words, self._set)  # for Vetter, built once
 
     @classmethod
     def learn(cls, texts: Iterable[str], min_count: int = 2) -> "Lexicon":
@@ -65,10 +66,35 @@ class _Sorted:
         self.items = sorted({i.lower() for i in items if i})
         self.set = frozenset(self.items)
 
+    @classmethod
+    def presorted(cls, items: list[str], as_set: frozenset[str]) -> "_Sorted":
+        """Items already lower-cased, unique and sorted (a Lexicon's), kept as they are."""
+        out = cls.__new__(cls)
+        out.items, out.set = items, as_set
+        return out
+
+    def has(self, word: str) -> bool:
+        return word.lower() in self.set
+
     def has_prefix(self, prefix: str) -> bool:
         prefix = prefix.lower()
         i = bisect.bisect_left(self.items, prefix)
         return i < len(self.items) and self.items[i].startswith(prefix)
+
+
+class _Union:
+    """Look-ups in several `_Sorted`: the lexicon's, sorted once, and an answer's own names.
+    Sorting the lexicon again with each answer's names was 5% of an explanation's time (225 dev
+    answers, 5 pairs in turn under farm-bench: p50 0.93x, p95 0.955x, the same answers)."""
+
+    def __init__(self, *parts: _Sorted) -> None:
+        self.parts = parts
+
+    def has(self, word: str) -> bool:
+        return any(part.has(word) for part in self.parts)
+
+    def has_prefix(self, prefix: str) -> bool:
+        return any(part.has_prefix(prefix) for part in self.parts)
 
 
 _LAST_TWO_WORDS = re.compile(r"([A-Za-z]+)\s+([A-Za-z]+)$")
@@ -92,7 +118,7 @@ class Vetter:
         parts = {p for i in idents for p in re.split(r"_+", i) if p}
         subwords = {w for i in idents for w in re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+", i)}
         self.idents = _Sorted(idents | parts)
-        self.words = _Sorted([*lexicon.words, *parts, *subwords, *idents])
+        self.words = _Union(lexicon.sorted, _Sorted([*parts, *subwords, *idents]))
         self._texts: dict[tuple[int, ...], str] = {}
 
     def text_of(self, tokens: list[int]) -> str:
@@ -166,7 +192,7 @@ class Vetter:
         if low.isdigit():
             return True
         if complete:
-            return low in self.words.set or low in ("a", "i")
+            return self.words.has(low) or low in ("a", "i")
         return self.words.has_prefix(low)
 
     def _code_span_ok(self, before: str, piece: str) -> bool:
