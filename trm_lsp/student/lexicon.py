@@ -31,9 +31,8 @@ _PIECE_WORD = re.compile(r"[A-Za-z0-9_]+")
 
 class Lexicon:
     def __init__(self, words: Iterable[str]) -> None:
-        self.words = sorted({w.lower() for w in words})
-        self._set = frozenset(self.words)
-        self.sorted = _Sorted.presorted(self.words, self._set)  # for Vetter, built once
+        self.sorted = _Sorted(words)  # built once; every Vetter looks words up in it
+        self.words = self.sorted.items
 
     @classmethod
     def learn(cls, texts: Iterable[str], min_count: int = 2) -> "Lexicon":
@@ -50,7 +49,7 @@ class Lexicon:
         return "\n".join(self.words) + "\n"
 
     def __contains__(self, word: str) -> bool:
-        return word.lower() in self._set
+        return self.sorted.has(word)
 
     def __len__(self) -> int:
         return len(self.words)
@@ -65,13 +64,6 @@ class _Sorted:
     def __init__(self, items: Iterable[str]) -> None:
         self.items = sorted({i.lower() for i in items if i})
         self.set = frozenset(self.items)
-
-    @classmethod
-    def presorted(cls, items: list[str], as_set: frozenset[str]) -> "_Sorted":
-        """Items already lower-cased, unique and sorted (a Lexicon's), kept as they are."""
-        out = cls.__new__(cls)
-        out.items, out.set = items, as_set
-        return out
 
     def has(self, word: str) -> bool:
         return word.lower() in self.set
