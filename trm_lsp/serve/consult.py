@@ -144,11 +144,12 @@ def compose(question: str, answers: list[Answer], budget: int) -> str:
             used += length
     if not picked and answers:
         return _cut_words(answers[0].text, budget)
-    first = " ".join(sentence for rank, _, sentence in sorted(picked) if rank == 0)
+    picked.sort()
+    first = " ".join(sentence for rank, _, sentence in picked if rank == 0)
     # Another source's sentence is its own paragraph and names its symbol: its "It ..." would
     # otherwise read as more about the first ("It raises OverflowError" after a class's answer).
     others = [sentence if f"`{answers[rank].symbol}`" in sentence else f"`{answers[rank].symbol}`: {sentence}"
-              for rank, _, sentence in sorted(picked) if rank > 0]
+              for rank, _, sentence in picked if rank > 0]
     return "\n\n".join(part for part in (first, *others) if part)
 
 

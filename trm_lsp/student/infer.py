@@ -169,25 +169,27 @@ class Student:
             again = self._write(code, "", head, opening, symbol or name, limit, beams=self.fallback_beams)
             if again[2] > readability:
                 (out, text, readability), used_hint = again, ""
-        same_as = self._said_of(text, symbol or name)
+        said = gist(text, symbol or name)
+        same_as = self._said_of(said, symbol or name)
         confidence = self._confidence(out, len(self.tok.encode(opening)) if opening else 0, text)
         declined = bool(same_as) or (self.gate is not None and self.readability is not None and readability < self.gate)
         if not declined:
-            self._remember(text, symbol or name)
+            self._remember(said, symbol or name)
         return Explanation(text, neighbour, len(out.tokens), used_hint, confidence, readability, declined,
                            self.remembered(neighbour) if declined and neighbour else "", same_as)
 
-    def _said_of(self, text: str, symbol: str) -> str:
-        """The symbol this student already showed `text` for, word for word but for the name;
-        else "". An answer that fits two symbols says nothing of either ("is used to create a new
-        instance of a class."): the first keeps it, the others say something else or decline."""
-        first = self._said.get(gist(text, symbol), symbol)
+    def _said_of(self, said: str, symbol: str) -> str:
+        """The symbol this student already showed an answer of this gist (`fluency.gist`: word
+        for word but for the name) for; else "". An answer that fits two symbols says nothing of
+        either ("is used to create a new instance of a class."): the first keeps it, the others
+        decline."""
+        first = self._said.get(said, symbol)
         return first if first != symbol else ""
 
-    def _remember(self, text: str, symbol: str) -> None:
+    def _remember(self, said: str, symbol: str) -> None:
         """Remember a shown answer's gist (bounded by `SAID_LIMIT`; a new checkpoint is a new
         Student and starts afresh). Declined answers are not remembered: nobody read them."""
-        self._said.setdefault(gist(text, symbol), symbol)
+        self._said.setdefault(said, symbol)
         if len(self._said) > SAID_LIMIT:
             self._said.pop(next(iter(self._said)))
 
