@@ -14,6 +14,7 @@ import bisect
 import re
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
 _WORD = re.compile(r"[A-Za-z]+")
@@ -92,6 +93,29 @@ class _Union:
 _LAST_TWO_WORDS = re.compile(r"([A-Za-z]+)\s+([A-Za-z]+)$")
 
 
+class _Written:
+    """A hypothesis's text so far, and what `Vetter` asks of it."""
+
+    __slots__ = ("text", "doubled", "in_span", "tail")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.doubled = _doubled(text)
+        self.in_span = text.count("`") % 2 == 1
+        tail = _TAIL_LETTERS.search(text)
+        self.tail = tail.group() if tail else ""  # the word being written, if any
+
+
+@lru_cache(maxsize=65536)
+def _piece_words(piece: str) -> tuple[str, tuple[tuple[str, int], ...], bool]:
+    """A token's text as `Vetter._prose_ok` reads it: the letters it starts with (continuing the
+    word before it), its words with where each ends, and whether it ends inside a word. Asked of
+    the same few thousand tokens all through a decode."""
+    head = _HEAD_LETTERS.match(piece)
+    return (head.group() if head else "", tuple((m.group(), m.end()) for m in _PIECE_WORD.finditer(piece)),
+            _TAIL_LETTERS.search(piece) is not None)
+
+
 def _doubled(text: str) -> bool:
     """The text ends on a word written twice in a row."""
     match = _LAST_TWO_WORDS.search(text[-80:])
@@ -111,29 +135,34 @@ class Vetter:
         subwords = {w for i in idents for w in re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+", i)}
         self.idents = _Sorted(idents | parts)
         self.words = _Union(lexicon.sorted, _Sorted([*parts, *subwords, *idents]))
-        self._texts: dict[tuple[int, ...], str] = {}
+        self._written: dict[tuple[int, ...], _Written] = {}
+
+    def written(self, tokens: list[int]) -> "_Written":
+        """The text of `tokens` and what the checks ask of it, worked out once per hypothesis:
+        each of a beam's candidates (up to 8 x beams + 8) asks the same of it."""
+        key = tuple(tokens)
+        state = self._written.get(key)
+        if state is None:
+            state = _Written(self.written(tokens[:-1]).text + self.pieces[tokens[-1]] if tokens else "")
+            self._written[key] = state
+        return state
 
     def text_of(self, tokens: list[int]) -> str:
-        key = tuple(tokens)
-        text = self._texts.get(key)
-        if text is None:
-            text = self.text_of(tokens[:-1]) + self.pieces[tokens[-1]] if tokens else ""
-            self._texts[key] = text
-        return text
+        return self.written(tokens).text
 
     def __call__(self, tokens: list[int], candidate: int) -> bool:
         if candidate == self.end:
             return self.ends_well(tokens)
         if candidate in self.special:
             return False
-        before = self.text_of(tokens)
+        before = self.written(tokens)
         piece = self.pieces[candidate]
         if not piece:
             return False
-        if not piece[0].isalpha() and _doubled(before):
+        if not piece[0].isalpha() and before.doubled:
             return False  # the word just finished is the one before it again ("Push Push")
-        if before.count("`") % 2 == 1:  # inside a code span
-            return self._code_span_ok(before, piece)
+        if before.in_span:
+            return self._code_span_ok(before.text, piece)
         if "`" not in piece:
             return self._prose_ok(before, piece)
         # Opening a span: the prose before it must end on a whole word, the span start well.
@@ -146,30 +175,26 @@ class Vetter:
 
     def ends_well(self, tokens: list[int]) -> bool:
         """The answer may stop here: no code span left open, no word left half written."""
-        text = self.text_of(tokens)
-        if text.count("`") % 2 or _doubled(text):
+        state = self.written(tokens)
+        if state.in_span or state.doubled:
             return False
-        tail = _TAIL_LETTERS.search(text)
-        return tail is None or self._word_ok(tail.group(), complete=True)
+        return not state.tail or self._word_ok(state.tail, complete=True)
 
-    def _prose_ok(self, before: str, piece: str) -> bool:
-        head = _HEAD_LETTERS.match(piece)
-        tail = _TAIL_LETTERS.search(before)
+    def _prose_ok(self, before: "_Written", piece: str) -> bool:
+        head, spans, ends_inside = _piece_words(piece)
+        tail = before.tail
         if head and tail:  # the piece continues the word being written
-            word = tail.group() + head.group()
-            return self._word_ok(word, complete=len(head.group()) < len(piece))
-        if tail and not self._word_ok(tail.group(), complete=True) and not self._clitic(before):
+            return self._word_ok(tail + head, complete=len(head) < len(piece))
+        if tail and not self._word_ok(tail, complete=True) and not self._clitic(before.text):
             return False  # the piece ends a word that does not exist
-        spans = list(_PIECE_WORD.finditer(piece))
         if not spans:
             return True
-        ends_inside = _TAIL_LETTERS.search(piece) is not None
-        text = before + piece
-        for i, match in enumerate(spans):
+        text = before.text + piece
+        for i, (word, end) in enumerate(spans):
             last = i == len(spans) - 1
-            if self._clitic(text[: len(before) + match.end()]):
+            if self._clitic(text[: len(before.text) + end]):
                 continue
-            if not self._word_ok(match.group(), complete=not (last and ends_inside)):
+            if not self._word_ok(word, complete=not (last and ends_inside)):
                 return False
         return True
 
