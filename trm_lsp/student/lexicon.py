@@ -147,9 +147,6 @@ class Vetter:
             self._written[key] = state
         return state
 
-    def text_of(self, tokens: list[int]) -> str:
-        return self.written(tokens).text
-
     def __call__(self, tokens: list[int], candidate: int) -> bool:
         if candidate == self.end:
             return self.ends_well(tokens)
