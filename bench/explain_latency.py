@@ -46,7 +46,7 @@ def _explain(student, record) -> tuple[float, str]:
 def _worker(checkpoint: Path, repo: Path) -> int:
     """Explain the sample whose index arrives on stdin; answer with its time and text."""
     student, records = _load(checkpoint, repo)
-    print("ready", flush=True)
+    print(f"ready {len(records)}", flush=True)  # the samples it read: the parent asks by index
     for line in sys.stdin:
         if line.strip() == "reset":  # a new round: the student forgets what it said
             student._said.clear()
@@ -66,8 +66,10 @@ def _compare(checkpoint: Path, other: Path, rounds: int) -> dict:
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
         proc = subprocess.Popen([sys.executable, __file__, str(checkpoint), "--repo", str(repo), "--worker"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-        if proc.stdout.readline().strip() != "ready":
+        ready = proc.stdout.readline().split()
+        if ready[:1] != ["ready"]:
             raise SystemExit(f"the worker for {repo} did not start")
+        counts.append(int(ready[1]))
         return proc
 
     def ask(proc: subprocess.Popen, line: str) -> str:
@@ -75,10 +77,13 @@ def _compare(checkpoint: Path, other: Path, rounds: int) -> dict:
         proc.stdin.flush()
         return proc.stdout.readline()
 
+    counts: list[int] = []
     workers = {"this": spawn(REPO), "other": spawn(other)}
+    if counts[0] != counts[1]:
+        raise SystemExit(f"the two checkouts read {counts[0]} and {counts[1]} samples of {DEV}")
+    count = counts[0]
     times = {"this": [], "other": []}
     same = 0
-    count = sum(1 for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip())
     for round_ in range(rounds):
         for name in workers:
             ask(workers[name], "reset")

@@ -135,7 +135,8 @@ class Engine:
         scores /= np.add.reduce(scores, axis=-1, keepdims=True)
         h = self._rms(h + (scores @ v).transpose(0, 2, 1, 3).reshape(B, L, D) @ out_w)
         gate_up = h @ gate_up_w
-        gate, up = gate_up[..., : gate_up.shape[-1] // 2], gate_up[..., gate_up.shape[-1] // 2 :]
+        width = gate_up.shape[-1] // 2
+        gate, up = gate_up[..., :width], gate_up[..., width:]
         return self._rms(h + (gate / (1.0 + np.exp(-gate)) * up) @ down_w)
 
     def f(self, h, mask, caches: list[_Cache] | None = None, offset: int = 0) -> np.ndarray:
