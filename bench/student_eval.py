@@ -145,6 +145,11 @@ def main() -> int:
     if not TRAIN.exists():
         print(f"corpus not found at {CORPUS}", file=sys.stderr)
         return 1
+    try:  # checked first: the plot is drawn after 25 minutes of runs
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print("the plot needs matplotlib: pip install -e '.[bench]'", file=sys.stderr)
+        return 1
     RESULTS.mkdir(parents=True, exist_ok=True)
     store = RESULTS / "student_eval.json"
     results = json.loads(store.read_text()) if store.exists() and args.only else {}

@@ -128,12 +128,10 @@ def _import_recorded(store, recorded: Path, console) -> int:
 def _train(store, out: Path, minutes: float, console) -> str:
     from trm_lsp.commands.train import training_progress
     from trm_lsp.student.checkpoint import shipped_base
-    from trm_lsp.student.data import Record
+    from trm_lsp.serve.training import workspace_records
     from trm_lsp.student.train import TrainConfig, train_student
-    from trm_lsp.store.samples import Samples
 
-    records = [Record(symbol=s.symbol, kind=s.kind, language=s.language, path=s.path, input=s.input, output=s.output)
-               for s in Samples(store).all()]
+    records = workspace_records(store)
     if len(records) < 2:
         return f"not trained: {len(records)} teacher answers"
     base = shipped_base()  # fine-tune the pretrained base; from scratch only in a build without one

@@ -22,6 +22,7 @@ from trm_lsp.store import Store, symbols
 from trm_lsp.store.symbols import Symbol
 from trm_lsp.store.samples import Samples
 from trm_lsp.student import LABEL
+from trm_lsp.student.code_input import with_doc
 
 if TYPE_CHECKING:
     from trm_lsp.student.infer import Explanation  # MLX loads only when a student does
@@ -224,7 +225,7 @@ class AnswerEngine:
         pending = self._pending.get(sha)
         if pending is not None:
             return pending
-        text = symbols.text_of(self.store, sym) or ""
+        text = with_doc(symbols.text_of(self.store, sym) or "", sym.doc or "", sym.language)
         student = self.student.student
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self.student.executor, lambda: student.explain(

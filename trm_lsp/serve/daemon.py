@@ -357,10 +357,10 @@ class Daemon:
             return await self._train(samples)
 
     async def _train(self, samples: int) -> str:
-        from trm_lsp.distill.exchange import export_samples
+        from trm_lsp.serve.training import write_training_file
 
         data = self.state / "train.jsonl"
-        export_samples(self.store, data)
+        write_training_file(self.store, data)
         task = self.reporter.begin("Training the student", cancel=self.kill_training)
         task.report(f"{samples} teacher answers", 0)
         failure = await self._training.run(data, self.state / "student", self.settings.serve.train_minutes, task)

@@ -20,6 +20,7 @@ import numpy as np
 
 from trm_lsp.store import Store, symbols
 from trm_lsp.store.symbols import Symbol
+from trm_lsp.student.code_input import with_doc
 from trm_lsp.textutil import words
 
 #: BM25 candidates the student re-ranks.
@@ -162,7 +163,8 @@ class SymbolSearch:
         (the workspace's 1,218 took 63 s): code embeddings 0.653, explanation embeddings 0.604,
         both summed 0.627; BM25 over the student's explanations too, +0.009, not worth a student
         pass over every symbol."""
-        return {h.symbol.sha256: symbols.text_of(self.store, h.symbol) or h.symbol.qualname
+        return {h.symbol.sha256: with_doc(symbols.text_of(self.store, h.symbol) or h.symbol.qualname,
+                                          h.symbol.doc or "", h.symbol.language)
                 for h in hits if h.symbol.sha256 not in self._embeddings}
 
     def fuse(self, query: str, hits: list[Hit], student, texts: dict[str, str]) -> list[Hit]:

@@ -7,10 +7,34 @@ import asyncio
 import json
 import os
 import signal
+from dataclasses import asdict
 from pathlib import Path
 
+from trm_lsp.atomic import atomic_write
 from trm_lsp.interpreter import protect_children, python_argv
 from trm_lsp.serve.progress import Task
+from trm_lsp.store import Store, symbols
+from trm_lsp.store.samples import Samples
+from trm_lsp.student.code_input import with_doc
+from trm_lsp.student.data import Record
+
+
+def workspace_records(store: Store) -> list[Record]:
+    """The teacher's answers as the student learns from them: each sample's code with its
+    symbol's doc comment on top where the text lacks it (`code_input.with_doc`), as hover asks."""
+    docs = symbols.docs(store)
+    return [Record(symbol=s.symbol, kind=s.kind, language=s.language, path=s.path, id=s.id,
+                   input=with_doc(s.input, docs.get(s.sha256, ""), s.language), output=s.output)
+            for s in Samples(store).all()]
+
+
+def write_training_file(store: Store, target: Path) -> int:
+    """`workspace_records` as JSONL for `trm-lsp train`, atomically; how many were written."""
+    records = workspace_records(store)
+    with atomic_write(target) as out:
+        for record in records:
+            out.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
+    return len(records)
 
 
 class TrainingRun:

@@ -89,6 +89,11 @@ def by_sha(store: Store, sha256: str) -> Symbol | None:
     return found[0] if found else None
 
 
+def docs(store: Store) -> dict[str, str]:
+    """The doc comment of each documented symbol, by its text's hash (a sample's `sha256`)."""
+    return dict(store.db.execute("SELECT sha256, doc FROM symbols WHERE doc != '' ORDER BY id"))
+
+
 def by_ids(store: Store, ids: list[int]) -> list[Symbol]:
     return select(store, f"WHERE s.id IN ({','.join('?' * len(ids))})", ids) if ids else []
 

@@ -1,0 +1,25 @@
+"""How the student reads a symbol's code, the same for the samples it learns from and the code it
+answers for. Light on imports: the daemon's hover path uses it before MLX or numpy are loaded."""
+
+from __future__ import annotations
+
+#: Languages whose comments start with "#"; the others the student is shown "//" comments.
+_HASH_COMMENTS = frozenset({"python", "bash", "yaml", "toml", "dockerfile", "make"})
+#: The doc comment's first paragraph, cut to this many characters: it shares the code's token budget.
+DOC_CHARS = 240
+
+
+def with_doc(code: str, doc: str, language: str) -> str:
+    """The symbol's code as the student reads it: with its own doc comment on top where its text
+    lacks it. Go, Rust, Java, C and JSDoc comments sit above a definition, outside the symbol's
+    range; the teacher's prompt carries them (distill/prompts.py) but the student would guess.
+    A Python docstring is inside the text already, and then nothing is added. Used the same way
+    for the samples the student trains on and the code it answers for."""
+    paragraph = " ".join(doc.strip().split("\n\n")[0].split())
+    first_line = doc.strip().split("\n")[0].strip()
+    if not paragraph or first_line in code:
+        return code
+    if len(paragraph) > DOC_CHARS:
+        paragraph = paragraph[:DOC_CHARS].rsplit(" ", 1)[0]
+    mark = "#" if language in _HASH_COMMENTS else "//"
+    return f"{mark} {paragraph}\n{code}"
