@@ -14,6 +14,7 @@ training losses, shown in the README).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import random
 import subprocess
@@ -145,9 +146,7 @@ def main() -> int:
     if not TRAIN.exists():
         print(f"corpus not found at {CORPUS}", file=sys.stderr)
         return 1
-    try:  # checked first: the plot is drawn after 25 minutes of runs
-        import matplotlib  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("matplotlib") is None:  # checked first: the plot comes after 25 minutes of runs
         print("the plot needs matplotlib: pip install -e '.[bench]'", file=sys.stderr)
         return 1
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,16 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
+def corpus_sample(path: Path, lines: int) -> Path:
+    """The first `lines` samples of the shared corpus' training split, written to `path`; the test
+    is skipped where ../shared is not beside the checkout (CI has it)."""
+    corpus = SHARED / "corpus" / "stdlib_smollm2.train.jsonl"
+    if not corpus.exists():
+        pytest.skip("../shared/corpus is not beside this checkout")
+    path.write_text("".join(corpus.read_text().splitlines(keepends=True)[:lines]))
+    return path
+
+
 def run_cli(*args: str, cwd: Path | None = None, check: bool = True, timeout: float = 120,
             env: dict | None = None) -> subprocess.CompletedProcess:
     """Run `python -m trm_lsp ...` as a user would run `trm-lsp ...`."""

@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "stdlib_smollm2.train.jsonl"
+from tests.conftest import corpus_sample
+
 TINY = ["--from-scratch", "--dim", "32", "--heads", "2", "--layers", "1", "--latent", "1", "--epochs", "2",
         "--batch_size", "8", "--vocab", "400"]
 
@@ -20,8 +21,7 @@ def meta(out: Path) -> dict:
 
 
 def test_two_processes_train_the_same_student_as_one(tmp_path: Path):
-    data = tmp_path / "d.jsonl"
-    data.write_text("".join(CORPUS.read_text().splitlines(keepends=True)[:64]))
+    data = corpus_sample(tmp_path / "d.jsonl", 64)
     one, two = tmp_path / "one", tmp_path / "two"
     subprocess.run([sys.executable, "-m", "trm_lsp", "train", "--data_path", str(data), "--out", str(one), *TINY],
                    check=True, capture_output=True, timeout=300)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from mlx.utils import tree_flatten
 
-from tests.conftest import SHARED, alive, descendants, run_cli
+from tests.conftest import alive, corpus_sample, descendants, run_cli
 from trm_lsp.student import checkpoint
 from trm_lsp.student.data import Lengths, Record, mask_name, swap_name
 from trm_lsp.student import LABEL
@@ -24,18 +24,10 @@ from trm_lsp.student.infer import Student
 from trm_lsp.student.tokenizer import Tokenizer
 from trm_lsp.student.train import StepBudget, TrainConfig, learning_rate, train_student
 
-CORPUS = SHARED / "corpus" / "stdlib_smollm2.train.jsonl"
 TINY_MODEL = {"dim": 32, "heads": 2, "layers": 1, "cycles": 2, "n_latent": 1, "embed_dim": 32}
 TINY_ARGS = ["--from-scratch", "--dim", "32", "--heads", "2", "--layers", "1", "--latent", "1", "--epochs", "1",
              "--batch_size", "4",
              "--vocab", "400"]
-
-
-def corpus_sample(path: Path, lines: int) -> Path:
-    if not CORPUS.exists():
-        pytest.skip("../shared/corpus is not beside this checkout")
-    path.write_text("".join(CORPUS.read_text().splitlines(keepends=True)[:lines]))
-    return path
 
 
 def tiny_records(count: int = 12) -> list[Record]:
