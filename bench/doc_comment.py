@@ -45,8 +45,8 @@ def without_docstring(code: str) -> tuple[str, str]:
     first = node.body[0]
     lines = code.splitlines(keepends=True)
     if len(node.body) == 1:  # the docstring was the whole body: keep it valid
-        indent = lines[first.lineno - 1][: len(lines[first.lineno - 1]) - len(lines[first.lineno - 1].lstrip())]
-        lines[first.lineno - 1 : first.end_lineno] = [indent + "pass\n"]
+        line = lines[first.lineno - 1]
+        lines[first.lineno - 1 : first.end_lineno] = [line[: len(line) - len(line.lstrip())] + "pass\n"]
     else:
         del lines[first.lineno - 1 : first.end_lineno]
     return "".join(lines), doc

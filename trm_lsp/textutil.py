@@ -1,5 +1,5 @@
 """Words out of code and prose, shared by BM25 ranking and the student's tokenizer:
-identifiers split on snake_case and camelCase, lower-cased."""
+identifiers split on snake_case and camelCase, lower-cased; and a doc comment's first paragraph."""
 
 from __future__ import annotations
 
@@ -27,3 +27,8 @@ def words(text: str) -> list[str]:
         if len(parts) > 1:
             out.extend(parts)
     return out
+
+
+def first_paragraph(text: str) -> str:
+    """A doc comment's first paragraph on one line, whitespace collapsed."""
+    return " ".join(text.strip().split("\n\n")[0].split())

@@ -23,6 +23,7 @@ from trm_lsp.store.symbols import Symbol
 from trm_lsp.store.samples import Samples
 from trm_lsp.student import LABEL
 from trm_lsp.student.code_input import with_doc
+from trm_lsp.textutil import first_paragraph
 
 if TYPE_CHECKING:
     from trm_lsp.student.infer import Explanation  # MLX loads only when a student does
@@ -71,8 +72,7 @@ def _age(seconds: float) -> str:
 
 
 def first_sentence(text: str, limit: int = 300) -> str:
-    paragraph = " ".join(text.strip().split("\n\n")[0].split())
-    return re.split(r"(?<=[.!?])\s", paragraph, maxsplit=1)[0][:limit]
+    return re.split(r"(?<=[.!?])\s", first_paragraph(text), maxsplit=1)[0][:limit]
 
 
 def structure_text(sym: Symbol) -> str:

@@ -1,7 +1,10 @@
-"""How the student reads a symbol's code, the same for the samples it learns from and the code it
-answers for. Light on imports: the daemon's hover path uses it before MLX or numpy are loaded."""
+"""How the student reads a symbol's code: one definition for the samples it learns from
+(serve/training.py), the code it answers for (serve/answers.py) and the code search embeds
+(serve/search.py), so the three cannot drift apart."""
 
 from __future__ import annotations
+
+from trm_lsp.textutil import first_paragraph
 
 #: Languages whose comments start with "#"; the others the student is shown "//" comments.
 _HASH_COMMENTS = frozenset({"python", "bash", "yaml", "toml", "dockerfile", "make"})
@@ -15,7 +18,7 @@ def with_doc(code: str, doc: str, language: str) -> str:
     range; the teacher's prompt carries them (distill/prompts.py) but the student would guess.
     A Python docstring is inside the text already, and then nothing is added. Used the same way
     for the samples the student trains on and the code it answers for."""
-    paragraph = " ".join(doc.strip().split("\n\n")[0].split())
+    paragraph = first_paragraph(doc)
     first_line = doc.strip().split("\n")[0].strip()
     if not paragraph or first_line in code:
         return code
