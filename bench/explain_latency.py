@@ -49,7 +49,7 @@ def _worker(checkpoint: Path, repo: Path) -> int:
     print(f"ready {len(records)}", flush=True)  # the samples it read: the parent asks by index
     for line in sys.stdin:
         if line.strip() == "reset":  # a new round: the student forgets what it said
-            student._said.clear()
+            student.forget()
             print("ok", flush=True)
             continue
         ms, text = _explain(student, records[int(line)])

@@ -28,6 +28,6 @@ def test_served_ranking_is_the_daemons_and_the_baseline_stays_plain_bm25():
     # Plain BM25 over code matches "value" and "return" in every helper and neither "partitioning"
     # nor "lines"; the daemon's terms drop the template words and stem the rest.
     question = "This Python function takes a value and returns the value, partitioning lines"
-    scores = retrieval_scores(NoStudent(), codes, documents, [a for _, _, a in explained], [question], [40])
+    [scores] = retrieval_scores(NoStudent(), codes, documents, [a for _, _, a in explained], [[question]], [40])
     assert scores.served_lexical == 1.0 and scores.served == 1.0
     assert scores.bm25 < 1.0

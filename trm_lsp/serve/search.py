@@ -37,6 +37,14 @@ TEMPLATE_SHARE = 0.2
 _TEMPLATE_MIN = 30
 
 
+def candidates(bm25, terms: list[str], size: int, k: int = CANDIDATES) -> list[tuple[int, float]]:
+    """The `k` best of a BM25 index of `size` documents for the question's `terms`, best first,
+    those that match at all: what the student re-ranks (the daemon's search and `trm-lsp eval`'s
+    served ranking alike)."""
+    ids, scores = bm25.retrieve([terms], k=min(size, k), show_progress=False)
+    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
+
+
 class Terms:
     """What BM25 indexes and matches: identifiers and their sub-words (`textutil.words`),
     stemmed (Snowball English), without stop words."""
@@ -139,9 +147,7 @@ class SymbolSearch:
         """BM25 candidates, best first (after `await ready()`); runs on the loop thread."""
         if self._bm25 is None or not self._ids:
             return []
-        tokens = self._terms(query)
-        ids, scores = self._bm25.retrieve([tokens], k=min(len(self._ids), k), show_progress=False)
-        ranked = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
+        ranked = candidates(self._bm25, self._terms(query), len(self._ids), k)
         rows = {sym.id: sym for sym in self._rows([self._ids[i] for i, _ in ranked])}
         hits = []
         for i, score in ranked:

@@ -106,13 +106,15 @@ class RetrievalScores:
 
 
 def retrieval_scores(student, corpus_codes: list[str], documents: list[str], explanations: list[str],
-                     queries: list[str], gold: list[int], code_vectors: np.ndarray | None = None) -> RetrievalScores:
-    """MRR@10 of each ranking. `documents`: what the daemon indexes of each symbol
-    (`search.document`); `explanations`: the teacher answers it has, from which it learns the
-    words that every explanation uses (`search.Terms`)."""
+                     question_sets: list[list[str]], gold: list[int],
+                     code_vectors: np.ndarray | None = None) -> list[RetrievalScores]:
+    """MRR@10 of each ranking, for each set of questions (plain, name-masked) over the same
+    indexes. `documents`: what the daemon indexes of each symbol (`search.document`);
+    `explanations`: the teacher answers it has, from which it learns the words that every
+    explanation uses (`search.Terms`)."""
     import bm25s
 
-    from trm_lsp.serve.search import CANDIDATES, Terms  # the daemon's own ranking, not a copy
+    from trm_lsp.serve.search import Terms, candidates  # the daemon's own ranking, not a copy
 
     index = CodeIndex(corpus_codes)
     terms = Terms(explanations)
@@ -120,20 +122,22 @@ def retrieval_scores(student, corpus_codes: list[str], documents: list[str], exp
     served_index.index([terms(d) for d in documents], show_progress=False)
     if code_vectors is None:
         code_vectors = student.embed(corpus_codes, "code")
-    query_vectors = student.embed(queries, "text")
-    sims = query_vectors @ code_vectors.T
-    ranks: dict[str, list[list[int]]] = {name: [] for name in ("student", "bm25", "hybrid", "served_lexical", "served")}
-    for query, row in zip(queries, sims):
-        lexical = index.scores(query)
-        ranks["student"].append(list(np.argsort(-row)[:10]))
-        ranks["bm25"].append(list(np.argsort(-lexical)[:10]))
-        ranks["hybrid"].append(list(np.argsort(-fuse(lexical, row))[:10]))
-        served = np.asarray(served_index.get_scores(terms(query)), dtype=np.float64)
-        top = np.array([i for i in np.argsort(-served, kind="stable")[:CANDIDATES] if served[i] > 0], dtype=int)
-        ranks["served_lexical"].append(list(top[:10]))
-        fused = top[np.argsort(-fuse(served[top], row[top]), kind="stable")] if len(top) else top
-        ranks["served"].append(list(fused[:10]))
-    return RetrievalScores(**{name: mrr10(ranked, gold) for name, ranked in ranks.items()})
+    out = []
+    for queries in question_sets:
+        sims = student.embed(queries, "text") @ code_vectors.T
+        ranks: dict[str, list[list[int]]] = {name: [] for name in ("student", "bm25", "hybrid", "served_lexical", "served")}
+        for query, row in zip(queries, sims):
+            lexical = index.scores(query)
+            ranks["student"].append(list(np.argsort(-row)[:10]))
+            ranks["bm25"].append(list(np.argsort(-lexical)[:10]))
+            ranks["hybrid"].append(list(np.argsort(-fuse(lexical, row))[:10]))
+            found = candidates(served_index, terms(query), len(documents))
+            top = np.array([i for i, _ in found], dtype=int)
+            ranks["served_lexical"].append(list(top[:10]))
+            fused = top[np.argsort(-fuse(np.array([s for _, s in found]), row[top]), kind="stable")] if len(top) else top
+            ranks["served"].append(list(fused[:10]))
+        out.append(RetrievalScores(**{name: mrr10(ranked, gold) for name, ranked in ranks.items()}))
+    return out
 
 
 def neighbour_answers(train: list[Record], test: list[Record]) -> list[str]:
@@ -189,9 +193,8 @@ def evaluate(student, train: list[Record], test: list[Record], latency_samples: 
     explanations = [r.output for r in train]
     gold = [len(train) + i for i in range(len(test))]
     code_vectors = student.embed(corpus, "code")
-    plain = retrieval_scores(student, corpus, documents, explanations, references, gold, code_vectors)
-    masked = retrieval_scores(student, corpus, documents, explanations,
-                              [mask_name(r.output, r.symbol) for r in test], gold, code_vectors)
+    plain, masked = retrieval_scores(student, corpus, documents, explanations,
+                                     [references, [mask_name(r.output, r.symbol) for r in test]], gold, code_vectors)
     retrieve_ms = retrieval_latency(student, code_vectors, references[:latency_samples])
     return {
         "n_test": len(test),

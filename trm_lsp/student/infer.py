@@ -193,6 +193,11 @@ class Student:
         if len(self._said) > SAID_LIMIT:
             self._said.pop(next(iter(self._said)))
 
+    def forget(self) -> None:
+        """Forget which answers were shown for which symbol, as a newly loaded student starts
+        (a benchmark's rounds each answer as a fresh student would)."""
+        self._said.clear()
+
     def _write(self, code: str, hint: str, head: str, opening: str, name: str, limit: int,
                beams: int | None = None) -> tuple[Generation, str, float]:
         """One beam search after the prompt (code, and the hint if any), the opening forced, then
