@@ -31,6 +31,9 @@ class Language:
     scopes: frozenset[str] | None = None
     #: How people write its name, where that is not the id capitalised.
     spelled: str = ""
+    #: What starts a line comment: doc comments are read (student/doc_prose.py) and written
+    #: (student/code_input.py) with it.
+    line_comment: str = "//"
 
     @property
     def name(self) -> str:
@@ -42,7 +45,7 @@ LANGUAGES: tuple[Language, ...] = (
         "module", "block", "class_definition", "function_definition", "decorated_definition", "if_statement",
         "elif_clause", "else_clause", "for_statement", "while_statement", "try_statement", "except_clause",
         "except_group_clause", "finally_clause", "with_statement", "match_statement", "case_clause", "ERROR",
-    })),
+    }), line_comment="#"),
     Language("javascript", "code", (".js", ".jsx", ".mjs", ".cjs"), ("tree_sitter_javascript", "language"),
              spelled="JavaScript"),
     Language("typescript", "code", (".ts", ".mts", ".cts"), ("tree_sitter_typescript", "language_typescript"),
@@ -54,13 +57,13 @@ LANGUAGES: tuple[Language, ...] = (
     Language("cpp", "code", (".cpp", ".cc", ".cxx", ".hpp", ".hh", ".hxx"), ("tree_sitter_cpp", "language"),
              spelled="C++"),
     Language("rust", "code", (".rs",), ("tree_sitter_rust", "language")),
-    Language("bash", "code", (".sh", ".bash"), ("tree_sitter_bash", "language")),
+    Language("bash", "code", (".sh", ".bash"), ("tree_sitter_bash", "language"), line_comment="#"),
     Language("html", "web", (".html", ".htm"), ("tree_sitter_html", "language"), spelled="HTML"),
     Language("css", "web", (".css",), ("tree_sitter_css", "language"), spelled="CSS"),
     Language("scss", "web", (".scss",), ("tree_sitter_scss", "language"), spelled="SCSS"),
     Language("json", "web", (".json",), ("tree_sitter_json", "language"), spelled="JSON"),
     Language("xml", "web", (".xml", ".xslt", ".xsl", ".svg"), ("tree_sitter_xml", "language_xml"), spelled="XML"),
-    Language("yaml", "web", (".yaml", ".yml"), ("tree_sitter_yaml", "language"), spelled="YAML"),
+    Language("yaml", "web", (".yaml", ".yml"), ("tree_sitter_yaml", "language"), spelled="YAML", line_comment="#"),
     Language("pdf", "document", (".pdf",), spelled="PDF"),
     Language("docx", "document", (".docx",), spelled="Word"),
     Language("drawio", "document", (".drawio", ".dtmp"), spelled="Draw.io"),
@@ -70,6 +73,12 @@ LANGUAGES: tuple[Language, ...] = (
 
 BY_ID = {lang.id: lang for lang in LANGUAGES}
 BY_EXTENSION = {ext: lang for lang in LANGUAGES for ext in lang.extensions}
+
+
+def line_comment(language_id: str) -> str:
+    """What starts a line comment in this language ("//" for ids not in the table)."""
+    lang = BY_ID.get(language_id)
+    return lang.line_comment if lang else "//"
 
 # A `.h` file is C++ when it uses a construct that C does not have.
 _CPP_HEADER = re.compile(

@@ -4,10 +4,9 @@
 
 from __future__ import annotations
 
+from trm_lsp.extract.languages import line_comment
 from trm_lsp.textutil import first_paragraph
 
-#: Languages whose comments start with "#"; the others the student is shown "//" comments.
-_HASH_COMMENTS = frozenset({"python", "bash", "yaml", "toml", "dockerfile", "make"})
 #: The doc comment's first paragraph, cut to this many characters: it shares the code's token budget.
 DOC_CHARS = 240
 
@@ -24,5 +23,4 @@ def with_doc(code: str, doc: str, language: str) -> str:
         return code
     if len(paragraph) > DOC_CHARS:
         paragraph = paragraph[:DOC_CHARS].rsplit(" ", 1)[0]
-    mark = "#" if language in _HASH_COMMENTS else "//"
-    return f"{mark} {paragraph}\n{code}"
+    return f"{line_comment(language)} {paragraph}\n{code}"

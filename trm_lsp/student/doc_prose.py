@@ -11,6 +11,8 @@ from __future__ import annotations
 import html
 import re
 
+from trm_lsp.extract.languages import line_comment
+
 MIN_WORDS, MAX_WORDS = 4, 80
 
 
@@ -20,7 +22,7 @@ def comment_above(before: str, language: str) -> list[str]:
     and `/**`: their plain comments are notes, often commented-out code."""
     lines = before.split("\n")[:-1]
     i = len(lines)
-    mark = "#" if language in ("python", "bash") else "//"
+    mark = line_comment(language)
     if mark == "//" and i and lines[i - 1].rstrip().endswith("*/"):
         while i and "/*" not in lines[i - 1]:
             i -= 1
