@@ -18,7 +18,7 @@ from trm_lsp.store.symbols import Symbol
 if TYPE_CHECKING:
     from trm_lsp.serve.search import SymbolSearch
 
-_WORD = re.compile(r"[A-Za-z_$][\w$]*")
+_WORD = re.compile(r"(?:[^\W\d]|\$)[\w$]*")  # identifiers in any script: `été`, `naïve_sum`
 #: Kinds that get an "Explain" code lens.
 LENS_KINDS = {"function": "function", "method": "function", "constructor": "function", "class": "class",
               "struct": "class", "interface": "class", "trait": "class", "enum": "class", "impl": "class"}
