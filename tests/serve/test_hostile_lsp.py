@@ -137,10 +137,13 @@ def test_a_wrongly_framed_message_costs_only_itself(client, frame):
     _works(client, 12)
 
 
-def test_hovering_a_fifo_blocks_nothing(client):
+def test_hovering_a_fifo_or_a_directory_blocks_nothing(client):
     os.mkfifo(client.root / "pipe.py")
+    (client.root / "pkg.py").mkdir()
     client.initialize()
     reply = client.hover(21, "pipe.py", 0, 0)
+    assert reply.get("result") is None and "error" not in reply
+    reply = client.hover(24, "pkg.py", 0, 0)
     assert reply.get("result") is None and "error" not in reply
     _works(client, 22)
     client.send({"id": 23, "method": "shutdown"})

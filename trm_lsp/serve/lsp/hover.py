@@ -58,7 +58,8 @@ def _regular_file_lines(path: Path, limit: int = 8 * 1024 * 1024) -> list[str]:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # never blocks, even on a FIFO
     except OSError:
         return []
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # before fdopen, which refuses a directory
+        os.close(fd)
+        return []
     with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return []
         return fh.read(limit).decode("utf-8", "replace").splitlines(keepends=True)
