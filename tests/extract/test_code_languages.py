@@ -107,3 +107,13 @@ def test_utf16_columns_for_non_ascii_lines(workspace: Path):
     assert rows["f"]["range"]["start"] == {"line": 0, "character": 13}
     assert rows["g"]["range"]["start"] == {"line": 1, "character": 16}
     assert rows["g"]["range"]["end"] == {"line": 1, "character": 31}
+
+
+def test_a_scripts_interpreter_line_is_not_its_first_functions_doc():
+    from trm_lsp.extract.code import extract_code
+
+    script = b"#!/bin/bash\n# Copy the build to the server.\nsync_files() {\n  rsync -a build/ host:/srv/\n}\n"
+    (item,) = [i for i in extract_code("bash", script) if i.name == "sync_files"]
+    assert item.doc == "Copy the build to the server."
+    bare = b"#!/bin/sh\nrestart() {\n  systemctl restart app\n}\n"
+    assert [i.doc for i in extract_code("bash", bare) if i.name == "restart"] == [""]

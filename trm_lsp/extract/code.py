@@ -361,6 +361,8 @@ def _leading_comment(outer, data: bytes) -> str:
     expect_row = node.start_point[0]
     prev = node.prev_sibling
     while prev is not None and "comment" in prev.type.lower() and prev.end_point[0] >= expect_row - 1:
+        if prev.start_byte == 0 and data.startswith(b"#!"):
+            break  # the script's interpreter line, not the first line of a doc
         parts.append(data[prev.start_byte : prev.end_byte].decode("utf-8", "replace"))
         expect_row = prev.start_point[0]
         prev = prev.prev_sibling
