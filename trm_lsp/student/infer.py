@@ -291,5 +291,9 @@ def _tidy(text: str, max_sentences: int = 3) -> str:
     if whole and len(whole) < len(sentences) and sentences[-1] not in whole:
         sentences = sentences[:-1]
     text = " ".join(sentences[:max_sentences]).strip()
-    # Cut off by the length limit with no whole sentence to fall back on: say so.
-    return text + " …" if text and not _SENTENCE_DONE.search(text) else text
+    if not text or _SENTENCE_DONE.search(text):
+        return text
+    # Cut off by the length limit, or at a dead end the vetter left no word to go on from, with no
+    # whole sentence to fall back on: say so, without the last word, which may be half written
+    # ("the distinct distin") or the one before it again ("a generic generic").
+    return text.rsplit(" ", 1)[0] + " …" if " " in text else text + " …"
