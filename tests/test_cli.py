@@ -42,6 +42,14 @@ def test_bad_usage_exits_2(workspace: Path, tmp_path: Path):
     assert run_cli(check=False).returncode == 2
 
 
+def test_a_workspace_where_the_index_cannot_be_written_gets_one_clear_line(workspace: Path):
+    write(workspace, ".trm-lsp", "a file where the index folder would go\n")
+    result = run_cli("index", str(workspace), check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(f"trm-lsp: error: cannot write {workspace / '.trm-lsp'}: ")
+    assert "must be writable" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_bad_setting_names_the_key(workspace: Path):
     write(workspace, "trm-lsp.toml", "[index]\nmaxFileBites = 10\n")
     result = run_cli("index", str(workspace), check=False)

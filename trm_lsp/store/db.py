@@ -32,10 +32,14 @@ class StoreError(RuntimeError):
 def state_dir(workspace: Path) -> Path:
     """`<workspace>/.trm-lsp/`, created with a `.gitignore` of `*` so it never lands in commits."""
     path = Path(workspace) / STATE_DIR
-    path.mkdir(parents=True, exist_ok=True)
-    ignore = path / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n", encoding="utf-8")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        ignore = path / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("*\n", encoding="utf-8")
+    except OSError as exc:
+        raise StoreError(f"cannot write {path}: {exc.strerror or exc}; the index lives in the workspace, "
+                         f"which must be writable (a read-only checkout cannot be indexed)") from None
     return path
 
 
