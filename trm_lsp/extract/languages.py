@@ -80,6 +80,7 @@ def line_comment(language_id: str) -> str:
     lang = BY_ID.get(language_id)
     return lang.line_comment if lang else "//"
 
+
 # A `.h` file is C++ when it uses a construct that C does not have.
 _CPP_HEADER = re.compile(
     rb"^\s*(?:class\s+\w+[^;]*\{|namespace\s+\w*\s*\{|template\s*<|public:|private:|protected:)"
