@@ -133,8 +133,9 @@ def test_an_answer_that_reads_badly_with_its_hint_is_written_again_from_the_code
     assert "Python 3.7" in hint
     opening = "This Python function `load_image`"
     head = header("python", "function", "load_image")
-    with_hint = student._write(code, hint, head, opening, "load_image", 64)[2]
-    alone = student._write(code, "", head, opening, "load_image", 64, beams=student.fallback_beams)[2]
+    bias = student._own_words("load_image", code, "python", None)
+    with_hint = student._write(code, hint, head, opening, "load_image", 64, bias)[2]
+    alone = student._write(code, "", head, opening, "load_image", 64, bias, beams=student.fallback_beams)[2]
     student.fallback_below = 0.0  # every answer reads below it: the student always writes again
     answer = student.explain(code, "load_image", symbol="load_image")
     assert answer.readability == pytest.approx(max(with_hint, alone))

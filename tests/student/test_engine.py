@@ -112,7 +112,7 @@ def test_vetted_and_minimum_length_decoding(model):
 
 
 def test_a_bias_lifts_a_plausible_token_once_and_never_an_implausible_one(model, monkeypatch):
-    """The student's name-word bias (`Student._name_words`): a tie-breaker among what the model
+    """The student's name-word bias (`Student._own_words`): a tie-breaker among what the model
     would say anyway, not a word forced where it does not fit, and not a word said twice."""
     from trm_lsp.student import engine as engine_module
 

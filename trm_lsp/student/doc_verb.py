@@ -1,0 +1,72 @@
+"""The verb a symbol's doc comment opens with, as the teacher would write it after the name.
+
+The teacher reads the doc comment and mostly says it again in its own frame: "Convert Tcl object
+to True or False." becomes "`getboolean()` converts a Tcl object to True or False.". A student
+fine-tuned on a few hundred of its answers reads the same doc but opens with its likeliest frame,
+"is used to create a new ...". The doc's verb in the third person ("converts") is the word to
+lift in its beam search (`infer.DOC_VERB_BIAS`), where the student already finds it plausible.
+"""
+
+from __future__ import annotations
+
+import re
+
+from trm_lsp.student.doc_prose import explain_doc
+
+#: First words of a doc that are not a verb to say it with: conditions, notes, modals, nouns
+#: ("Helper for ...", "Constructor.", "True if ..."), pronouns.
+_NOT_A_VERB = frozenset("""if internal this these that same used for in on at by when while with as to
+    note see deprecated like helper private public protected only override overrides called
+    convenience alias wrapper utility also default base abstract dummy any all each every some
+    no one two new old constructor factory method function class object type name number list
+    string value flag property version implementation decorator context mixin interface
+    exception error shortcut simple generic main top our my your its their it we you they he
+    she there here what which who why how where example examples legacy backward backwards
+    obsolete experimental unused hook callback handler entry point subclass subclasses
+    superclass instance instances must should may might can could will would shall true false
+    none null yes non not callable inplace the a an""".split())
+
+
+def third_person(verb: str) -> str:
+    """return -> returns, apply -> applies, fetch -> fetches, do -> does."""
+    v = verb.lower()
+    if re.search(r"(s|sh|ch|x|z|o)$", v):
+        return v + "es"
+    if re.search(r"[^aeiou]y$", v):
+        return v[:-1] + "ies"
+    return v + "s"
+
+
+def doc_verb(doc: str, language: str, name: str) -> str:
+    """The doc's opening verb in the third person ("Return the ..." -> "returns"; Go's "Push adds
+    ..." -> "adds"), or "" when its prose opens with anything else: a noun, a condition, a name,
+    an acronym, a participle ("Called to ..."), a signature line ("L.index(value) -> int"). An
+    adverb ("Optionally ...") passes, but its third person is no token the student has, so it
+    lifts nothing."""
+    prose, reason = explain_doc(doc.splitlines(), language)
+    if reason == "too_few_words":  # "Emit a record." says what it does in three words
+        prose = " ".join(doc.split("\n\n", 1)[0].split())
+    elif reason is not None:
+        return ""
+    words = prose.split()
+    # Go and C docs open with the name ("Push adds x ..."), some with it quoted or called.
+    if words and words[0].strip("`'\"").removesuffix("()") in (name, name.rsplit(".", 1)[-1]):
+        words = words[1:]
+    if len(words) < 2 or not re.fullmatch(r"[A-Za-z][a-z]+", words[0]):
+        return ""
+    first = words[0].lower()
+    if first in _NOT_A_VERB or first.endswith(("ing", "ed", "ion", "ness", "ment")):
+        return ""
+    return first if first.endswith("s") and not first.endswith("ss") else third_person(first)
+
+
+def code_doc(code: str, language: str) -> str:
+    """The doc comment of the definition `code` holds: a Python docstring inside it, or the
+    comment the student reads on top (`code_input.with_doc`); "" when it has none."""
+    from trm_lsp.extract.code import extract_code
+    from trm_lsp.extract.languages import BY_ID
+
+    if language not in BY_ID:
+        return ""
+    items = extract_code(language, code.encode("utf-8"))
+    return items[0].doc if items else ""
