@@ -64,13 +64,16 @@ def teacher():
 
 
 @asynccontextmanager
-async def lsp(root: Path, *, capabilities: types.ClientCapabilities | None = None, options: dict | None = None,
+async def lsp(root: Path | None, *, capabilities: types.ClientCapabilities | None = None, options: dict | None = None,
               args: tuple[str, ...] = (), command: list[str] | None = None, cwd: Path | None = None,
-              env: dict[str, str] | None = None):
+              env: dict[str, str] | None = None, handlers: dict | None = None):
     """A started, initialized client; shut down cleanly on exit. `command`, `cwd` and `env`
-    start the server as an editor does (the `trm-lsp` script, in the workspace folder)."""
+    start the server as an editor does (the `trm-lsp` script, in the workspace folder); `root`
+    None opens no folder; `handlers` answer the server's requests (method -> function)."""
     config = ClientServerConfig(server_command=command or [sys.executable, "-m", "trm_lsp", "serve", *args])
     client = config.client_factory()
+    for method, handler in (handlers or {}).items():
+        client.feature(method)(handler)
     await client.start_io(*config.server_command, cwd=cwd, env=env)
     caps = capabilities or types.ClientCapabilities(
         window=types.WindowClientCapabilities(work_done_progress=True,
@@ -78,8 +81,8 @@ async def lsp(root: Path, *, capabilities: types.ClientCapabilities | None = Non
         workspace=types.WorkspaceClientCapabilities(code_lens=types.CodeLensWorkspaceClientCapabilities(
             refresh_support=True), configuration=False))
     await client.initialize_session(types.InitializeParams(
-        capabilities=caps, root_uri=root.as_uri(), initialization_options=options,
-        workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)]))
+        capabilities=caps, root_uri=root.as_uri() if root else None, initialization_options=options,
+        workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)] if root else None))
     try:
         yield client
     finally:

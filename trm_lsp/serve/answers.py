@@ -229,7 +229,7 @@ class AnswerEngine:
         student = self.student.student
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self.student.executor, lambda: student.explain(
-            text, sym.name, symbol=sym.qualname, kind=sym.kind, language=sym.language))
+            text, sym.name, symbol=sym.qualname, kind=sym.kind, language=sym.language, doc=sym.doc or ""))
 
         def done(fut: asyncio.Future) -> None:
             self._pending.pop(sha, None)

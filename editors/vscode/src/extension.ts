@@ -112,9 +112,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
     initializationOptions: serverSettings(),
+    // Files changed outside the editor: the server registers the globs it reads
+    // (workspace/didChangeWatchedFiles), as it does with every editor that can watch.
     synchronize: {
       configurationSection: SECTION,
-      fileEvents: vscode.workspace.createFileSystemWatcher("**/*"),
     },
   };
   client = new LanguageClient("trm-lsp", "trm-lsp", serverOptions, clientOptions);

@@ -10,6 +10,7 @@ import logging
 from lsprotocol import types
 
 from trm_lsp.serve import lookup
+from trm_lsp.serve.lsp.documents import watch_files
 from trm_lsp.serve.lsp.server import SECTION, ClientLog, TrmLanguageServer, client_configuration, open_folder, roots, stop_all
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,13 @@ def register(server: TrmLanguageServer) -> None:
         logging.getLogger("trm_lsp").addHandler(handler)
         options = await client_configuration(ls) or ls.options
         ls.options = options
-        for root in roots(ls):
+        folders = roots(ls)
+        if not folders:
+            ls.notify("warning", "trm-lsp: the editor opened no workspace folder, so there is nothing to index and "
+                                 "hovers stay empty; open a folder (or start the editor inside a project)")
+        for root in folders:
             await open_folder(ls, root)
+        await watch_files(ls)
         primary = next(iter(ls.daemons.values()), None)
         if primary is not None and ls.mcp_enabled and primary.settings.serve.mcp:
             from trm_lsp.serve.mcp_server import start_mcp
