@@ -117,3 +117,15 @@ def test_a_scripts_interpreter_line_is_not_its_first_functions_doc():
     assert item.doc == "Copy the build to the server."
     bare = b"#!/bin/sh\nrestart() {\n  systemctl restart app\n}\n"
     assert [i.doc for i in extract_code("bash", bare) if i.name == "restart"] == [""]
+
+
+@pytest.mark.parametrize("language, source, signature", [
+    ("python", "def after_emoji(): # 😀\n    return 1\n", "def after_emoji()"),
+    ("python", "def pair(a,  # the first\n         b):\n    return a, b\n", "def pair(a, b)"),
+    ("go", "func Sum(a int, /* then */ b int) int { // adds\n\treturn a + b\n}\n", "func Sum(a int, b int) int"),
+    ("rust", "fn half(a: u8 /* even */) -> u8 { a / 2 }\n", "fn half(a: u8) -> u8"),
+])
+def test_a_comment_inside_a_definitions_head_is_not_part_of_its_signature(language, source, signature):
+    from trm_lsp.extract.code import extract_code
+
+    assert [i.signature for i in extract_code(language, source.encode())] == [signature]

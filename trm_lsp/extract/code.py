@@ -330,11 +330,32 @@ def _item(language_id: str, d: _Def, data: bytes, max_doc: int, ascii: bool) -> 
 def _signature(node, body, data: bytes) -> str:
     if body is not None and body.start_byte > node.start_byte:
         head = data[node.start_byte : body.start_byte]
+        # Comments between the name and the body (`def f(a,  # first`, `def g(): # note`) are
+        # not the signature: their spans are cut out, last first so the offsets hold.
+        comments = sorted(_comments_before(node, body.start_byte), reverse=True)
+        for start, end in comments:
+            head = head[: start - node.start_byte] + head[end - node.start_byte :]
+        if comments:  # `(a: u8 /* c */)` leaves `(a: u8 )`
+            head = re.sub(rb"\s+(?=[,)\]>])", b"", head)
     else:
         end = data.find(b"\n", node.start_byte, node.end_byte)
         head = data[node.start_byte : end if end >= 0 else node.end_byte]
     text = " ".join(head.decode("utf-8", "replace").split()).rstrip("{:").rstrip()
     return text[:_MAX_SIGNATURE]
+
+
+def _comments_before(node, limit: int) -> list[tuple[int, int]]:
+    """Byte spans of the comment nodes inside `node` that start before `limit`."""
+    spans, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        if current.start_byte >= limit:
+            continue
+        if "comment" in current.type and current is not node:
+            spans.append((current.start_byte, min(current.end_byte, limit)))
+            continue
+        stack.extend(current.children)
+    return spans
 
 
 def _doc(language_id: str, d: _Def, body, data: bytes) -> str:

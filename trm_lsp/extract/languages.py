@@ -101,8 +101,9 @@ def refine(language: Language, data: bytes) -> Language:
     return language
 
 
-#: Bump when extraction changes in a way the query files do not show (names, ranges, kinds).
-EXTRACTOR_VERSION = 1
+#: Bump when extraction changes in a way the query files do not show (names, ranges, kinds,
+#: signatures, docs). 2: comments are cut out of signatures.
+EXTRACTOR_VERSION = 2
 
 
 @functools.lru_cache(maxsize=None)
