@@ -258,21 +258,27 @@ class Student:
         name, not its class's (` remove`, ` removes`, ` writer`, ` writers` for
         `Loop._remove_writer`; `NAME_BIAS`), and its doc comment's opening verb (` converts`;
         `DOC_VERB_BIAS`)."""
-        out = {}
+        out: dict[int, float] = {}
         if self.name_bias:
             for word in dict.fromkeys(split_identifier(name.rsplit(".", 1)[-1])):
                 if len(word) < 3:
                     continue
                 for form in (word, word + "s"):
-                    ids = self.tok.encode(" " + form)
-                    if len(ids) == 1:
-                        out[ids[0]] = self.name_bias
+                    token = self._prose_token(form)
+                    if token is not None:
+                        out[token] = self.name_bias
         if self.doc_verb_bias:
             verb = doc_verb(code_doc(code, language) if doc is None else doc, language, name)
-            ids = self.tok.encode(" " + verb) if verb else []
-            if len(ids) == 1:
-                out[ids[0]] = max(out.get(ids[0], 0.0), self.doc_verb_bias)
+            token = self._prose_token(verb) if verb else None
+            if token is not None:
+                out[token] = max(out.get(token, 0.0), self.doc_verb_bias)
         return out
+
+    def _prose_token(self, word: str) -> int | None:
+        """The one token that writes ` word` in a sentence, or None when it takes more than one
+        (the bias lifts single tokens only)."""
+        ids = self.tok.encode(" " + word)
+        return ids[0] if len(ids) == 1 else None
 
     def _said_enough(self, tokens: list[int]) -> bool:
         """The answer has its `sentences` whole sentences and has begun another (which `_tidy`
