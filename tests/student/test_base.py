@@ -152,3 +152,21 @@ def test_an_answer_said_of_another_symbol_too_is_declined_and_names_it(base):
     assert fluency.gist(first.text, "Reader.close") == fluency.gist(other.text, "Writer.close"), (first, other)
     assert not first.same_as and not again.same_as  # the same symbol asked again keeps its answer
     assert other.declined and other.same_as == "Reader.close"
+
+
+def test_a_nested_method_is_named_by_its_class_and_name_as_prose_names_it(base):
+    """`SocketTube.InternalReadPublisher.InternalReadSubscription.resumeReadEvent` in a sentence is a
+    path to read past; the answer says `InternalReadSubscription.resumeReadEvent` (README: the other
+    languages' corpora)."""
+    code = "void resumeReadEvent() {\n    readPending = true;\n    selector.wakeup();\n}"
+    symbol = "SocketTube.InternalReadPublisher.InternalReadSubscription.resumeReadEvent"
+    saved = dict(base.meta)
+    base.meta["openings"] = {"method": "This {language} method "}
+    try:
+        answer = base.explain(code, "resumeReadEvent", symbol=symbol, kind="method", language="java")
+        base.name_parts = 0
+        whole = base.explain(code, "resumeReadEvent", symbol=symbol, kind="method", language="java")
+    finally:
+        base.meta, base.name_parts = saved, 2
+    assert answer.text.startswith("This Java method `InternalReadSubscription.resumeReadEvent` "), answer.text
+    assert whole.text.startswith(f"This Java method `{symbol}` "), whole.text

@@ -111,3 +111,22 @@ def test_an_answer_that_says_of_one_symbol_what_it_says_of_another_is_counted():
 def test_the_gist_leaves_out_the_opening_that_names_the_kind():
     assert fluency.gist("The Go struct `Queue` is designed to take a single argument.", "Queue") == \
         fluency.gist("This Go method `Queue.Push` is designed to take a single argument.", "Queue.Push")
+
+
+def test_after_the_opening_the_sentence_goes_on_with_its_verb():
+    """"This Go method `Graph.Prune` to the lowest weight." has no verb; "returns", "is", "can" do."""
+    pieces = ["This", " Go", " method", " `", "Graph", ".", "Prune", "`", " to", " the", " returns", " is", " can",
+              ".", " ret", "urn", " when"]
+    lexicon = Lexicon(["this", "go", "method", "to", "the", "returns", "is", "can", "return", "when"])
+    opening = [0, 1, 2, 3, 4, 5, 6, 7]
+    vetter = Vetter(pieces, lexicon, "Graph.Prune", set(), end=99, opening=opening)
+    to, the, returns, is_, can, dot, ret, urn, when = (pieces.index(p) for p in (
+        " to", " the", " returns", " is", " can", ".", " ret", "urn", " when"))
+    assert vetter(opening, to)                      # " to" may yet become " tokenizes"
+    assert not vetter(opening + [to], the)          # "... `Graph.Prune` to the": no verb
+    assert not vetter(opening + [when], dot) and not vetter.ends_well(opening + [to])
+    assert vetter(opening + [returns], the) and vetter(opening + [is_], the) and vetter(opening + [can], the)
+    assert not vetter(opening + [ret, urn], the)    # "return" is not the third person
+    assert vetter(opening + [returns, the], to)     # later words are free
+    free = Vetter(pieces, lexicon, "Graph.Prune", set(), end=99)
+    assert free(opening + [to], the)                # no opening, no rule (the base alone)

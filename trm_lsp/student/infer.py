@@ -20,7 +20,7 @@ from trm_lsp.student.fluency import gist
 from trm_lsp.student.gate import COLD_ANSWERS, Readability, cold_start
 from trm_lsp.student.lexicon import Lexicon, Vetter
 from trm_lsp.student.model import TRM
-from trm_lsp.student.openings import opening_for
+from trm_lsp.student.openings import opening_for, prose_name
 from trm_lsp.student.tokenizer import Tokenizer
 from trm_lsp.textutil import split_identifier
 
@@ -71,6 +71,8 @@ NAME_BIAS = 1.5
 #: 77.6% shown; the doc's whole first sentence as the answer: 0.3795 at 18.1% (the judge finds a
 #: doc's words rare: "`Misc.winfo_ismapped` returns true if this widget is mapped", perplexity 354).
 DOC_VERB_BIAS = 3.0
+#: The answer names its symbol by this many of its last dotted parts (`openings.prose_name`).
+NAME_PARTS = 2
 
 
 @dataclass
@@ -123,6 +125,8 @@ class Student:
         # ROUGE-L 0.150 -> 0.148) and led it into fragments ("Returns the number of incrementals …").
         self.name_bias = float(meta.get("name_bias", NAME_BIAS if meta.get("base") else 0.0))
         self.doc_verb_bias = float(meta.get("doc_verb_bias", DOC_VERB_BIAS if meta.get("base") else 0.0))
+        self.name_parts = int(meta.get("name_parts", NAME_PARTS))
+        self.verb_first = bool(meta.get("verb_first", True))
 
     @classmethod
     def load(cls, directory: Path, memory: list[Record] | None = None) -> "Student":
@@ -173,7 +177,7 @@ class Student:
         head = header(language, kind, symbol or name)
         # The teacher's usual opening for this kind, then the name: the student writes the rest.
         opening = opening_for(self.meta, kind, language)
-        opening = f"{opening}`{symbol or name}`" if opening else ""
+        opening = f"{opening}`{prose_name(symbol or name, self.name_parts)}`" if opening else ""
         bias = self._own_words(symbol or name, code, language, doc)
         out, text, readability = self._write(code, hint, head, opening, symbol or name, limit, bias)
         used_hint = hint
@@ -221,7 +225,8 @@ class Student:
         keep = (np.asarray(prefix) > self.tok.text).astype(np.float32)  # special tokens are never copied
         vet = None
         if self.lexicon is not None:
-            vet = Vetter(self._pieces, self.lexicon, f"{code}\n{name}\n{hint}", self._special, self.tok.eos)
+            vet = Vetter(self._pieces, self.lexicon, f"{code}\n{name}\n{hint}", self._special, self.tok.eos,
+                         opening=forced if self.verb_first else None)
         out = self.engine.generate(prefix, limit, self.sup_steps, keep, forced, self.tok.eos, beams=beams or self.beams,
                                    vet=vet, min_tokens=min(self.min_tokens, limit), finished=self._said_enough,
                                    bias=bias)

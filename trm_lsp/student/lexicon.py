@@ -91,6 +91,9 @@ class _Union:
 
 
 _LAST_TWO_WORDS = re.compile(r"([A-Za-z]+)\s+([A-Za-z]+)$")
+_FIRST_WORD = re.compile(r"\s*([A-Za-z]+)(?=[^A-Za-z0-9_'])")
+#: Finite verbs that do not end in -s, which may follow the symbol's name.
+_AUXILIARIES = frozenset({"can", "may", "will", "must", "should", "could", "would", "might"})
 
 
 class _Written:
@@ -126,10 +129,13 @@ class Vetter:
     """`vetter(tokens, candidate) -> bool` for `Engine.generate`: may this token come next?"""
 
     def __init__(self, pieces: list[str], lexicon: Lexicon, context: str, special: set[int],
-                 end: int | None = None) -> None:
+                 end: int | None = None, opening: list[int] | None = None) -> None:
         self.pieces = pieces  # token id -> its text
         self.special = special
         self.end = end  # the end-of-answer token: allowed once the last word is whole
+        #: Where the sentence's verb must come: right after the forced opening ("This Go method
+        #: `Graph.RemoveRedundantEdges`"), whose subject has no verb yet ("... to the lowest weight.").
+        self.verb_at = len("".join(pieces[t] for t in opening)) if opening else None
         idents = set(_IDENT.findall(context))
         parts = {p for i in idents for p in re.split(r"_+", i) if p}
         subwords = {w for i in idents for w in re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+", i)}
@@ -156,6 +162,8 @@ class Vetter:
         piece = self.pieces[candidate]
         if not piece:
             return False
+        if self.verb_at is not None and not self._verb_ok(before.text[self.verb_at:], piece):
+            return False
         if not piece[0].isalpha() and before.doubled:
             return False  # the word just finished is the one before it again ("Push Push")
         if before.in_span:
@@ -174,6 +182,8 @@ class Vetter:
         """The answer may stop here: no code span left open, no word left half written."""
         state = self.written(tokens)
         if state.in_span or state.doubled:
+            return False
+        if self.verb_at is not None and not self._verb_ok(state.text[self.verb_at:], " "):
             return False
         return not state.tail or self._word_ok(state.tail, complete=True)
 
@@ -194,6 +204,18 @@ class Vetter:
             if not self._word_ok(word, complete=not (last and ends_inside)):
                 return False
         return True
+
+    @staticmethod
+    def _verb_ok(said: str, piece: str) -> bool:
+        """The first word after the opening, once this piece completes it, is a finite verb: a
+        third-person -s form ("returns", "is", "checks") or a modal ("can")."""
+        if _FIRST_WORD.match(said):
+            return True  # judged when it was completed
+        word = _FIRST_WORD.match(said + piece)
+        if word is None:
+            return True
+        w = word.group(1).lower()
+        return (w.endswith("s") and not w.endswith("ss") and w not in ("this", "its", "as", "thus")) or w in _AUXILIARIES
 
     @staticmethod
     def _clitic(text: str) -> bool:

@@ -44,6 +44,13 @@ def opening_for(meta: dict, kind: str, language: str) -> str:
     return opening
 
 
+def prose_name(symbol: str, parts: int) -> str:
+    """The symbol as the answer names it: its last `parts` dotted parts (`InternalReadSubscription.resumeReadEvent`,
+    not `SocketTube.InternalReadPublisher.InternalReadSubscription.resumeReadEvent`), as prose
+    names a method by its class; 0 keeps the whole path."""
+    return ".".join(symbol.split(".")[-parts:]) if parts > 0 else symbol
+
+
 def spelled_name(language: str) -> str:
     """The language's name as people write it ("C++" for cpp)."""
     from trm_lsp.extract.languages import BY_ID
