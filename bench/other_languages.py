@@ -54,8 +54,7 @@ def candidates(label: str, limit_files: int = 4000) -> list[dict]:
         files = list(harvest._files(root, Counter()))
         random.Random(SEED).shuffle(files)
         for rel in files[:limit_files]:
-            data = harvest._zip(root.path).read(rel) if root.kind == "zip" else (root.path / rel).read_bytes()
-            language = harvest._language(root, rel, lambda d=data: d[:128])
+            data, language = harvest.source_file(root, rel)
             if language is None or harvest._GENERATED.search(data[:4096]):
                 continue
             lines = data.decode("utf-8", "replace").splitlines()

@@ -160,13 +160,13 @@ def test_a_nested_method_is_named_by_its_class_and_name_as_prose_names_it(base):
     languages' corpora)."""
     code = "void resumeReadEvent() {\n    readPending = true;\n    selector.wakeup();\n}"
     symbol = "SocketTube.InternalReadPublisher.InternalReadSubscription.resumeReadEvent"
-    saved = dict(base.meta)
+    saved, parts = dict(base.meta), base.name_parts
     base.meta["openings"] = {"method": "This {language} method "}
     try:
         answer = base.explain(code, "resumeReadEvent", symbol=symbol, kind="method", language="java")
         base.name_parts = 0
         whole = base.explain(code, "resumeReadEvent", symbol=symbol, kind="method", language="java")
     finally:
-        base.meta, base.name_parts = saved, 2
+        base.meta, base.name_parts = saved, parts
     assert answer.text.startswith("This Java method `InternalReadSubscription.resumeReadEvent` "), answer.text
     assert whole.text.startswith(f"This Java method `{symbol}` "), whole.text

@@ -224,14 +224,20 @@ def _zip(path: Path) -> zipfile.ZipFile:
 # ---------------------------------------------------------------- one file -> pairs
 
 
+def source_file(root: SourceRoot, rel: str) -> tuple[bytes, str | None]:
+    """One file of a root (`_files` lists them) and its language id, a C header told from C++ by
+    its text. Raises OSError, KeyError or BadZipFile when it cannot be read."""
+    data = _zip(root.path).read(rel) if root.kind == "zip" else (root.path / rel).read_bytes()
+    language = _language(root, rel, lambda: data[:128])
+    return data, refine(BY_ID["c"], data).id if language == "c" else language
+
+
 def file_pairs(root: SourceRoot, rel: str) -> tuple[list[Pair], Counter]:
     """The candidate pairs of one file (duplicates are dropped later) and what it dropped."""
     try:
-        data = _zip(root.path).read(rel) if root.kind == "zip" else (root.path / rel).read_bytes()
+        data, language = source_file(root, rel)
     except (OSError, KeyError, zipfile.BadZipFile):
         return [], Counter(unreadable=1)
-    language = _language(root, rel, lambda: data[:128])
-    language = refine(BY_ID["c"], data).id if language == "c" else language
     if len(data) > MAX_FILE_BYTES:
         return [], Counter(too_large=1)
     if _GENERATED.search(data[:4096]):
