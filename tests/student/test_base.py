@@ -170,3 +170,16 @@ def test_a_nested_method_is_named_by_its_class_and_name_as_prose_names_it(base):
         base.meta, base.name_parts = saved, parts
     assert answer.text.startswith("This Java method `InternalReadSubscription.resumeReadEvent` "), answer.text
     assert whole.text.startswith(f"This Java method `{symbol}` "), whole.text
+
+
+def test_a_function_is_named_by_its_own_name_not_its_module(base):
+    """A Rust test in `mod tests` is `tests.test_vcge_s64` in the index; prose (and the teacher, 118
+    of 176 times in the Rust corpus) says `test_vcge_s64`."""
+    code = "fn test_vcge_s64() {\n    let a = 1;\n    assert!(vcge_s64(a, a));\n}"
+    saved = dict(base.meta)
+    base.meta["openings"] = {"function": "This {language} function "}
+    try:
+        answer = base.explain(code, "test_vcge_s64", symbol="tests.test_vcge_s64", kind="function", language="rust")
+    finally:
+        base.meta = saved
+    assert answer.text.startswith("This Rust function `test_vcge_s64` "), answer.text

@@ -7,6 +7,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from trm_lsp.student.data import Lengths
 from trm_lsp.student.infer import Student
 from trm_lsp.student.pretrain import PretrainConfig, pretrain
@@ -46,7 +48,7 @@ def test_pretrain_writes_a_base_with_its_manifest_and_resumes(tmp_path: Path):
 
 def test_a_student_inherits_the_gate_calibrated_for_as_many_answers(tmp_path: Path):
     from trm_lsp.student.data import load_samples
-    from trm_lsp.student.gate import COLD_ANSWERS
+    from trm_lsp.student.gate import COLD_ANSWERS, Readability, teacher_median
     from trm_lsp.student.train import TrainConfig, train_student
 
     pairs = tiny_pairs(tmp_path / "pairs.jsonl", COLD_ANSWERS + 8)
@@ -61,3 +63,17 @@ def test_a_student_inherits_the_gate_calibrated_for_as_many_answers(tmp_path: Pa
         out = tmp_path / f"student{count}"
         train_student(records[:count], {}, TrainConfig(epochs=1, batch_size=4), out, max_seconds=1.0, base=base)
         assert Student.load(out).gate == expected, count
+    # Where the base reads this workspace's teacher answers less plainly than the calibration
+    # corpus', the threshold moves down by as much (gate.workspace_gate).
+    median = teacher_median(Readability.of_base(), records[:COLD_ANSWERS])
+    config.update(gate_reference=median + 0.5)
+    (base / "config.json").write_text(json.dumps(config))
+    train_student(records[:COLD_ANSWERS], {}, TrainConfig(epochs=1, batch_size=4), out, max_seconds=1.0, base=base)
+    assert Student.load(out).gate == pytest.approx(-3.5)
+    # A student fine-tuned before thresholds moved gets the shipped base's, moved, when loaded.
+    meta = json.loads((out / "config.json").read_text())
+    del meta["gate_shift"]
+    (out / "config.json").write_text(json.dumps(meta))
+    shipped = Readability.of_base().meta
+    moved = shipped["gate_finetuned"] + teacher_median(Readability.of_base(), records[:COLD_ANSWERS]) - shipped["gate_reference"]
+    assert Student.load(out).gate == pytest.approx(moved)

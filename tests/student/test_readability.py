@@ -71,6 +71,8 @@ def test_the_gate_shows_as_much_as_it_can_while_the_shown_stay_clean():
     cal = calibrate(scores, unreadable, max_unreadable=0.05, min_shown=0.6)
     assert cal.shown == 0.7 and cal.unreadable_shown == 0.0 and -1.2 < cal.threshold < -1.1
     assert cal.unreadable_all == 0.2
+    # Seven clean answers are too few to trust at 90%: the floor of shown answers is kept.
+    assert calibrate(scores, unreadable, max_unreadable=0.05, min_shown=0.6, z=1.28).shown == 0.6
     # Never below the floor of shown answers, even when that lets some unreadable through.
     strict = calibrate(scores, [True] + [False] * 6 + [True] * 3, max_unreadable=0.0, min_shown=0.8)
     assert strict.shown == 0.8 and strict.unreadable_shown == 0.25 and strict.unreadable_all == 0.4
@@ -92,10 +94,10 @@ def test_possessives_and_contractions_are_not_broken_words():
 
 
 def test_the_vetter_never_lets_a_word_follow_itself(vetter):
-    the, dot, returns = vetter.pieces.index(" the"), vetter.pieces.index("."), vetter.pieces.index(" returns")
-    assert not vetter([returns, the, the], dot)  # "returns the the."
-    assert not vetter.ends_well([returns, the, the])
-    assert vetter([returns, the], dot) and vetter.ends_well([returns, the])
+    value, dot, returns = vetter.pieces.index(" value"), vetter.pieces.index("."), vetter.pieces.index(" returns")
+    assert not vetter([returns, value, value], dot)  # "returns value value."
+    assert not vetter.ends_well([returns, value, value])
+    assert vetter([returns, value], dot) and vetter.ends_well([returns, value])
 
 
 def test_an_answer_that_says_of_one_symbol_what_it_says_of_another_is_counted():
@@ -130,3 +132,16 @@ def test_after_the_opening_the_sentence_goes_on_with_its_verb():
     assert vetter(opening + [returns, the], to)     # later words are free
     free = Vetter(pieces, lexicon, "Graph.Prune", set(), end=99)
     assert free(opening + [to], the)                # no opening, no rule (the base alone)
+
+
+def test_a_sentence_does_not_stop_mid_phrase():
+    """"`Runner.close` is used to." stops where the reader waits for the rest."""
+    pieces = [" is", " used", " to", ".", " close", " the", "tal"]
+    lexicon = Lexicon(["is", "used", "to", "close", "the", "total"])
+    vetter = Vetter(pieces, lexicon, "Runner.close", set(), end=99)
+    is_, used, to, dot, close, the, tal = range(len(pieces))
+    assert not vetter([is_, used, to], dot) and not vetter.ends_well([is_, used, to])
+    assert not vetter([is_, used, to, close, the], dot)
+    assert vetter([is_, used, to, close], dot) and vetter.ends_well([is_, used, to, close])
+    assert vetter([is_, used, to], close)           # the phrase goes on
+    assert vetter([is_, the, to, tal], dot)         # " to" + "tal": "total" is not "to"

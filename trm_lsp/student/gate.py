@@ -21,17 +21,24 @@ no threshold reaches that while showing `min_shown` of the answers, the one show
 `min_shown` (a gate that hides most answers is worse than a few unreadable ones), but only if
 that cuts the unreadable share by at least a quarter: a score that does not separate readable
 from unreadable answers would decline at random, and the gate is then off (None).
+
+A fine-tuned student's threshold then moves with its workspace (`workspace_gate`): by how much
+less (or more) plainly the base reads the workspace's own teacher answers than those of the
+corpus it was calibrated on. The judge is relative to the teacher's answers too, and a Rust
+teacher's first sentences score 0.67 lower than a Python teacher's (their identifiers and types
+are rarer words), so a threshold fixed on Python hid half of a Rust student's answers.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from trm_lsp.student import checkpoint
-from trm_lsp.student.data import Lengths, prefix_ids
+from trm_lsp.student.data import Lengths, Record, header, prefix_ids
 from trm_lsp.student.engine import Engine
 
 
@@ -40,6 +47,9 @@ USEFUL = 0.75
 #: Students fine-tuned on fewer answers than this use the cold-start threshold: the geometric
 #: mean of the two regimes measured (64 and 840 answers), as no regime between was measured.
 COLD_ANSWERS = 232
+#: How many of a workspace's teacher answers `teacher_median` reads (evenly spaced; 6 ms each).
+REFERENCE_SAMPLE = 256
+_FIRST_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=\S)")
 
 
 def cold_start(answers: int) -> bool:
@@ -62,17 +72,23 @@ class Calibration:
 
 
 def calibrate(scores: list[float], unreadable: list[bool], max_unreadable: float = 0.05,
-              min_shown: float = 0.8) -> Calibration:
+              min_shown: float = 0.8, z: float = 0.0) -> Calibration:
+    """`z` > 0: the shown must stay under `max_unreadable` by the Wilson upper bound at z standard
+    deviations, not just as counted: on a couple of hundred held-out answers the threshold that
+    shows the most at exactly 5% is mostly luck (bench/calibrate_gate.py passes 1.28, one-sided 90%)."""
     order = np.argsort(-np.asarray(scores, dtype=np.float64))
     bad = np.asarray(unreadable, dtype=np.float64)[order]
     ranked = np.asarray(scores, dtype=np.float64)[order]
     n = len(ranked)
     if n == 0:
         return Calibration(None, 1.0, 0.0, 0.0)
-    share_bad = np.cumsum(bad) / np.arange(1, n + 1)  # unreadable among the k best-scored, k = 1..n
+    shown = np.arange(1, n + 1)
+    share_bad = np.cumsum(bad) / shown  # unreadable among the k best-scored, k = 1..n
+    bound = (share_bad + z * z / (2 * shown) + z * np.sqrt(share_bad * (1 - share_bad) / shown + z * z / (4 * shown * shown))) \
+        / (1 + z * z / shown)
     floor = max(1, int(np.ceil(min_shown * n)))
     # Show as many as possible while the shown stay clean enough, never fewer than min_shown.
-    ok = [k for k in range(floor, n + 1) if share_bad[k - 1] <= max_unreadable]
+    ok = [k for k in range(floor, n + 1) if bound[k - 1] <= max_unreadable]
     k = max(ok) if ok else floor
     if k == n or (not ok and share_bad[k - 1] > USEFUL * share_bad[-1]):
         return Calibration(None, 1.0, float(share_bad[-1]), float(share_bad[-1]))
@@ -96,6 +112,7 @@ class Readability:
         self.fallback_below: float | None = meta.get("fallback_below")
         #: The same for students fine-tuned on fewer than COLD_ANSWERS answers.
         self.fallback_below_cold: float | None = meta.get("fallback_below_cold", self.fallback_below)
+        self.meta = meta  # its calibrated thresholds (`workspace_gate`)
 
     @classmethod
     def of_base(cls) -> "Readability | None":
@@ -119,3 +136,34 @@ class Readability:
             skip = len(forced) if forced and ids[: len(forced)] == forced else 0
             scores.append(float(np.mean(logps[skip:])) if len(logps) > skip else 0.0)
         return scores
+
+
+def teacher_median(scorer: Readability, records: list[Record], sample: int = REFERENCE_SAMPLE) -> float | None:
+    """The median score of the teacher's first sentences in `records` (what follows its opening,
+    "This Rust function `x`", as for the student's answers): how plainly the base reads good
+    answers about this code. The student writes one sentence, so the teacher's first is compared."""
+    picked = records[:: max(1, len(records) // sample)][:sample]
+    scores = []
+    for r in picked:
+        said = _FIRST_SENTENCE.split(r.output.strip(), maxsplit=1)[0]
+        head, tick, rest = said.partition("`")
+        opening = f"{head}`{rest[: rest.index('`') + 1]}" if tick and len(head) <= 40 and "`" in rest else ""
+        if said:
+            scores.extend(scorer(r.input, header(r.language, r.kind, r.symbol), [said], opening))
+    return float(np.median(scores)) if scores else None
+
+
+def workspace_gate(base_meta: dict, records: list[Record]) -> tuple[float | None, float]:
+    """The gate of a student fine-tuned from the base on `records`: the base's threshold for as
+    many answers (`threshold_key`), moved by how much less plainly the base reads these teacher
+    answers than the calibration corpus' (`teacher_median`); and that shift. Unmoved when there
+    is no threshold, no shipped base, or no reference to compare with (`gate_reference`, the
+    calibration corpus' `teacher_median`, bench/calibrate_gate.py)."""
+    key = threshold_key(len(records))
+    threshold, reference = base_meta.get(key if key in base_meta else "gate_finetuned"), base_meta.get("gate_reference")
+    scorer = Readability.of_base()
+    if threshold is None or reference is None or scorer is None or not records:
+        return threshold, 0.0
+    median = teacher_median(scorer, records)
+    shift = 0.0 if median is None else median - reference
+    return threshold + shift, shift

@@ -17,7 +17,7 @@ from trm_lsp.student.data import CodeIndex, Lengths, Record, header, nearest_exp
 from trm_lsp.student.doc_verb import code_doc, doc_verb
 from trm_lsp.student.engine import Engine, Generation
 from trm_lsp.student.fluency import gist
-from trm_lsp.student.gate import COLD_ANSWERS, Readability, cold_start
+from trm_lsp.student.gate import COLD_ANSWERS, Readability, cold_start, workspace_gate
 from trm_lsp.student.lexicon import Lexicon, Vetter
 from trm_lsp.student.model import TRM
 from trm_lsp.student.openings import opening_for, prose_name
@@ -109,6 +109,10 @@ class Student:
         #: (`explain`): the shipped base's threshold, for students fine-tuned from it (measured
         #: on those; a student trained from scratch writes poorly without its hint).
         self.fallback = bool(meta.get("fallback", FALLBACK))
+        self.memory: list[Record] = memory or []
+        if meta.get("base") and meta.get("gate_shift") is None and self.readability is not None and self.memory:
+            # Fine-tuned before the gate moved with its workspace (`gate.workspace_gate`): as `train` now sets it.
+            self.gate, _ = workspace_gate(self.readability.meta, self.memory)
         inherited = None
         if self.readability is not None and meta.get("base"):
             cold = cold_start(int(meta.get("train_samples", COLD_ANSWERS)))
@@ -118,7 +122,6 @@ class Student:
         self.lexicon: Lexicon | None = None
         self._pieces = [tok.inner.decode([i], skip_special_tokens=False) for i in range(tok.vocab_size)]
         self._special = {tok.pad, tok.bos, tok.sep, tok.code, tok.text}
-        self.memory: list[Record] = memory or []
         self._said: dict[str, str] = {}  # gist of each answer given -> the symbol it was given for
         self._index = CodeIndex([r.input for r in self.memory]) if self.memory else None
         # Only students fine-tuned from the base: on the base alone it helped nothing (hold-out
@@ -177,7 +180,7 @@ class Student:
         head = header(language, kind, symbol or name)
         # The teacher's usual opening for this kind, then the name: the student writes the rest.
         opening = opening_for(self.meta, kind, language)
-        opening = f"{opening}`{prose_name(symbol or name, self.name_parts)}`" if opening else ""
+        opening = f"{opening}`{prose_name(symbol or name, self.name_parts, kind)}`" if opening else ""
         bias = self._own_words(symbol or name, code, language, doc)
         out, text, readability = self._write(code, hint, head, opening, symbol or name, limit, bias)
         used_hint = hint

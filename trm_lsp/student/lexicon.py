@@ -94,6 +94,8 @@ _LAST_TWO_WORDS = re.compile(r"([A-Za-z]+)\s+([A-Za-z]+)$")
 _FIRST_WORD = re.compile(r"\s*([A-Za-z]+)(?=[^A-Za-z0-9_'])")
 #: Finite verbs that do not end in -s, which may follow the symbol's name.
 _AUXILIARIES = frozenset({"can", "may", "will", "must", "should", "could", "would", "might"})
+#: Words a sentence cannot end on: it would stop mid-phrase ("... is used to.").
+_DANGLING = frozenset({"a", "an", "the", "to", "of", "and", "or", "with", "from", "by", "for", "that", "which"})
 
 
 class _Written:
@@ -168,6 +170,8 @@ class Vetter:
             return False  # the word just finished is the one before it again ("Push Push")
         if before.in_span:
             return self._code_span_ok(before.text, piece)
+        if piece[0] in ".!?" and before.tail.lower() in _DANGLING:
+            return False  # the sentence would stop mid-phrase ("is used to.")
         if "`" not in piece:
             return self._prose_ok(before, piece)
         # Opening a span: the prose before it must end on a whole word, the span start well.
@@ -179,11 +183,14 @@ class Vetter:
         return self._span_ok(rest, complete=False)
 
     def ends_well(self, tokens: list[int]) -> bool:
-        """The answer may stop here: no code span left open, no word left half written."""
+        """The answer may stop here: no code span left open, no word left half written, no
+        phrase left open ("is used to")."""
         state = self.written(tokens)
         if state.in_span or state.doubled:
             return False
         if self.verb_at is not None and not self._verb_ok(state.text[self.verb_at:], " "):
+            return False
+        if state.tail.lower() in _DANGLING:
             return False
         return not state.tail or self._word_ok(state.tail, complete=True)
 

@@ -28,7 +28,7 @@ from trm_lsp.student import fastmath
 from trm_lsp.student.data import CodeIndex, Lengths, Record, lm_arrays, mask_name, retrieval_arrays, swap_name
 from trm_lsp.student.lexicon import Lexicon
 from trm_lsp.student.distributed import Ranks
-from trm_lsp.student.gate import threshold_key
+from trm_lsp.student.gate import workspace_gate
 from trm_lsp.student.model import TRM, TRMConfig, causal_mask, padding_mask
 from trm_lsp.student.openings import common_openings
 from trm_lsp.student.tokenizer import Tokenizer
@@ -345,18 +345,21 @@ def train_student(records: list[Record], model_cfg: dict, train_cfg: TrainConfig
     started = time.perf_counter()
     mx.random.seed(train_cfg.seed)
     epochs_done = 0
+    gate_shift: float | None = 0.0  # how far the workspace moved the base's gate (gate.workspace_gate)
     # The words the student may write (lexicon.py): the teacher's, and the base's when it has one.
     lexicon = Lexicon.learn((r.output for r in records), min_count=2)
     if resume and out_dir is not None and (Path(out_dir) / "config.json").exists():
         model, tok, old_meta = checkpoint.load(out_dir)
         epochs_done = int(old_meta.get("epochs_done", 0))
-        train_cfg = replace(train_cfg, epochs=max(0, train_cfg.epochs - epochs_done), warmup_steps=0)
+        gate_shift = old_meta.get("gate_shift")
+        train_cfg = replace(train_cfg, epochs=max(0, train_cfg.epochs - epochs_done), warmup_steps=0,
+                            gate=train_cfg.gate if train_cfg.gate is not None else old_meta.get("gate"))
     elif base is not None:
         model, tok, base_meta = checkpoint.load(base)
         train_cfg = replace(train_cfg, lengths=Lengths(**base_meta.get("lengths", {})))
-        if train_cfg.gate is None:  # the gate calibrated for students fine-tuned on as many answers (gate.py)
-            key = threshold_key(len(records))
-            train_cfg = replace(train_cfg, gate=base_meta.get(key if key in base_meta else "gate_finetuned"))
+        if train_cfg.gate is None:  # calibrated for as many answers, moved with the workspace's (gate.py)
+            gate, gate_shift = workspace_gate(base_meta, records)
+            train_cfg = replace(train_cfg, gate=gate)
         if (Path(base) / "lexicon.txt").exists():
             lexicon = Lexicon.load(Path(base) / "lexicon.txt").union(lexicon)
     else:
@@ -397,7 +400,7 @@ def train_student(records: list[Record], model_cfg: dict, train_cfg: TrainConfig
             "train_seconds": round(time.perf_counter() - started, 1), "steps": steps[0], "blas": active_blas(),
             "version_tag": time.strftime("%Y%m%d-%H%M%S"), "stopped_early": stopped[0], "epochs_done": epochs,
             "cut_to_context": dict(trainer.cut), "base": str(base) if base is not None else None,
-            "beams": train_cfg.beams, "gate": train_cfg.gate, "losses": losses, "ranks": trainer.ranks.size,
+            "beams": train_cfg.beams, "gate": train_cfg.gate, "gate_shift": gate_shift, "losses": losses, "ranks": trainer.ranks.size,
         }
 
     memory = _memory_text(records)
