@@ -32,3 +32,12 @@ def words(text: str) -> list[str]:
 def first_paragraph(text: str) -> str:
     """A doc comment's first paragraph on one line, whitespace collapsed."""
     return " ".join(text.strip().split("\n\n")[0].split())
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
+
+
+def sentences(text: str) -> list[str]:
+    """Split after `.`, `!` or `?` followed by whitespace: plain enough for the one-paragraph
+    prose the teacher and doc comments write (`e.g. x` splits too; nothing here needs better)."""
+    return [s for s in _SENTENCE_END.split(text.strip()) if s]

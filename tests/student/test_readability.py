@@ -98,6 +98,10 @@ def test_the_vetter_never_lets_a_word_follow_itself(vetter):
     assert not vetter([returns, value, value], dot)  # "returns value value."
     assert not vetter.ends_well([returns, value, value])
     assert vetter([returns, value], dot) and vetter.ends_well([returns, value])
+    the = vetter.pieces.index(" the")
+    assert not vetter([returns, the, value, the, value], dot)  # "returns the value the value."
+    assert not vetter.ends_well([returns, the, value, the, value])
+    assert vetter.ends_well([returns, the, value])
 
 
 def test_an_answer_that_says_of_one_symbol_what_it_says_of_another_is_counted():

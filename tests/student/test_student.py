@@ -18,7 +18,7 @@ from mlx.utils import tree_flatten
 
 from tests.conftest import alive, corpus_sample, descendants, run_cli
 from trm_lsp.student import checkpoint
-from trm_lsp.student.data import Lengths, Record, mask_name, swap_name
+from trm_lsp.student.data import Lengths, Record, mask_name, swap_name, whole_sentences
 from trm_lsp.student import LABEL
 from trm_lsp.student.infer import Student
 from trm_lsp.student.tokenizer import Tokenizer
@@ -42,6 +42,21 @@ def test_tokenizer_splits_identifiers_and_round_trips():
     assert tok.decode(tok.encode(text)) == text
     pieces = [tok.inner.id_to_token(i) for i in tok.encode("parseHttpResponse")]
     assert pieces[0] == "parse" and len(pieces) >= 3  # cut at the case change before merging
+
+
+def test_a_long_answer_is_learnt_as_its_whole_sentences_never_stopping_mid_sentence():
+    """A teacher answer longer than the student writes is taught as the sentences that fit, then
+    <eos>; a first sentence that does not fit is cut without <eos>: the student must never learn
+    that an answer may end in the middle of one."""
+    tok = Tokenizer.train(["It returns the value. It is used by the parser when a file is read."] * 20, vocab_size=300)
+    answer = "It returns the value. It is used by the parser when a file is read."
+    short, cut = whole_sentences(tok, answer, 64)
+    assert not cut and tok.decode(short[:-1]) == tok.decode(tok.encode(answer)) and short[-1] == tok.eos
+    first = len(tok.encode("It returns the value."))
+    ids, cut = whole_sentences(tok, answer, first + 3)
+    assert cut and ids[-1] == tok.eos and tok.decode(ids[:-1]).strip() == "It returns the value."
+    ids, cut = whole_sentences(tok, answer, first - 1)
+    assert cut and tok.eos not in ids and len(ids) == first - 1
 
 
 def test_train_save_load_explain_and_embed(tmp_path: Path):

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from trm_lsp.student.tokenizer import Tokenizer
-from trm_lsp.textutil import split_identifier, words
+from trm_lsp.textutil import sentences, split_identifier, words
 
 
 
@@ -158,13 +158,32 @@ def lm_arrays(tok: Tokenizer, records: list[Record], hints: list[str],
     cut: Counter = Counter(code=0, answers=0)
     for i, (record, hint) in enumerate(zip(records, hints)):
         prefix = prefix_ids(tok, record.input, hint, n, header(record.language, record.kind, record.symbol), cut)
-        answer = tok.encode(record.output)
-        cut["answers"] += len(answer) > n.answer
-        answer = answer[: n.answer] + [tok.eos]
+        answer, shortened = whole_sentences(tok, record.output, n.answer)
+        cut["answers"] += shortened
         seqs[i, n.prefix - len(prefix) : n.prefix] = prefix
         seqs[i, n.prefix : n.prefix + len(answer)] = answer
         weights[i, n.prefix - 1 : n.prefix - 1 + len(answer)] = 1.0
     return seqs, weights, cut
+
+
+def whole_sentences(tok: Tokenizer, text: str, limit: int) -> tuple[list[int], bool]:
+    """The answer's token ids as the student learns to write them: the whole sentences that fit
+    in `limit` tokens, then <eos>. Two answers in three of the teacher's run past 64 tokens; cut
+    there with an <eos> after, they taught the student to stop in mid-sentence. A first sentence
+    longer than `limit` is cut with no <eos>, so the student never learns to end one unfinished.
+    And whether anything was left out."""
+    ids = tok.encode(text)
+    if len(ids) <= limit:
+        return ids + [tok.eos], False
+    kept: list[int] = []
+    said = ""
+    for sentence in sentences(text):
+        said = f"{said} {sentence}".strip()
+        longer = tok.encode(said)
+        if len(longer) > limit:
+            break
+        kept = longer
+    return (kept + [tok.eos] if kept else ids[:limit]), True
 
 
 def retrieval_arrays(tok: Tokenizer, texts: list[str], marker: int, length: int) -> tuple[np.ndarray, np.ndarray]:

@@ -31,7 +31,6 @@ are rarer words), so a threshold fixed on Python hid half of a Rust student's an
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +39,7 @@ import numpy as np
 from trm_lsp.student import checkpoint
 from trm_lsp.student.data import Lengths, Record, header, prefix_ids
 from trm_lsp.student.engine import Engine
+from trm_lsp.textutil import sentences
 
 
 #: A gate that cannot show at most `max_unreadable` must at least cut the unreadable share to this.
@@ -49,7 +49,6 @@ USEFUL = 0.75
 COLD_ANSWERS = 232
 #: How many of a workspace's teacher answers `teacher_median` reads (evenly spaced; 6 ms each).
 REFERENCE_SAMPLE = 256
-_FIRST_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=\S)")
 
 
 def cold_start(answers: int) -> bool:
@@ -145,7 +144,7 @@ def teacher_median(scorer: Readability, records: list[Record], sample: int = REF
     picked = records[:: max(1, len(records) // sample)][:sample]
     scores = []
     for r in picked:
-        said = _FIRST_SENTENCE.split(r.output.strip(), maxsplit=1)[0]
+        said = next(iter(sentences(r.output)), "")
         head, tick, rest = said.partition("`")
         opening = f"{head}`{rest[: rest.index('`') + 1]}" if tick and len(head) <= 40 and "`" in rest else ""
         if said:

@@ -91,6 +91,7 @@ class _Union:
 
 
 _LAST_TWO_WORDS = re.compile(r"([A-Za-z]+)\s+([A-Za-z]+)$")
+_LAST_FOUR_WORDS = re.compile(r"([A-Za-z]+)\s+([A-Za-z]+)\s+([A-Za-z]+)\s+([A-Za-z]+)$")
 _FIRST_WORD = re.compile(r"\s*([A-Za-z]+)(?=[^A-Za-z0-9_'])")
 #: Finite verbs that do not end in -s, which may follow the symbol's name.
 _AUXILIARIES = frozenset({"can", "may", "will", "must", "should", "could", "would", "might"})
@@ -122,9 +123,18 @@ def _piece_words(piece: str) -> tuple[str, tuple[tuple[str, int], ...], bool]:
 
 
 def _doubled(text: str) -> bool:
-    """The text ends on a word written twice in a row."""
-    match = _LAST_TWO_WORDS.search(text[-80:])
-    return bool(match) and match.group(1).lower() == match.group(2).lower()
+    """The text ends on a word, or two words, written twice in a row ("Push Push", "a new a new")."""
+    tail = text[-80:]
+    match = _LAST_TWO_WORDS.search(tail)
+    if match and match.group(1).lower() == match.group(2).lower():
+        return True
+    # Two words again: only when one of them says something ("a new a new"); two short function
+    # words ("is a is a") are left to the judge, as refusing them left the base alone on a Rust
+    # function with no sentence to finish ("Returns true if the is a is …").
+    match = _LAST_FOUR_WORDS.search(tail)
+    if not match or max(len(match.group(1)), len(match.group(2))) < 3:
+        return False
+    return [w.lower() for w in match.group(1, 2)] == [w.lower() for w in match.group(3, 4)]
 
 
 class Vetter:
