@@ -22,7 +22,7 @@ from trm_lsp.student.lexicon import Lexicon, Vetter
 from trm_lsp.student.model import TRM
 from trm_lsp.student.openings import opening_for, prose_name
 from trm_lsp.student.tokenizer import Tokenizer
-from trm_lsp.textutil import split_identifier
+from trm_lsp.textutil import sentences, split_identifier
 
 #: Weight of readability when choosing among the final beams (`Student._choose`), and how many
 #: distinct texts are scored. Chosen on the train split's hold-out (fine-tuned on the other 80%,
@@ -294,7 +294,7 @@ class Student:
         text = self.tok.decode(tokens).strip()
         if text[-1:] in ".!?" or not text:
             return False
-        parts = _SENTENCE_END.split(text)
+        parts = sentences(text)
         whole = [p for p in parts[:-1] if p.count("`") % 2 == 0]
         return len(whole) >= self.sentences and len(parts) > self.sentences
 
@@ -312,7 +312,6 @@ class Student:
 
 
 _SPACES = re.compile(r"\s+")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 _SENTENCE_DONE = re.compile(r"[.!?]\s*$")
 
 
@@ -320,11 +319,11 @@ def _tidy(text: str, max_sentences: int = 3) -> str:
     """Whole sentences only: at most `max_sentences`, and a last one the length limit cut short is
     dropped when a whole one comes before it, else marked with an ellipsis. Whitespace collapsed."""
     text = _SPACES.sub(" ", text).strip()
-    sentences = [s for s in _SENTENCE_END.split(text) if s]
-    whole = [s for s in sentences if s[-1] in ".!?" and s.count("`") % 2 == 0]
-    if whole and len(whole) < len(sentences) and sentences[-1] not in whole:
-        sentences = sentences[:-1]
-    text = " ".join(sentences[:max_sentences]).strip()
+    said = sentences(text)
+    whole = [s for s in said if s[-1] in ".!?" and s.count("`") % 2 == 0]
+    if whole and len(whole) < len(said) and said[-1] not in whole:
+        said = said[:-1]
+    text = " ".join(said[:max_sentences]).strip()
     if not text or _SENTENCE_DONE.search(text):
         return text
     # Cut off by the length limit, or at a dead end the vetter left no word to go on from, with no
