@@ -27,11 +27,14 @@ def test_index_summary_goes_to_stderr(workspace: Path):
     write(workspace, "a.py", "def a(): pass\n")
     write(workspace, "b.go", "package b\nfunc B() {}\n")
     write(workspace, "notes.txt", "hello")
+    write(workspace, "docs/OTHER.TXT", "hello")
+    write(workspace, "model.xyz", "hello")
     result = run_cli("index", str(workspace))
     assert result.stdout == ""
     assert "files 2: python 1, go 1" in result.stderr or "files 2: go 1, python 1" in result.stderr
     assert "symbols 2: function 2" in result.stderr
-    assert "skipped 1: unsupported type 1" in result.stderr
+    assert "skipped 3: unsupported type 3" in result.stderr
+    assert "unsupported types: .txt 2, .xyz 1" in result.stderr  # which kinds, not only how many
     assert "seconds" in result.stderr
 
 

@@ -41,3 +41,18 @@ def sentences(text: str) -> list[str]:
     """Split after `.`, `!` or `?` followed by whitespace: plain enough for the one-paragraph
     prose the teacher and doc comments write (`e.g. x` splits too; nothing here needs better)."""
     return [s for s in _SENTENCE_END.split(text.strip()) if s]
+
+
+def summary(text: str, limit: int) -> str:
+    """As many whole sentences of the first paragraph as fit in `limit` characters; when even
+    the first does not, it cut at a word with " …". A summary cut mid-word ("the modulus ope")
+    reads as a broken answer, not a shortened one."""
+    said = sentences(first_paragraph(text))
+    kept = ""
+    for sentence in said:
+        if len(kept) + len(sentence) + 1 > limit:
+            break
+        kept = f"{kept} {sentence}".strip()
+    if kept or not said:
+        return kept
+    return said[0][: limit - 2].rsplit(" ", 1)[0] + " …"

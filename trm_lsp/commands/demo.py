@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from trm_lsp.commands.common import load_settings, stderr_console
+from trm_lsp.textutil import summary
 
 #: Left to the student: the teacher's recorded answers for this file are not imported.
 STUDENT_FILE = "queue.go"
@@ -76,7 +77,7 @@ async def _demo(root: Path, recorded: Path, args) -> int:
         table.add_column("explanation", min_width=40, ratio=1)
         for answer in await _answers(store, student_dir):
             table.add_row(f"{answer.path}:{answer.line} {answer.symbol}", answer.provenance(),
-                          answer.text.strip()[:220])
+                          summary(answer.text, 220))
         console.print(table)
     finally:
         store.close()

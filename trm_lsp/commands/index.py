@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
+from collections import Counter
+from pathlib import Path, PurePosixPath
 
 from trm_lsp.commands.common import load_settings, show_progress, stderr_console, workspace_dir
 
@@ -111,8 +112,22 @@ def print_summary(report) -> None:
         for rel, reason in sorted(report.skipped.items()):
             if reason not in ("hidden", "ignored", "unsupported type"):
                 console.print(f"  skipped {rel}: {reason}", markup=False)
+        types = unsupported_types(report.skipped)
+        if types:
+            console.print(f"  unsupported types: {types}", markup=False)
     for warning in report.warnings:
         console.print(f"[bold yellow]warning[/] {warning}")
     for rel, note in sorted(report.notes.items()):
         console.print(f"  note {rel}: {note}", markup=False)
     console.print(f"[bold]seconds[/] {report.seconds:.2f}")
+
+
+def unsupported_types(skipped: dict[str, str], shown: int = 8) -> str:
+    """The file types skipped as unsupported, most frequent first (".lock 12, .svg 5, ...
+    and 3 more"): a repository has too many such files to name, but which kinds were left out
+    tells a user whether the one they expected to be read is among them."""
+    kinds = Counter(PurePosixPath(rel).suffix.lower() or PurePosixPath(rel).name
+                    for rel, reason in skipped.items() if reason == "unsupported type")
+    listed = ", ".join(f"{kind} {count}" for kind, count in kinds.most_common(shown))
+    more = len(kinds) - shown
+    return listed + (f" and {more} more" if more > 0 else "")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +22,7 @@ from trm_lsp.store.symbols import Symbol
 from trm_lsp.store.samples import Samples
 from trm_lsp.student import LABEL
 from trm_lsp.student.code_input import with_doc
-from trm_lsp.textutil import first_paragraph
+from trm_lsp.textutil import first_paragraph, sentences
 
 if TYPE_CHECKING:
     from trm_lsp.student.infer import Explanation  # MLX loads only when a student does
@@ -72,7 +71,7 @@ def _age(seconds: float) -> str:
 
 
 def first_sentence(text: str, limit: int = 300) -> str:
-    return re.split(r"(?<=[.!?])\s", first_paragraph(text), maxsplit=1)[0][:limit]
+    return next(iter(sentences(first_paragraph(text))), "")[:limit]
 
 
 def structure_text(sym: Symbol) -> str:

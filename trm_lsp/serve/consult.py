@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from trm_lsp.serve.answers import Answer, first_sentence
 from trm_lsp.student import LABEL
 from trm_lsp.store.symbols import Symbol
-from trm_lsp.textutil import words
+from trm_lsp.textutil import sentences, words
 
 BRIEF_WORDS = 120
 FULL_WORDS = 300
@@ -33,7 +33,6 @@ SOURCE_WORDS = 12  # a source line's sentence, cut (the median reply was 446 tok
 EXCERPT_CHARS = 1200  # a source's code with detail="full", cut
 _STOP = frozenset("a an and are as at be by does do for from how in is it its of on or that the this to what "
                   "when where which who why with".split())
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass
@@ -127,7 +126,7 @@ def compose(question: str, answers: list[Answer], budget: int) -> str:
         if rank >= SPOKEN or (answer.source == "structure" and rank > 0):
             continue
         said = 0
-        for index, sentence in enumerate(_SENTENCE.split(answer.text.strip())):
+        for index, sentence in enumerate(sentences(answer.text)):
             sentence = " ".join(sentence.split())
             key = re.sub(r"\W+", " ", sentence.lower()).strip()
             if not key or key in seen:
