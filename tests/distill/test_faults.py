@@ -161,11 +161,13 @@ def test_connection_refused_opens_the_breaker_once_and_recovers(workspace: Path,
         teacher = make_teacher(settings)
         distiller = Distiller(store, teacher, settings)
         distiller.plan()
+        assert distiller.teacher_state == "not asked yet"  # not "up" on no evidence
         task = asyncio.create_task(distiller.run(until_idle=True))
         await asyncio.sleep(1.5)  # several probes fail in this time
         assert distiller.teacher_state == "down" and not task.done()
         with FakeTeacher(port=port) as server:  # the teacher comes up: the next probe finds it
             stats = await asyncio.wait_for(task, 20)
+        assert distiller.teacher_state == "up"
         await teacher.close()
         return stats, server.calls
 

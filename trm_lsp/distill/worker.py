@@ -80,6 +80,7 @@ class Distiller:
         self._changed: set[str] = set()
         self._wake = asyncio.Event()
         self._down_streak = 0
+        self._heard_from = False  # the teacher has answered, or refused, at least once
         self._breaker_open = False
         self._breaker_closed = asyncio.Event()
         self._breaker_closed.set()
@@ -160,7 +161,11 @@ class Distiller:
 
     @property
     def teacher_state(self) -> str:
-        return "down" if self._breaker_open else "up"
+        """"down" while the breaker is open; "up" once the teacher has replied (an answer, an
+        error of its own, a probe); before that "not asked yet", not a guess of "up"."""
+        if self._breaker_open:
+            return "down"
+        return "up" if self._heard_from else "not asked yet"
 
     async def close(self) -> None:
         if self.shared is not None:
@@ -291,6 +296,7 @@ class Distiller:
         except (TeacherError, asyncio.TimeoutError) as exc:
             reason = str(exc) or f"no answer within {self.settings.timeout:g} s"
             self._down_streak = 0
+            self._heard_from = self._heard_from or isinstance(exc, TeacherError)
             delay = min(self.settings.backoff_max, self.settings.backoff_initial * 2 ** job.attempts)
             delay *= random.uniform(0.5, 1.5)
             with self.store.transaction():
@@ -317,6 +323,7 @@ class Distiller:
             self.samples.add(sample)
             self.jobs.done(job)
         self._down_streak = 0
+        self._heard_from = True
         self.stats.answered += 1
         self.stats.tokens += answer.tokens
         self.stats.teacher_seconds += answer.seconds
@@ -346,6 +353,7 @@ class Distiller:
                     continue  # still down: no log line per probe
                 self._breaker_open = False
                 self._down_streak = 0
+                self._heard_from = True
                 self._breaker_closed.set()
                 log.info("teacher %s is back", self.teacher.name)
                 self._emit("teacher_up")

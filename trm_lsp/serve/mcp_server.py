@@ -217,11 +217,11 @@ async def _retrieve(daemon: Daemon, question: str):
 
 async def _ask_teacher_live(daemon: Daemon, question: str, cited: list[Symbol], answers: list[Answer],
                             budget: int) -> str:
-    """A free-form question with no exact symbol behind it goes to the teacher when it is up,
+    """A free-form question with no exact symbol behind it goes to the teacher unless it is down,
     with the retrieved code as context, its reply held to `budget` words; any failure falls
     back to the stored answers."""
     teacher = daemon.teacher
-    if teacher is None or daemon.distiller is None or daemon.distiller.teacher_state != "up":
+    if teacher is None or daemon.distiller is None or daemon.distiller.teacher_state == "down":
         return ""
     sources = [(f"{s.path}:{s.start_line} {s.qualname}", (symbols.text_of(daemon.store, s) or "")[:1500], answer.text)
                for s, answer in zip(cited[:3], answers)]
