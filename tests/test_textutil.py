@@ -7,7 +7,9 @@ ANSWER = ("This JavaScript function `fizzbuzz` takes a parameter n. It uses a fo
 
 
 def test_a_summary_keeps_whole_sentences_of_the_first_paragraph_within_its_limit():
-    assert summary(ANSWER, 60) == "This JavaScript function `fizzbuzz` takes a parameter n."
+    first = "This JavaScript function `fizzbuzz` takes a parameter n."
+    assert summary(ANSWER, 60) == first
+    assert summary(ANSWER, len(first)) == first  # a sentence exactly as long as the limit fits
     assert summary(ANSWER, 500) == " ".join(sentences(ANSWER.split("\n\n")[0]))
     assert "starts by" not in summary(ANSWER, 500)
 

@@ -45,14 +45,15 @@ def sentences(text: str) -> list[str]:
 
 def summary(text: str, limit: int) -> str:
     """As many whole sentences of the first paragraph as fit in `limit` characters; when even
-    the first does not, it cut at a word with " …". A summary cut mid-word ("the modulus ope")
+    the first does not, it is cut at a word with " …". A summary cut mid-word ("the modulus ope")
     reads as a broken answer, not a shortened one."""
     said = sentences(first_paragraph(text))
     kept = ""
     for sentence in said:
-        if len(kept) + len(sentence) + 1 > limit:
+        longer = f"{kept} {sentence}".strip()
+        if len(longer) > limit:
             break
-        kept = f"{kept} {sentence}".strip()
+        kept = longer
     if kept or not said:
         return kept
     return said[0][: limit - 2].rsplit(" ", 1)[0] + " …"
