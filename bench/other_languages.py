@@ -13,6 +13,7 @@ answers), so this measures the fine-tuned student on code whose docs it may have
 workspace's dependencies would be.
 
     python bench/other_languages.py go java rust --samples 600   # ~1 s an answer on 2 cores, kept
+    python bench/other_languages.py go rust --samples 600 --only "base only"   # one row per language
 
 Answers are appended to bench/results/other_languages/<lang>.jsonl as they come (a run can
 stop and resume); the first 80% (a fixed shuffle) train, the rest is the test set.
@@ -155,6 +156,7 @@ def main() -> None:
     ap.add_argument("labels", nargs="+", help="installed roots to sample: go, java, rust, include")
     ap.add_argument("--samples", type=int, default=400, help="answers per language (80%% train)")
     ap.add_argument("--build-only", action="store_true", help="build the corpora, do not evaluate")
+    ap.add_argument("--only", nargs="*", choices=sorted(SYSTEMS), help="evaluate only these rows")
     args, eval_args = ap.parse_known_args()  # the rest goes to `trm-lsp eval` (--train_seconds 90, say)
     OUT.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -163,7 +165,7 @@ def main() -> None:
         train, dev = split(samples, label)
         if args.build_only:
             continue
-        for system in SYSTEMS:
+        for system in args.only or SYSTEMS:
             result = evaluate(label, system, train, dev, [a for a in eval_args if a != "--"])
             rows.append(row(label, system, result))
             print(rows[-1], file=sys.stderr)

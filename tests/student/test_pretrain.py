@@ -36,6 +36,8 @@ def test_pretrain_writes_a_base_with_its_manifest_and_resumes(tmp_path: Path):
     manifest = json.loads((out / "base" / "manifest.json").read_text())
     assert manifest["pair_count"] == 40 and manifest["pairs_per_language"] == {"python": 40}
     assert len(manifest["pairs_sha256"]) == 64 and manifest["steps"] == first.steps
+    config = json.loads((out / "base" / "config.json").read_text())
+    assert config["beams"] == 4 and config["name_first"] == []  # "Multiply every value ...": not the name
     second = pretrain(pairs, out, replace(TINY, max_minutes=0.1), resume=True)
     assert second.steps > first.steps and second.seconds >= first.seconds
     progress = json.loads((out / "state" / "progress.json").read_text())

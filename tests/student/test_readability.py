@@ -138,6 +138,24 @@ def test_after_the_opening_the_sentence_goes_on_with_its_verb():
     assert free(opening + [to], the)                # no opening, no rule (the base alone)
 
 
+def test_the_verb_after_the_opening_is_a_lowercase_word_not_a_name_or_its_arguments():
+    """The base alone writes Go's name first, as Go's docs do ("IsDST reports whether ..."), and then
+    wanted to go on with more name: "New Values returns ...", "WriteTo(b) WriteTo(c.EINVAL).",
+    "New NewValue's value."."""
+    pieces = ["New", " Values", " returns", "(b", ")", "()", " doesn", "'t", "'s", " value", " New", "Value", " "]
+    lexicon = Lexicon(["new", "values", "returns", "doesn", "value", "b", "doesn't"])
+    vetter = Vetter(pieces, lexicon, "func (v Value) New(b int) Value { return NewValue(b) }", set(), end=99,
+                    opening=[0])
+    values, returns, args, close, call, doesn, nt, s_, value, new, value_, space = range(1, 13)
+    # a word is judged once it is complete, when the piece after it comes
+    assert not vetter([0, values], space) and vetter([0, returns], space)  # "New Values": a name, not a verb
+    assert not vetter([0], args)                                           # "New(b": arguments
+    assert vetter([0], call) and vetter([0, call, returns], space)         # "New() returns" reads
+    assert vetter([0, doesn, nt], space)                                   # "New doesn't"
+    assert vetter([0, new, value_], s_) and not vetter([0, new, value_, s_], value)  # "New NewValue's value"
+    assert not vetter([0, doesn, s_], space)                               # a possessive is no verb
+
+
 def test_a_sentence_does_not_stop_mid_phrase():
     """"`Runner.close` is used to." stops where the reader waits for the rest."""
     pieces = [" is", " used", " to", ".", " close", " the", "tal"]

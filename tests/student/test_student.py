@@ -227,6 +227,22 @@ def test_openings_carry_the_language_as_a_slot_spelled_as_the_teacher_does():
     assert opening_for(old, "method", "python") == "This Python method "
 
 
+def test_the_base_writes_the_name_first_only_where_the_docs_it_learnt_open_with_it():
+    from trm_lsp.student.openings import name_first_languages, name_opening
+
+    def rec(language: str, symbol: str, output: str) -> Record:
+        return Record(symbol=symbol, kind="method", language=language, path="x", input="x", output=output)
+
+    records = [rec("go", "Queue.Push", "Push adds x to the queue."), rec("go", "Len", "Len returns the length."),
+               rec("go", "Queue.Pop", "Removes the oldest item."),
+               rec("python", "Reader.read", "Return the next line."), rec("python", "close", "close() closes it."),
+               rec("python", "open_file", "Open a file."), rec("rust", "is_empty", "`is_empty` is true if ...")]
+    assert name_first_languages(records) == ["go", "rust"]  # 2 of 3, 1 of 3, 1 of 1
+    meta = {"name_first": ["go"]}
+    assert name_opening(meta, "Time.IsDST", "go") == "IsDST"
+    assert name_opening(meta, "read", "python") == "" and name_opening({}, "Push", "go") == ""
+
+
 def test_train_reports_progress_as_json_lines_for_programs(tmp_path: Path):
     data = corpus_sample(tmp_path / "d.jsonl", 40)
     result = run_cli("train", "--data_path", str(data), *TINY_ARGS, "--epochs", "2", "--out", str(tmp_path / "s"),

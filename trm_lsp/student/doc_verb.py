@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from trm_lsp.student.doc_prose import explain_doc
+from trm_lsp.student.openings import is_the_name
 
 #: First words of a doc that are not a verb to say it with: conditions, notes, modals, nouns
 #: ("Helper for ...", "Constructor.", "True if ..."), pronouns.
@@ -50,7 +51,7 @@ def doc_verb(doc: str, language: str, name: str) -> str:
         return ""
     words = prose.split()
     # Go and C docs open with the name ("Push adds x ..."), some with it quoted or called.
-    if words and words[0].strip("`'\"").removesuffix("()") in (name, name.rsplit(".", 1)[-1]):
+    if words and is_the_name(words[0], name):
         words = words[1:]
     if len(words) < 2 or not re.fullmatch(r"[A-Za-z][a-z]+", words[0]):
         return ""

@@ -20,7 +20,7 @@ from trm_lsp.student.fluency import gist
 from trm_lsp.student.gate import COLD_ANSWERS, Readability, cold_start, workspace_gate
 from trm_lsp.student.lexicon import Lexicon, Vetter
 from trm_lsp.student.model import TRM
-from trm_lsp.student.openings import opening_for, prose_name
+from trm_lsp.student.openings import name_opening, opening_for, prose_name
 from trm_lsp.student.tokenizer import Tokenizer
 from trm_lsp.textutil import sentences, split_identifier
 
@@ -180,7 +180,10 @@ class Student:
         head = header(language, kind, symbol or name)
         # The teacher's usual opening for this kind, then the name: the student writes the rest.
         opening = opening_for(self.meta, kind, language)
-        opening = f"{opening}`{prose_name(symbol or name, self.name_parts, kind)}`" if opening else ""
+        if opening:
+            opening = f"{opening}`{prose_name(symbol or name, self.name_parts, kind)}`"
+        else:
+            opening = name_opening(self.meta, symbol or name, language)
         bias = self._own_words(symbol or name, code, language, doc)
         out, text, readability = self._write(code, hint, head, opening, symbol or name, limit, bias)
         used_hint = hint

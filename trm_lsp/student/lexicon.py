@@ -92,7 +92,7 @@ class _Union:
 
 _LAST_TWO_WORDS = re.compile(r"([A-Za-z]+)\s+([A-Za-z]+)$")
 _LAST_FOUR_WORDS = re.compile(r"([A-Za-z]+)\s+([A-Za-z]+)\s+([A-Za-z]+)\s+([A-Za-z]+)$")
-_FIRST_WORD = re.compile(r"\s*([A-Za-z]+)(?=[^A-Za-z0-9_'])")
+_FIRST_WORD = re.compile(r"\s*(?:\(\)\s*)?([A-Za-z][A-Za-z']*)(?=[^A-Za-z0-9_'])")
 #: Finite verbs that do not end in -s, which may follow the symbol's name.
 _AUXILIARIES = frozenset({"can", "may", "will", "must", "should", "could", "would", "might"})
 #: Words a sentence cannot end on: it would stop mid-phrase ("... is used to.").
@@ -228,10 +228,18 @@ class Vetter:
         third-person -s form ("returns", "is", "checks") or a modal ("can")."""
         if _FIRST_WORD.match(said):
             return True  # judged when it was completed
+        text = (said + piece).lstrip()
+        if text[:1] == "(" and not "()".startswith(text[:2]):
+            return False  # arguments, not a verb ("WriteTo(b) WriteTo(c.EINVAL)."); a bare call "()" may go before it
         word = _FIRST_WORD.match(said + piece)
         if word is None:
             return True
-        w = word.group(1).lower()
+        w = word.group(1)
+        if not w[0].islower():
+            return False  # a name or a sentence's start, not its verb ("New Values returns ...")
+        w = w.lower()
+        if "'" in w:
+            return w.endswith("n't")  # "doesn't", not a possessive ("New NewValue's value.")
         return (w.endswith("s") and not w.endswith("ss") and w not in ("this", "its", "as", "thus")) or w in _AUXILIARIES
 
     @staticmethod

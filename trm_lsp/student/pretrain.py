@@ -33,6 +33,7 @@ from trm_lsp.student import checkpoint
 from trm_lsp.student.lexicon import Lexicon
 from trm_lsp.student.data import CodeIndex, Lengths, Record, load_samples, swap_name
 from trm_lsp.student.model import TRM, TRMConfig
+from trm_lsp.student.openings import name_first_languages
 from trm_lsp.student.tokenizer import Tokenizer
 from trm_lsp.student.train import Arrays, Progress, Trainer, TrainConfig, param_count
 
@@ -130,6 +131,7 @@ def pretrain(pairs_path: Path, out: Path, cfg: PretrainConfig, resume: bool = Fa
     ranks = trainer.ranks  # under `mlx.launch`: rank 0's clock decides and rank 0 writes (distributed.py)
     hints = _cached_hints(out, records, cfg, write=ranks.leader)
     lexicon = base_lexicon(records)
+    name_first = name_first_languages(records)
     data = Arrays.build(tok, records, hints, cfg.lengths)
     if state.steps:
         trainer.ema = tree_unflatten(list(mx.load(str(state_dir / "ema.safetensors")).items()))
@@ -157,7 +159,8 @@ def pretrain(pairs_path: Path, out: Path, cfg: PretrainConfig, resume: bool = Fa
         _save_state(state_dir, trainer, tok, state)
         meta = {"pretrained": True, "lengths": asdict(cfg.lengths), "sup_steps": cfg.sup_steps, "infer_sup_steps": 1,
                 "train_samples": len(records), "train_seconds": round(state.seconds, 1), "steps": state.steps,
-                "version_tag": "base-" + time.strftime("%Y%m%d-%H%M%S"), "epochs_done": state.epoch}
+                "version_tag": "base-" + time.strftime("%Y%m%d-%H%M%S"), "epochs_done": state.epoch,
+                "beams": tcfg.beams, "name_first": name_first}
         checkpoint.save(base_dir, trainer.ema_model(), tok, meta, {"lexicon.txt": lexicon.text()}, half=True)
         manifest = {"pairs": str(pairs_path), "pairs_sha256": _sha256(pairs_path), "pair_count": len(records),
                     "pairs_per_language": _per_language(records), "config": asdict(cfg), "steps": state.steps,
