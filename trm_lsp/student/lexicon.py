@@ -231,7 +231,7 @@ class Vetter:
         text = (said + piece).lstrip()
         if text[:1] == "(" and not "()".startswith(text[:2]):
             return False  # arguments, not a verb ("WriteTo(b) WriteTo(c.EINVAL)."); a bare call "()" may go before it
-        word = _FIRST_WORD.match(said + piece)
+        word = _FIRST_WORD.match(text)
         if word is None:
             return True
         w = word.group(1)

@@ -71,8 +71,9 @@ def name_opening(meta: dict, symbol: str, language: str) -> str:
     """The opening of a student that learnt none from a teacher (the base alone): the symbol's
     own name where the language's doc comments open with it, else "" (it writes as the docs do).
     Left to find the name itself, the base wrote Go's names piece by piece through its copy
-    pointer and often went wrong ("NewArgs returns a new Value." for `Value.New`), which the
-    vocabulary check then refused: "New …"."""
+    pointer and often went wrong ("IsDSTST", "NewArgs" for `Value.New`), which the vocabulary
+    check then refused, leaving "IsDST …"; with the name given it writes "IsDST reports whether
+    ...". (`Value.New` still ends at "New …": the pointer wants more name after it.)"""
     return symbol.rsplit(".", 1)[-1] if language in meta.get("name_first", ()) else ""
 
 
