@@ -1,15 +1,19 @@
-"""Where the judge's surprise at a fine-tuned student's answer comes from, and what the gate
-would gain by scoring it there too (tried at stop 35, not kept: see the README).
+"""What the readability judge's verdicts on a fine-tuned student's answers are about: mostly the
+code names they quote, not their English (stop 35; README, "Tried at stop 35").
 
-The gate's score (`gate.Readability`) is the base's mean log-probability of what follows the
-answer's forced opening ("This Python method `Aifc_write._lin2sowt`"); the judge reads the whole
-answer, name included. For each answers file of `trm-lsp eval --answers` this prints how well
-each of these separates the answers the judge found unreadable (ROC AUC): the gate's score, the
-judge's own log-probability of the opening alone, and the gate's score plus `WEIGHT` times the
-base's log-probability of the opening. The first file also calibrates both gates
-(`gate.calibrate`, as bench/calibrate_gate.py does), applied to every file.
+For each answers file of `trm-lsp eval --answers`:
+- `unreadable`: the judge's share as defined (DESIGN.md), and again with every code span, in the
+  teacher's answers and the system's alike, read as `f` ("This Python method `f` is used to ...").
+  Only for systems that write in the teacher's frame: an answer without it (the base alone) is
+  then held to openings the judge finds near-certain, and looks worse, not better;
+- `auc`: how well each of these separates the answers the judge found unreadable: the gate's
+  score (`gate.Readability`: the base's mean log-probability of what follows the answer's forced
+  opening, "This Python method `Aifc_write._lin2sowt`"), the judge's own log-probability of that
+  opening alone, and the gate's score plus `WEIGHT` times the base's log-probability of the opening;
+- `gate`: both scores' thresholds calibrated on the first file (`gate.calibrate`, as
+  bench/calibrate_gate.py does) and applied to every file, with the shares shown and unreadable.
 
-    python bench/gate_opening.py CALIBRATION.answers.jsonl:DATA[:holdout] [OTHER.answers.jsonl:DATA[:holdout] ...]
+    python bench/judge_names.py CALIBRATION.answers.jsonl:DATA[:holdout] [OTHER.answers.jsonl:DATA[:holdout] ...]
         [--judge_cache FILE]
 
 DATA is the JSONL the answers were written for (`--data_path`, or `--test_path` when given);
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -47,6 +52,26 @@ def auc(unreadable: list[bool], score: list[float]) -> float:
     return float(((low < high).sum() + 0.5 * (low == high).sum()) / max(1, low.size * high.size))
 
 
+def spans_as_f(text: str) -> str:
+    """The text with each code span read as `f`: what the judge says of the rest."""
+    return re.sub(r"`[^`\n]*`", "`f`", text)
+
+
+def unreadable_shares(rows: list[dict], judge: Judge) -> tuple[dict, list[bool]]:
+    """Per system, the judge's unreadable share as defined and with code spans read as `f`; and
+    the latter's verdict on each of the student's answers."""
+    out, student = {}, []
+    for name, read in (("as defined", lambda t: t), ("code spans as `f`", spans_as_f)):
+        reference = Reference.of([judge.token_logprobs(read(row["teacher"])) for row in rows])
+        out[name] = {}
+        for system in ("teacher", "student", "nearest_neighbour"):
+            verdicts = [judge_answer(judge.token_logprobs(read(row[system])), reference).unreadable for row in rows]
+            out[name][system] = round(sum(verdicts) / len(rows), 3)
+            if system == "student":
+                student = verdicts
+    return out, student
+
+
 def opening_of(answer: str) -> str:
     """Up to the closing backtick of the answer's first code span (the forced opening and name)."""
     first = answer.find("`")
@@ -54,12 +79,11 @@ def opening_of(answer: str) -> str:
     return answer[: close + 1] if close > 0 and first <= 40 else ""
 
 
-def features(answers_path: Path, data: Path, holdout: bool, judge: Judge, base: Readability) -> list[dict]:
+def features(rows: list[dict], data: Path, holdout: bool, judge: Judge, base: Readability) -> list[dict]:
     records = load_samples(data).records
     if holdout:
         records = split_holdout(records)[1]
     by_id = {r.id or f"{r.path}::{r.symbol}": r for r in records}
-    rows = [json.loads(line) for line in answers_path.read_text(encoding="utf-8").splitlines()]
     reference = Reference.of([judge.token_logprobs(row["teacher"]) for row in rows])
     tok, out = base.tok, []
     for row in rows:
@@ -88,24 +112,30 @@ def main() -> int:
               f"gate score + {WEIGHT} x opening (base)": lambda f: f["readability"] + WEIGHT * f["opening_base"],
               "opening alone (the judge's own)": lambda f: f["opening_judge"]}
     gates = list(scores)[:2]
-    thresholds: dict[str, float | None] = {}
+    # Calibrated on the first file; the gate score's shipped threshold too (a fine-tuned student's, unshifted).
+    thresholds: dict[str, float | None] = {"gate score, shipped threshold": base.meta.get("gate_finetuned")}
+    scores_of_gates = {name: scores[name] for name in gates} | {"gate score, shipped threshold": scores["gate score"]}
     report = []
     for i, spec in enumerate(args.sets):
         path, data, *flag = spec.split(":")
-        rows = features(Path(path), Path(data), flag == ["holdout"], judge, base)
+        answers = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
+        rows = features(answers, Path(data), flag == ["holdout"], judge, base)
         bad = [f["unreadable"] for f in rows]
-        entry = {"answers": path, "n": len(rows), "unreadable": sum(bad),
+        shares, as_f = unreadable_shares(answers, judge)
+        entry = {"answers": path, "n": len(rows), "unreadable": shares,
                  "auc": {name: round(auc(bad, [f(r) for r in rows]), 3) for name, f in scores.items()}}
-        for name in gates:
-            values = [scores[name](r) for r in rows]
-            if i == 0:
+        for name, score in scores_of_gates.items():
+            values = [score(r) for r in rows]
+            if i == 0 and name in gates:
                 thresholds[name] = calibrate(values, bad, z=CONFIDENCE_Z).threshold
-            shown = [b for v, b in zip(values, bad) if thresholds[name] is None or v >= thresholds[name]]
-            entry.setdefault("gate", {})[name] = {"threshold": thresholds[name], "shown": round(len(shown) / len(rows), 3),
-                                                  "unreadable_shown": round(sum(shown) / max(1, len(shown)), 3)}
+            kept = [k for k, v in enumerate(values) if thresholds[name] is None or v >= thresholds[name]]
+            entry.setdefault("gate", {})[name] = {
+                "threshold": thresholds[name], "shown": round(len(kept) / len(rows), 3),
+                "unreadable_shown": round(sum(bad[k] for k in kept) / max(1, len(kept)), 3),
+                "unreadable_shown_code_spans_as_f": round(sum(as_f[k] for k in kept) / max(1, len(kept)), 3)}
         report.append(entry)
         print(json.dumps(entry, indent=1))
-    (RESULTS / "gate_opening.json").write_text(json.dumps(report, indent=1))
+    (RESULTS / "judge_names.json").write_text(json.dumps(report, indent=1))
     return 0
 
 
