@@ -34,9 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, RESULTS  # noqa: E402
 
 sys.path.insert(0, str(REPO))
-from trm_lsp.student.data import header, load_samples, prefix_ids  # noqa: E402
+from trm_lsp.student.data import header, load_samples  # noqa: E402
 from trm_lsp.student.evaluate import split_holdout  # noqa: E402
-from trm_lsp.student.gate import Readability, calibrate  # noqa: E402
+from trm_lsp.student.gate import Readability, calibrate, opening_of  # noqa: E402
 from trm_lsp.student.judge import Judge, Reference, judge_answer  # noqa: E402
 
 #: The opening's log-probability enters as if spread over 50 tokens (chosen on the train split's
@@ -57,48 +57,40 @@ def spans_as_f(text: str) -> str:
     return re.sub(r"`[^`\n]*`", "`f`", text)
 
 
-def unreadable_shares(rows: list[dict], judge: Judge) -> tuple[dict, list[bool]]:
-    """Per system, the judge's unreadable share as defined and with code spans read as `f`; and
-    the latter's verdict on each of the student's answers."""
-    out, student = {}, []
-    for name, read in (("as defined", lambda t: t), ("code spans as `f`", spans_as_f)):
+READINGS = {"as defined": lambda text: text, "code spans as `f`": spans_as_f}
+
+
+def unreadable_shares(rows: list[dict], judge: Judge) -> tuple[dict, dict[str, list[bool]]]:
+    """Per reading (`READINGS`) and system, the judge's unreadable share; and per reading its
+    verdict on each of the student's answers."""
+    out, student = {}, {}
+    for name, read in READINGS.items():
         reference = Reference.of([judge.token_logprobs(read(row["teacher"])) for row in rows])
         out[name] = {}
         for system in ("teacher", "student", "nearest_neighbour"):
             verdicts = [judge_answer(judge.token_logprobs(read(row[system])), reference).unreadable for row in rows]
             out[name][system] = round(sum(verdicts) / len(rows), 3)
             if system == "student":
-                student = verdicts
+                student[name] = verdicts
     return out, student
 
 
-def opening_of(answer: str) -> str:
-    """Up to the closing backtick of the answer's first code span (the forced opening and name)."""
-    first = answer.find("`")
-    close = answer.find("`", first + 1) if first >= 0 else -1
-    return answer[: close + 1] if close > 0 and first <= 40 else ""
-
-
 def features(rows: list[dict], data: Path, holdout: bool, judge: Judge, base: Readability) -> list[dict]:
+    """Per student answer: the gate's score, and the log-probability of its opening under the
+    base (as the gate reads, `Readability.token_logprobs`) and under the judge."""
     records = load_samples(data).records
     if holdout:
         records = split_holdout(records)[1]
     by_id = {r.id or f"{r.path}::{r.symbol}": r for r in records}
-    reference = Reference.of([judge.token_logprobs(row["teacher"]) for row in rows])
-    tok, out = base.tok, []
+    out = []
     for row in rows:
         record, text = by_id[row["id"]], row["student"]
         opening = opening_of(text)
-        judged = judge.token_logprobs(text)
         in_judge = len(judge.llm.tokenize(opening.encode("utf-8"), add_bos=False)) if opening else 0
-        prefix = prefix_ids(tok, record.input, "", base.lengths, header(record.language, record.kind, record.symbol))
-        ids = tok.encode(text)[: base.lengths.answer] + [tok.eos]
-        forced = tok.encode(opening) if opening else []
-        logps = base.engine.vocab_logprobs(prefix, [ids], base.steps)[0]
-        k = len(forced) if forced and ids[: len(forced)] == forced else 0
-        out.append({"symbol": row["symbol"], "unreadable": judge_answer(judged, reference).unreadable,
-                    "readability": row["readability"], "opening_base": float(np.sum(logps[:k])),
-                    "opening_judge": float(np.sum(judged[:in_judge]))})
+        [(logps, forced)] = base.token_logprobs(record.input, header(record.language, record.kind, record.symbol),
+                                                [text], opening)
+        out.append({"readability": row["readability"], "opening_base": float(np.sum(logps[:forced])),
+                    "opening_judge": float(np.sum(judge.token_logprobs(text)[:in_judge]))})
     return out
 
 
@@ -120,8 +112,8 @@ def main() -> int:
         path, data, *flag = spec.split(":")
         answers = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
         rows = features(answers, Path(data), flag == ["holdout"], judge, base)
-        bad = [f["unreadable"] for f in rows]
-        shares, as_f = unreadable_shares(answers, judge)
+        shares, verdicts = unreadable_shares(answers, judge)
+        bad, as_f = verdicts["as defined"], verdicts["code spans as `f`"]
         entry = {"answers": path, "n": len(rows), "unreadable": shares,
                  "auc": {name: round(auc(bad, [f(r) for r in rows]), 3) for name, f in scores.items()}}
         for name, score in scores_of_gates.items():

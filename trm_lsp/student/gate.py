@@ -131,15 +131,26 @@ class Readability:
     def __call__(self, code: str, head: str, answers: list[str], opening: str = "") -> list[float]:
         """For each answer, its mean log-probability per token after the student's prompt for
         `code` (no hint), over what follows the forced `opening`, end of text included."""
+        return [float(np.mean(logps[skip:])) if len(logps) > skip else 0.0
+                for logps, skip in self.token_logprobs(code, head, answers, opening)]
+
+    def token_logprobs(self, code: str, head: str, answers: list[str], opening: str = "") -> list[tuple[np.ndarray, int]]:
+        """For each answer, the log-probability of each of its tokens (end of text included) after
+        the student's prompt for `code` (no hint), and how many of them are the forced `opening`
+        (0 when the answer does not start with it)."""
         tok = self.tok
         prefix = prefix_ids(tok, code, "", self.lengths, head)
         forced = tok.encode(opening) if opening else []
         encoded = [tok.encode(a)[: self.lengths.answer] + [tok.eos] for a in answers]
-        scores = []
-        for ids, logps in zip(encoded, self.engine.vocab_logprobs(prefix, encoded, self.steps)):
-            skip = len(forced) if forced and ids[: len(forced)] == forced else 0
-            scores.append(float(np.mean(logps[skip:])) if len(logps) > skip else 0.0)
-        return scores
+        return [(logps, len(forced) if forced and ids[: len(forced)] == forced else 0)
+                for ids, logps in zip(encoded, self.engine.vocab_logprobs(prefix, encoded, self.steps))]
+
+
+def opening_of(answer: str) -> str:
+    """The answer up to the end of its first code span when that starts within 40 characters: the
+    opening and the name ("This Rust function `x`"), which `Readability` leaves out of the score."""
+    head, tick, rest = answer.partition("`")
+    return f"{head}`{rest[: rest.index('`') + 1]}" if tick and len(head) <= 40 and "`" in rest else ""
 
 
 def teacher_median(scorer: Readability, records: list[Record], sample: int = REFERENCE_SAMPLE) -> float | None:
@@ -150,10 +161,8 @@ def teacher_median(scorer: Readability, records: list[Record], sample: int = REF
     scores = []
     for r in picked:
         said = next(iter(sentences(r.output)), "")
-        head, tick, rest = said.partition("`")
-        opening = f"{head}`{rest[: rest.index('`') + 1]}" if tick and len(head) <= 40 and "`" in rest else ""
         if said:
-            scores.extend(scorer(r.input, header(r.language, r.kind, r.symbol), [said], opening))
+            scores.extend(scorer(r.input, header(r.language, r.kind, r.symbol), [said], opening_of(said)))
     return float(np.median(scores)) if scores else None
 
 
