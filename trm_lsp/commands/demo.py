@@ -76,9 +76,8 @@ async def _demo(root: Path, recorded: Path, args) -> int:
         table.add_column("source", max_width=24)
         table.add_column("explanation", min_width=40, ratio=1)
         for answer in await _answers(store, student_dir):
-            # who answered on one line, how long ago on the next: the narrow column would
-            # otherwise break "8 d ago" after its number
-            table.add_row(f"{answer.path}:{answer.line} {answer.symbol}", answer.provenance().replace(", ", "\n", 1),
+            # the age on a line of its own: the narrow column would break "8 d ago" after its number
+            table.add_row(f"{answer.path}:{answer.line} {answer.symbol}", answer.provenance(age_sep="\n"),
                           summary(answer.text, 220))
         console.print(table)
     finally:

@@ -48,10 +48,11 @@ class Answer:
     note: str = ""
     language: str = ""  # of the symbol's file: how a client highlights its code
 
-    def provenance(self) -> str:
-        """One line: who answered, how long ago, or why nobody has yet."""
+    def provenance(self, age_sep: str = ", ") -> str:
+        """One line: who answered, how long ago, or why nobody has yet. `age_sep` goes before a
+        teacher answer's age (the demo's narrow column puts it on a line of its own)."""
         if self.source == "teacher":
-            return f"teacher {self.teacher}, {_age(time.time() - self.created_at)} ago"
+            return f"teacher {self.teacher}{age_sep}{_age(time.time() - self.created_at)} ago"
         if self.source == "student":
             return LABEL + (f" ({self.note})" if self.note else "")
         return f"not yet explained: {self.note}" if self.note else "not yet explained"
