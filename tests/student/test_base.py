@@ -80,6 +80,27 @@ def test_the_gate_scores_what_the_old_student_wrote_below_plain_english(language
     assert good > bad + 0.5, (good, bad)
 
 
+def test_the_score_of_what_follows_the_opening_is_the_same_with_the_opening_run_once():
+    """`Readability` runs an opening all answers share with the prompt, not in every answer's
+    row: each score must be what scoring every whole answer token by token gives."""
+    import numpy as np
+
+    from trm_lsp.student.data import header
+    from trm_lsp.student.gate import Readability
+
+    scorer = Readability.of_base()
+    code, head = CODE["python"][1], header("python", "function", "read_config")
+    opening = "This Python function `read_config`"
+    answers = [f"{opening} reads a JSON configuration file and returns its contents.",
+               f"{opening} is used to read a file.", f"{opening} It takes a entry of the entry of a entry."]
+    whole = [float(np.mean(logps[skip:])) for logps, skip in scorer.token_logprobs(code, head, answers, opening)]
+    assert all(skip for _, skip in scorer.token_logprobs(code, head, answers, opening))  # the shared-opening path
+    assert np.allclose(scorer(code, head, answers, opening), whole, atol=1e-4)
+    other = "read_config reads a file."  # no shared opening: scored whole, as before
+    assert np.allclose(scorer(code, head, [answers[0], other], opening),
+                       [whole[0], float(np.mean(scorer.token_logprobs(code, head, [other], opening)[0][0]))], atol=1e-4)
+
+
 def test_between_near_equal_beams_the_student_says_what_reads_plainly(base):
     from trm_lsp.student.data import header
     from trm_lsp.student.engine import Generation

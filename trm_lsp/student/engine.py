@@ -27,22 +27,30 @@ from trm_lsp.student.model import TRM, TRMConfig
 class _Cache:
     """Keys and values of the positions seen so far, for one (call of f, layer): (B, heads, L, hd)."""
 
-    __slots__ = ("k", "v", "n")
+    __slots__ = ("k", "v", "n", "shared")
 
     def __init__(self, heads: int, length: int, head_dim: int, batch: int = 1) -> None:
         self.k = np.empty((batch, heads, length, head_dim), dtype=np.float32)
         self.v = np.empty((batch, heads, length, head_dim), dtype=np.float32)
         self.n = 0
+        self.shared = 0  # positions every row holds alike (the prompt every beam was grown from)
 
     def select(self, rows: np.ndarray) -> None:
         """Keep the rows (beams) named by `rows`, in that order (a row may be taken twice). With
-        as many rows as before, only the positions written so far are copied, in place."""
+        as many rows as before, only the rows that change are copied, and only past the positions
+        all rows share: the beams of one answer share its prompt, most of the cache, so a
+        step copies a few answer tokens per beam instead of the whole prompt again."""
         if len(rows) != len(self.k):
             self.k = self.k[rows]
             self.v = self.v[rows]
-        elif (rows != np.arange(len(rows))).any():
-            self.k[:, :, : self.n] = self.k[rows, :, : self.n]
-            self.v[:, :, : self.n] = self.v[rows, :, : self.n]
+            if (rows == rows[0]).all():  # grown from one row: all alike so far
+                self.shared = self.n
+            return
+        moved = np.flatnonzero(rows != np.arange(len(rows)))
+        if len(moved):
+            start, end, source = self.shared, self.n, rows[moved]
+            self.k[moved, :, start:end] = self.k[source, :, start:end]
+            self.v[moved, :, start:end] = self.v[source, :, start:end]
 
 
 class _Weights(dict):
@@ -245,20 +253,29 @@ class Engine:
         done: list[_Hypothesis] = []
         while alive and len(alive[0].tokens) < limit:
             logp = self.next_token_logprobs(last, source)  # (B, V)
+            width = 8 * beams + 8  # candidates looked at per beam, best first, until `beams` pass
+            # The best `width` of every row in one call (per row, the same partition `_best` makes):
+            tops = np.argpartition(-logp, width, axis=-1)[:, :width] if width < logp.shape[-1] else None
             candidates = []
             for row, hyp in enumerate(alive):
                 banned = _repeats(hyp.tokens)
                 if len(hyp.tokens) < min_tokens and eos is not None:
                     banned.add(eos)
-                scores = logp[row]
+                scores, lifted = logp[row], False
                 if bias:
-                    scores = scores.copy()
                     floor = scores.max() - BIAS_WINDOW
-                    for token, bonus in bias.items():
-                        if token not in hyp.tokens and scores[token] >= floor:
+                    lift = [(t, b) for t, b in bias.items() if t not in hyp.tokens and scores[t] >= floor]
+                    if lift:
+                        scores, lifted = scores.copy(), True
+                        for token, bonus in lift:
                             scores[token] += bonus
+                if lifted or tops is None:
+                    ranked = _best(scores, width)
+                else:
+                    top = tops[row]
+                    ranked = top[np.argsort(-scores[top], kind="stable")]
                 taken = 0
-                for token in _best(scores, 8 * beams + 8):
+                for token in ranked:
                     token = int(token)
                     if token in banned or (vet is not None and not vet(hyp.tokens, token)):
                         continue

@@ -131,6 +131,16 @@ class Readability:
     def __call__(self, code: str, head: str, answers: list[str], opening: str = "") -> list[float]:
         """For each answer, its mean log-probability per token after the student's prompt for
         `code` (no hint), over what follows the forced `opening`, end of text included."""
+        tok = self.tok
+        forced = tok.encode(opening) if opening else []
+        encoded = [tok.encode(a)[: self.lengths.answer] + [tok.eos] for a in answers]
+        if forced and all(ids[: len(forced)] == forced for ids in encoded):
+            # The opening all of them share goes into the prompt, run once, instead of into
+            # every answer's row: it is half an answer's tokens, and none of them is scored.
+            prefix = prefix_ids(tok, code, "", self.lengths, head) + forced
+            rests = [ids[len(forced):] for ids in encoded]
+            return [float(np.mean(logps)) if len(logps) else 0.0
+                    for logps in self.engine.vocab_logprobs(prefix, rests, self.steps)]
         return [float(np.mean(logps[skip:])) if len(logps) > skip else 0.0
                 for logps, skip in self.token_logprobs(code, head, answers, opening)]
 

@@ -28,6 +28,9 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TAIL_LETTERS = re.compile(r"[A-Za-z0-9_]+$")
 _HEAD_LETTERS = re.compile(r"^[A-Za-z0-9_]+")
 _PIECE_WORD = re.compile(r"[A-Za-z0-9_]+")
+_CALL_OR_INDEX = re.compile(r"\(\)$|\[[^\]]*\]$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NOT_A_NAME = re.compile(r"[^A-Za-z_]+")
 
 
 class Lexicon:
@@ -154,15 +157,25 @@ class Vetter:
         self.idents = _Sorted(idents | parts)
         self.words = _Union(lexicon.sorted, _Sorted([*parts, *subwords, *idents]))
         self._written: dict[tuple[int, ...], _Written] = {}
+        # The same words and spans are asked about by every beam and candidate of an answer
+        # (~900 calls an explanation, most of them repeats): each is judged once.
+        self._word_memo: dict[tuple[str, bool], bool] = {}
+        self._span_memo: dict[tuple[str, bool], bool] = {}
+        self._last: tuple[list[int], _Written] | None = None
 
     def written(self, tokens: list[int]) -> "_Written":
         """The text of `tokens` and what the checks ask of it, worked out once per hypothesis:
-        each of a beam's candidates (up to 8 x beams + 8) asks the same of it."""
+        each of a beam's candidates (up to 8 x beams + 8) asks the same of it, with the same list
+        (`Engine.generate` never changes a hypothesis's list, it makes a new one)."""
+        last = self._last
+        if last is not None and last[0] is tokens:
+            return last[1]
         key = tuple(tokens)
         state = self._written.get(key)
         if state is None:
             state = _Written(self.written(tokens[:-1]).text + self.pieces[tokens[-1]] if tokens else "")
             self._written[key] = state
+        self._last = (tokens, state)
         return state
 
     def __call__(self, tokens: list[int], candidate: int) -> bool:
@@ -249,12 +262,17 @@ class Vetter:
         return bool(mark) and tail.lower() in _CLITICS and head[-1:].isalpha()
 
     def _word_ok(self, word: str, complete: bool) -> bool:
-        low = word.lower()
-        if low.isdigit():
-            return True
-        if complete:
-            return self.words.has(low) or low in ("a", "i")
-        return self.words.has_prefix(low)
+        known = self._word_memo.get((word, complete))
+        if known is None:
+            low = word.lower()
+            if low.isdigit():
+                known = True
+            elif complete:
+                known = self.words.has(low) or low in ("a", "i")
+            else:
+                known = self.words.has_prefix(low)
+            self._word_memo[word, complete] = known
+        return known
 
     def _code_span_ok(self, before: str, piece: str) -> bool:
         span = before[before.rindex("`") + 1 :]
@@ -265,7 +283,13 @@ class Vetter:
 
     def _span_ok(self, span: str, complete: bool) -> bool:
         """A span is a dotted path of identifiers, possibly called: `a.b`, `f()`, `x[0]`."""
-        core = re.sub(r"\(\)$|\[[^\]]*\]$", "", span.strip())
+        known = self._span_memo.get((span, complete))
+        if known is None:
+            known = self._span_memo[span, complete] = self._judge_span(span, complete)
+        return known
+
+    def _judge_span(self, span: str, complete: bool) -> bool:
+        core = _CALL_OR_INDEX.sub("", span.strip())
         if not core:
             return not complete or bool(span.strip())
         names = core.split(".")
@@ -275,8 +299,8 @@ class Vetter:
                 if last and not complete:
                     continue
                 return False
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                return bool(re.fullmatch(r"[^A-Za-z_]+", core))  # an operator or a literal: `%`, `0`, `{}`
+            if not _NAME.fullmatch(name):
+                return bool(_NOT_A_NAME.fullmatch(core))  # an operator or a literal: `%`, `0`, `{}`
             if last and not complete:
                 if not self.idents.has_prefix(name):
                     return False
