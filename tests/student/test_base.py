@@ -93,8 +93,9 @@ def test_the_score_of_what_follows_the_opening_is_the_same_with_the_opening_run_
     opening = "This Python function `read_config`"
     answers = [f"{opening} reads a JSON configuration file and returns its contents.",
                f"{opening} is used to read a file.", f"{opening} It takes a entry of the entry of a entry."]
-    whole = [float(np.mean(logps[skip:])) for logps, skip in scorer.token_logprobs(code, head, answers, opening)]
-    assert all(skip for _, skip in scorer.token_logprobs(code, head, answers, opening))  # the shared-opening path
+    scored = scorer.token_logprobs(code, head, answers, opening)
+    whole = [float(np.mean(logps[skip:])) for logps, skip in scored]
+    assert all(skip for _, skip in scored)  # all start with the opening: the shared-opening path
     assert np.allclose(scorer(code, head, answers, opening), whole, atol=1e-4)
     other = "read_config reads a file."  # no shared opening: scored whole, as before
     assert np.allclose(scorer(code, head, [answers[0], other], opening),

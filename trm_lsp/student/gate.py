@@ -131,27 +131,32 @@ class Readability:
     def __call__(self, code: str, head: str, answers: list[str], opening: str = "") -> list[float]:
         """For each answer, its mean log-probability per token after the student's prompt for
         `code` (no hint), over what follows the forced `opening`, end of text included."""
-        tok = self.tok
-        forced = tok.encode(opening) if opening else []
-        encoded = [tok.encode(a)[: self.lengths.answer] + [tok.eos] for a in answers]
+        forced, encoded = self._encode(answers, opening)
         if forced and all(ids[: len(forced)] == forced for ids in encoded):
             # The opening all of them share goes into the prompt, run once, instead of into
             # every answer's row: it is half an answer's tokens, and none of them is scored.
-            prefix = prefix_ids(tok, code, "", self.lengths, head) + forced
+            prefix = prefix_ids(self.tok, code, "", self.lengths, head) + forced
             rests = [ids[len(forced):] for ids in encoded]
             return [float(np.mean(logps)) if len(logps) else 0.0
                     for logps in self.engine.vocab_logprobs(prefix, rests, self.steps)]
         return [float(np.mean(logps[skip:])) if len(logps) > skip else 0.0
-                for logps, skip in self.token_logprobs(code, head, answers, opening)]
+                for logps, skip in self._scored(code, head, forced, encoded)]
 
     def token_logprobs(self, code: str, head: str, answers: list[str], opening: str = "") -> list[tuple[np.ndarray, int]]:
         """For each answer, the log-probability of each of its tokens (end of text included) after
         the student's prompt for `code` (no hint), and how many of them are the forced `opening`
         (0 when the answer does not start with it)."""
+        return self._scored(code, head, *self._encode(answers, opening))
+
+    def _encode(self, answers: list[str], opening: str) -> tuple[list[int], list[list[int]]]:
+        """The opening's ids, and each answer's as scored: cut to the answer length, end of text after."""
         tok = self.tok
-        prefix = prefix_ids(tok, code, "", self.lengths, head)
-        forced = tok.encode(opening) if opening else []
-        encoded = [tok.encode(a)[: self.lengths.answer] + [tok.eos] for a in answers]
+        return (tok.encode(opening) if opening else [],
+                [tok.encode(a)[: self.lengths.answer] + [tok.eos] for a in answers])
+
+    def _scored(self, code: str, head: str, forced: list[int], encoded: list[list[int]]) -> list[tuple[np.ndarray, int]]:
+        """`token_logprobs` of answers already encoded: every token of each, opening included."""
+        prefix = prefix_ids(self.tok, code, "", self.lengths, head)
         return [(logps, len(forced) if forced and ids[: len(forced)] == forced else 0)
                 for ids, logps in zip(encoded, self.engine.vocab_logprobs(prefix, encoded, self.steps))]
 

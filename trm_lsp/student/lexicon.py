@@ -29,7 +29,6 @@ _TAIL_LETTERS = re.compile(r"[A-Za-z0-9_]+$")
 _HEAD_LETTERS = re.compile(r"^[A-Za-z0-9_]+")
 _PIECE_WORD = re.compile(r"[A-Za-z0-9_]+")
 _CALL_OR_INDEX = re.compile(r"\(\)$|\[[^\]]*\]$")
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NOT_A_NAME = re.compile(r"[^A-Za-z_]+")
 
 
@@ -299,7 +298,7 @@ class Vetter:
                 if last and not complete:
                     continue
                 return False
-            if not _NAME.fullmatch(name):
+            if not _IDENT.fullmatch(name):
                 return bool(_NOT_A_NAME.fullmatch(core))  # an operator or a literal: `%`, `0`, `{}`
             if last and not complete:
                 if not self.idents.has_prefix(name):
