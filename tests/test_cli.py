@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import run_cli, write
 
@@ -45,12 +51,54 @@ def test_bad_usage_exits_2(workspace: Path, tmp_path: Path):
     assert run_cli(check=False).returncode == 2
 
 
-def test_a_workspace_where_the_index_cannot_be_written_gets_one_clear_line(workspace: Path):
+def test_a_workspace_where_the_index_cannot_be_written_is_indexed_in_the_users_state_directory(
+        workspace: Path, tmp_path: Path):
+    """A read-only checkout (here: a file where `.trm-lsp/` would go, which refuses it for root
+    too) is still indexed and explained; its index goes to the user's state directory, and the
+    commands say where, once."""
     write(workspace, ".trm-lsp", "a file where the index folder would go\n")
-    result = run_cli("index", str(workspace), check=False)
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith(f"trm-lsp: error: cannot write {workspace / '.trm-lsp'}: ")
-    assert "must be writable" in result.stderr and "Traceback" not in result.stderr
+    write(workspace, "a.py", "def a(): pass\n")
+    write(workspace, "b.py", "def b():\n    return 1\n")
+    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    result = run_cli("index", str(workspace), env=env)
+    outside = list((tmp_path / "state" / "trm-lsp" / "workspaces").iterdir())
+    assert len(outside) == 1 and outside[0].name.startswith(f"{workspace.name}-")
+    assert (outside[0] / "index.sqlite3").is_file() and (workspace / ".trm-lsp").read_text().startswith("a file")
+    notes = [line for line in result.stderr.splitlines() if "are kept in" in line]
+    assert len(notes) == 1 and f"cannot write {workspace / '.trm-lsp'}: " in notes[0] and str(outside[0]) in notes[0]
+    assert "symbols 2: function 2" in result.stderr
+    explained = run_cli("explain", str(workspace), "b.py:1", env=env)  # the same index, found again
+    assert explained.stdout.strip() and "Traceback" not in explained.stderr
+    assert list((tmp_path / "state" / "trm-lsp" / "workspaces").iterdir()) == outside
+
+
+def test_an_index_made_before_the_workspace_became_read_only_keeps_its_teacher_answers(workspace: Path, tmp_path: Path):
+    from trm_lsp.store import Store
+
+    write(workspace, "a.py", "def a(): pass\n")
+    run_cli("index", str(workspace))
+    store = Store.for_workspace(workspace)
+    store.db.execute("CREATE TABLE kept_marker (x)")  # stands for the teacher answers it holds
+    store.close()
+    for path in [workspace, *workspace.rglob("*")]:
+        path.chmod(path.stat().st_mode & ~0o222)
+    # root writes read-only files anyway: run as root without that power, as the user would be
+    drop = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner", "--"] if os.geteuid() == 0 else []
+    if drop and shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv (util-linux)")
+    try:
+        env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+        result = subprocess.run([*drop, sys.executable, "-m", "trm_lsp", "index", str(workspace)], env=env,
+                                capture_output=True, text=True, timeout=120)
+    finally:
+        for path in [workspace, *workspace.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o200)
+    assert result.returncode == 0, result.stderr
+    assert "are kept in" in result.stderr
+    [outside] = (tmp_path / "state" / "trm-lsp" / "workspaces").iterdir()
+    copied = Store(outside / "index.sqlite3")
+    assert copied.db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'kept_marker'").fetchone()[0] == 1
+    copied.close()
 
 
 def test_bad_setting_names_the_key(workspace: Path):

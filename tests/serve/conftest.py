@@ -66,10 +66,11 @@ def teacher():
 @asynccontextmanager
 async def lsp(root: Path | None, *, capabilities: types.ClientCapabilities | None = None, options: dict | None = None,
               args: tuple[str, ...] = (), command: list[str] | None = None, cwd: Path | None = None,
-              env: dict[str, str] | None = None, handlers: dict | None = None):
+              env: dict[str, str] | None = None, handlers: dict | None = None, folders: list[Path] | None = None):
     """A started, initialized client; shut down cleanly on exit. `command`, `cwd` and `env`
     start the server as an editor does (the `trm-lsp` script, in the workspace folder); `root`
-    None opens no folder; `handlers` answer the server's requests (method -> function)."""
+    None opens no folder; `folders` opens these instead of `root` alone; `handlers` answer the
+    server's requests (method -> function)."""
     config = ClientServerConfig(server_command=command or [sys.executable, "-m", "trm_lsp", "serve", *args])
     client = config.client_factory()
     for method, handler in (handlers or {}).items():
@@ -82,7 +83,7 @@ async def lsp(root: Path | None, *, capabilities: types.ClientCapabilities | Non
             refresh_support=True), configuration=False))
     await client.initialize_session(types.InitializeParams(
         capabilities=caps, root_uri=root.as_uri() if root else None, initialization_options=options,
-        workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)] if root else None))
+        workspace_folders=[types.WorkspaceFolder(uri=f.as_uri(), name=f.name) for f in folders or [root]] if root else None))
     try:
         yield client
     finally:

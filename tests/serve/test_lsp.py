@@ -158,9 +158,36 @@ async def test_teacher_down_hover_still_answers_with_one_message(tmp_path):
         value = result.contents.value
         assert "TRM student (teacher queue position" in value or (
             "queued, position" in value and "the student declined" in value), value
+        assert ", the teacher is not answering" in value  # a queue position alone promises an answer
         await asyncio.sleep(1.5)  # several probes fail meanwhile: still one message
         down = [m for m in client.messages if "teacher is not answering" in m.message]
         assert len(down) == 1 and down[0].type == types.MessageType.Warning
+        assert "start it with `ollama serve`" in down[0].message and "tried again every 0.5 s" in down[0].message
+        assert "Please check that Ollama" not in down[0].message  # the client library's advice is not said twice
+        assert not [m for m in client.log_messages if "teacher is not answering" in m.message]  # shown, not also logged
+
+
+async def test_a_folder_that_cannot_be_indexed_is_said_and_the_other_folders_are_served(tmp_path, teacher):
+    import os
+
+    good = lab_copy(tmp_path, teacher.url)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "m.py").write_text("def m():\n    return 1\n", encoding="utf-8")
+    (bad / ".trm-lsp").write_text("a file where the index folder would go\n", encoding="utf-8")
+    blocked = tmp_path / "state"
+    blocked.write_text("a file where the user's state directory would go\n", encoding="utf-8")
+    async with lsp(good, folders=[bad, good], env={**os.environ, "XDG_STATE_HOME": str(blocked)}) as client:
+        state = await wait_for(client, lambda s: s["indexed"])
+        assert [f["workspace"] for f in state["folders"]] == [str(good)]
+        assert len(state["unserved"]) == 1 and state["unserved"][0]["root"] == str(bad)
+        errors = [m for m in client.messages if m.type == types.MessageType.Error]
+        assert len(errors) == 1 and errors[0].message.startswith("trm-lsp: bad is not indexed"), errors
+        assert f"cannot write {bad / '.trm-lsp'}" in errors[0].message and "Error in server" not in errors[0].message
+        factorial = good / "factorial.py"
+        line, col = position_of(factorial, "def factorial_recursive")
+        result = await hover(client, factorial, line, col + 6)
+        assert result is not None and "factorial_recursive" in result.contents.value
 
 
 def lsp_frames(data: bytes) -> list[dict]:

@@ -167,3 +167,34 @@ def test_a_sentence_does_not_stop_mid_phrase():
     assert vetter([is_, used, to, close], dot) and vetter.ends_well([is_, used, to, close])
     assert vetter([is_, used, to], close)           # the phrase goes on
     assert vetter([is_, the, to, tal], dot)         # " to" + "tal": "total" is not "to"
+
+
+def test_a_capitalised_piece_of_a_name_is_not_written_as_a_verb():
+    """A Go student wrote "`pipe.SetWriteDeadline` is used to Set a pipe.": "set" is a word, but
+    "Set" there is a piece of the name copied as it was written."""
+    pieces = [" is", " used", " to", " Set", " set", " a", " pipe", ".", " Pipe"]
+    lexicon = Lexicon(["is", "used", "to", "set", "a", "pipe", "write"])
+    vetter = Vetter(pieces, lexicon, "func (p *pipe) SetWriteDeadline(t time.Time) error { return nil }\n"
+                    "pipe.SetWriteDeadline\nThe Pipe type.", set(), end=99)
+    is_, used, to, Set, set_, a, pipe, dot, Pipe = range(len(pieces))
+    assert not vetter([is_, used, to, Set], a)        # "is used to Set a"
+    assert not vetter.ends_well([is_, used, to, Set])
+    assert vetter([is_, used, to, set_], a) and vetter([is_, used, to, set_, a], pipe)
+    assert vetter([Set], a)                           # a sentence may start with it
+    assert vetter([is_, used, to, set_, a, Pipe], dot)  # "Pipe" is written as a word in the context
+    assert vetter([is_, a, Set], dot)                 # elsewhere capitals are left to the model
+
+
+def test_after_used_to_comes_a_verb_not_its_s_form():
+    """Students wrote "is used to initializes a Kerberos input stream" and "is used to needs to be
+    quoted"; the judge passed most of them. "process" and "focus" end in s and are verbs as they are."""
+    pieces = [" is", " used", " to", " initializes", " initialize", " process", " focus", " a", " stream", ".",
+              " returns", " converts", " bytes"]
+    lexicon = Lexicon(["is", "used", "to", "initialize", "initializes", "process", "focus", "a", "stream", "returns",
+                       "converts", "bytes", "byte"])
+    vetter = Vetter(pieces, lexicon, "def init(stream): pass", set(), end=99)
+    is_, used, to, initializes, initialize, process, focus, a, stream, dot, returns, converts, bytes_ = range(len(pieces))
+    assert not vetter([is_, used, to, initializes], a) and not vetter.ends_well([is_, used, to, initializes])
+    assert vetter([is_, used, to, initialize], a)
+    assert vetter([is_, used, to, process], a) and vetter([is_, used, to, focus], a)
+    assert vetter([returns, a, stream, converts, to, bytes_], dot)  # "to" as a preposition: "converts ... to bytes"

@@ -36,10 +36,12 @@ def run(args: argparse.Namespace) -> int:
 
 def running_daemon(root: Path) -> str | None:
     """The MCP URL of a live daemon serving `root`, or None."""
+    from trm_lsp.store import StoreError, state_dir
+
     try:
-        record = json.loads((root / ".trm-lsp" / "daemon.json").read_text(encoding="utf-8"))
+        record = json.loads((state_dir(root) / "daemon.json").read_text(encoding="utf-8"))
         os.kill(int(record["pid"]), 0)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, StoreError):
         return None
     return record.get("mcp_url") or None
 

@@ -29,9 +29,7 @@ class OllamaTeacher:
         try:
             listed = await self._client.list()
         except (httpx.ConnectError, httpx.ConnectTimeout, OSError) as exc:
-            raise TeacherUnavailable(
-                f"Ollama is not running at {self.host} ({_reason(exc)}): start it with `ollama serve`"
-            ) from None
+            raise _not_running(self.host, exc) from None
         except (ollama.ResponseError, httpx.HTTPError, ValueError) as exc:
             raise TeacherUnavailable(f"Ollama at {self.host} answered /api/tags with an error: {_reason(exc)}") from None
         names = {m.model for m in listed.models if m.model}
@@ -64,7 +62,7 @@ class OllamaTeacher:
                     break
             await stream.aclose()  # a stream left unread is closed now, not by the garbage collector
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise TeacherUnavailable(f"Ollama is not reachable at {self.host} ({_reason(exc)})") from None
+            raise _not_running(self.host, exc) from None
         except ollama.ResponseError as exc:
             if exc.status_code == 404:
                 raise TeacherUnavailable(f"model {self.name} not found: run `ollama pull {self.name}`") from None
@@ -81,6 +79,15 @@ class OllamaTeacher:
 
     async def close(self) -> None:
         await self._client._client.aclose()
+
+
+def _not_running(host: str, exc: BaseException) -> TeacherUnavailable:
+    """One wording for a teacher nobody answers at, whichever call found out. The ollama client's
+    own advice ("Failed to connect to Ollama. Please check that Ollama is downloaded, running and
+    accessible. https://ollama.com/download") is left out: the fix is said once, after it."""
+    reason = _reason(exc)
+    detail = "" if "Failed to connect to Ollama" in reason else f" ({reason})"
+    return TeacherUnavailable(f"Ollama is not running at {host}{detail}: start it with `ollama serve`")
 
 
 def _reason(exc: BaseException) -> str:

@@ -94,8 +94,8 @@ def reference_order(store: Store, shas: list[str]) -> dict[str, int]:
 
 def main(argv: list[str]) -> int:
     die_with_starter()
-    store_path, teacher, retry_failed = argv
-    store = Store(Path(store_path))
+    store_path, workspace, teacher, retry_failed = argv
+    store = Store(Path(store_path), workspace=Path(workspace))
     print(json.dumps(plan(store, Jobs(store, teacher, PROMPT_VERSION), retry_failed == "1")))
     return 0
 

@@ -143,7 +143,7 @@ class Distiller:
         async with self._plan_lock:
             while self._plan_wanted:
                 self._plan_wanted, retry, self._retry_failed = False, self._retry_failed, False
-                counts = await _plan_in_child(str(self.store.path), self.teacher.name, retry)
+                counts = await _plan_in_child(self.store, self.teacher.name, retry)
                 self._done = 0  # progress counts from this plan
                 self._take_plan(counts)
 
@@ -365,10 +365,11 @@ class Distiller:
             log.exception("progress listener failed")
 
 
-async def _plan_in_child(store_path: str, teacher: str, retry_failed: bool) -> dict[str, int]:
+async def _plan_in_child(store: Store, teacher: str, retry_failed: bool) -> dict[str, int]:
     """Run `plan()` in a fresh interpreter (stdin closed, the counts as JSON on stdout)."""
     proc = await asyncio.create_subprocess_exec(
-        *python_argv("trm_lsp.distill.plan", store_path, teacher, "1" if retry_failed else "0"),
+        *python_argv("trm_lsp.distill.plan", str(store.path), str(store.workspace), teacher,
+                     "1" if retry_failed else "0"),
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env=protect_children(dict(os.environ)))
     out, err = await proc.communicate()

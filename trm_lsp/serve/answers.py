@@ -135,12 +135,14 @@ class StudentSlot:
 
 
 class AnswerEngine:
-    def __init__(self, store: Store, student: StudentSlot, queue_position=None) -> None:
+    def __init__(self, store: Store, student: StudentSlot, queue_position=None, teacher_down=None) -> None:
         self.store = store
         self.samples = Samples(store)
         self.student = student
         #: sha256 -> position in the teacher queue (None when not queued); set by the daemon.
         self.queue_position = queue_position or (lambda sha: None)
+        #: () -> whether the teacher is not answering, so the queue does not move; set by the daemon.
+        self.teacher_down = teacher_down or (lambda: False)
         self._student_cache: OrderedDict[str, Explanation] = OrderedDict()
         self._pending: dict[str, asyncio.Future] = {}
         self._warm_queue: deque[Symbol] = deque()
@@ -244,12 +246,16 @@ class AnswerEngine:
 
     def _queue_note(self, sym: Symbol) -> str:
         position = self.queue_position(sym.sha256)
-        return f"teacher queue position {position}" if position is not None else ""
+        return f"teacher queue position {position}{self._stalled()}" if position is not None else ""
+
+    def _stalled(self) -> str:
+        """A queue position promises an answer to come: not while the teacher is down."""
+        return ", the teacher is not answering" if self.teacher_down() else ""
 
     def _structure(self, sym: Symbol, reason: str) -> Answer:
         """The index's own answer, noting the teacher queue and why the student did not answer."""
         position = self.queue_position(sym.sha256)
-        queued = f"queued, position {position}" if position is not None else "not queued"
+        queued = f"queued, position {position}{self._stalled()}" if position is not None else "not queued"
         return self._answer(sym, structure_text(sym), "structure", note=f"{queued}; {reason}" if reason else queued)
 
     @staticmethod

@@ -27,7 +27,7 @@ from trm_lsp.serve.progress import LogReporter, Reporter
 from trm_lsp.serve.search import SymbolSearch
 from trm_lsp.serve.tasks import supervise
 from trm_lsp.serve.training import TrainingRun
-from trm_lsp.store import Store, state_dir
+from trm_lsp.store import Store
 from trm_lsp.student.blas import active_blas
 
 log = logging.getLogger(__name__)
@@ -42,11 +42,11 @@ class Daemon:
         self.root = Path(root).resolve()
         self.settings = settings
         self.reporter = reporter or LogReporter()
-        self.state = state_dir(self.root)
-        self.store = Store.for_workspace(self.root)
+        self.store = Store.for_workspace(self.root, quiet=True)  # `start` says where, if not in the workspace
+        self.state = self.store.path.parent
         self.student = StudentSlot(self.state / "student")
         self.distiller: Distiller | None = None
-        self.engine = AnswerEngine(self.store, self.student, self._queue_position)
+        self.engine = AnswerEngine(self.store, self.student, self._queue_position, self._teacher_down)
         self.search = SymbolSearch(self.store)
         self.mcp_url = ""
         self.indexed = asyncio.Event()
@@ -64,6 +64,8 @@ class Daemon:
     # -- start and stop ------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.store.outside:
+            self.reporter.notify("warning", f"trm-lsp: {self.store.outside}")
         if self.store.recovered:
             self.reporter.notify("warning", f"trm-lsp: {self.store.recovered}")
         self.student.load()
@@ -114,7 +116,7 @@ class Daemon:
         """`work(store)` in a worker thread on a connection of its own: the loop's connection
         is for the loop's thread only."""
         def run():
-            store = Store.for_workspace(self.root, check=False)  # the loop's open checked it
+            store = Store(self.store.path, workspace=self.root)  # the loop's open checked it
             try:
                 return work(store)
             finally:
@@ -278,8 +280,9 @@ class Daemon:
             if self.settings.serve.retrain_after and self._answers_since_training >= self.settings.serve.retrain_after:
                 self.spawn(self.maybe_train(force=False), "training")
         elif event.kind == "teacher_down":
-            self.reporter.notify("warning", f"trm-lsp: the teacher is not answering ({event.detail}); "
-                                 "hovers answer from the student meanwhile")
+            self.reporter.notify("warning", f"trm-lsp: the teacher is not answering ({event.detail}); hovers answer "
+                                 f"from the student meanwhile, and the teacher is tried again every "
+                                 f"{self.settings.teacher.probe_interval:g} s")
         elif event.kind == "teacher_up":
             self.reporter.notify("info", f"trm-lsp: the teacher is back ({self.teacher_name})")
         if self._distill_task is not None and event.total and event.done >= event.total:
@@ -331,6 +334,9 @@ class Daemon:
 
     def _queue_position(self, sha256: str) -> int | None:
         return self.distiller.position(sha256) if self.distiller is not None else None
+
+    def _teacher_down(self) -> bool:
+        return self.distiller is not None and self.distiller.teacher_state == "down"
 
     @property
     def teacher(self):

@@ -1,4 +1,5 @@
-"""The per-workspace SQLite store: `<workspace>/.trm-lsp/index.sqlite3`."""
+"""The per-workspace SQLite store: `<workspace>/.trm-lsp/index.sqlite3` (`state_dir`: in the user's
+state directory for a workspace that cannot be written)."""
 
 from trm_lsp.store.db import Store, StoreError, state_dir
 

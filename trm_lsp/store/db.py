@@ -9,7 +9,9 @@ with every readable teacher answer kept (`store.recover`).
 from __future__ import annotations
 
 import logging
+import shutil
 import sqlite3
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,29 +32,79 @@ class StoreError(RuntimeError):
 
 
 def state_dir(workspace: Path) -> Path:
-    """`<workspace>/.trm-lsp/`, created with a `.gitignore` of `*` so it never lands in commits."""
-    path = Path(workspace) / STATE_DIR
+    """Where a workspace's index, teacher answers and student live: `<workspace>/.trm-lsp/`,
+    created with a `.gitignore` of `*` so it never lands in commits. A workspace that cannot be
+    written there (a read-only checkout, a system's own sources, an index another user made) keeps
+    them in the user's state directory instead (`outside_state_dir`), so it can still be indexed
+    and explained; `locate_state` also says why."""
+    return locate_state(workspace)[0]
+
+
+def locate_state(workspace: Path) -> tuple[Path, str]:
+    """(the state directory, why it is outside the workspace or "")."""
+    inside = Path(workspace) / STATE_DIR
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        ignore = path / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("*\n", encoding="utf-8")
+        _make_writable_state(inside)
+        return inside, ""
     except OSError as exc:
-        raise StoreError(f"cannot write {path}: {exc.strerror or exc}; the index lives in the workspace, "
-                         f"which must be writable (a read-only checkout cannot be indexed)") from None
-    return path
+        why = f"cannot write {inside}: {exc.strerror or exc}"
+    outside = outside_state_dir(workspace)
+    try:
+        _make_writable_state(outside)
+    except OSError as exc:
+        raise StoreError(f"{why}; nor {outside}: {exc.strerror or exc}. The index lives in the workspace "
+                         f"or, for one that cannot be written, in the user's state directory") from None
+    if (inside / DB_NAME).is_file() and not (outside / DB_NAME).exists():
+        try:  # an index made while the workspace was writable: its teacher answers and student go on
+            for source in inside.rglob("*"):
+                if source.is_file():  # the contents, not the read-only modes
+                    (outside / source.relative_to(inside)).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(source, outside / source.relative_to(inside))
+        except OSError as exc:
+            log.warning("could not copy the index in %s to %s (%s): indexing again there", inside, outside, exc)
+    return outside, why
+
+
+def outside_state_dir(workspace: Path) -> Path:
+    """The state of an unwritable workspace: `<user state dir>/trm-lsp/workspaces/<name>-<hash of its path>`
+    (`$XDG_STATE_HOME` or ~/.local/state on Linux; platformdirs elsewhere)."""
+    from hashlib import sha256
+
+    from platformdirs import user_state_dir
+
+    root = Path(workspace).resolve()
+    key = sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return Path(user_state_dir("trm-lsp")) / "workspaces" / f"{root.name or 'root'}-{key}"
+
+
+def _make_writable_state(path: Path) -> None:
+    """Create `path` as a state directory, or raise OSError if it (or its index) cannot be written:
+    a directory that exists may still refuse writes (a read-only mount), and so may an index file
+    another user made, which SQLite would only find out at the first write."""
+    path.mkdir(parents=True, exist_ok=True)
+    ignore = path / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n", encoding="utf-8")
+    with tempfile.TemporaryFile(dir=path):
+        pass
+    index = path / DB_NAME
+    if index.exists():
+        with open(index, "r+b"):
+            pass
 
 
 class Store:
-    def __init__(self, path: Path, check: bool = False) -> None:
+    def __init__(self, path: Path, check: bool = False, workspace: Path | None = None) -> None:
         """Open (or create) the store at `path`. `check` runs SQLite's quick check first (the
         process's first open: a few ms per MB); damage found then, or marked by a process that
         met it while running, rebuilds the store and sets `recovered` to what was done."""
         self.path = Path(path)
-        #: The workspace this store indexes (`<workspace>/.trm-lsp/index.sqlite3`).
-        self.workspace = self.path.parent.parent
+        #: The workspace this store indexes (by default the one of `<workspace>/.trm-lsp/index.sqlite3`).
+        self.workspace = Path(workspace) if workspace is not None else self.path.parent.parent
         #: A sentence for the user when this open rebuilt a damaged store, else None.
         self.recovered: str | None = None
+        #: A sentence for the user when the store is not in its workspace (`locate_state`), else "".
+        self.outside = ""
         existed = self.path.exists()
         problem = recover.marked_damaged(self.path)
         if problem is None:
@@ -92,8 +144,17 @@ class Store:
         log.warning("%s", self.recovered)
 
     @classmethod
-    def for_workspace(cls, workspace: Path, check: bool = True) -> "Store":
-        return cls(state_dir(workspace) / DB_NAME, check=check)
+    def for_workspace(cls, workspace: Path, check: bool = True, quiet: bool = False) -> "Store":
+        """`quiet`: the caller tells the user itself (`outside`) where the store is, when that is
+        not in the workspace; else it is logged."""
+        state, why = locate_state(workspace)
+        store = cls(state / DB_NAME, check=check, workspace=workspace)
+        if why:
+            name = Path(workspace).resolve().name
+            store.outside = f"{why}, so the index of {name} and its teacher answers are kept in {state}"
+            if not quiet:
+                log.warning("%s", store.outside)
+        return store
 
     def close(self) -> None:
         self.db.close()

@@ -49,7 +49,8 @@ def register(server: TrmLanguageServer) -> None:
     @server.command("trm-lsp.status")
     def status(ls: TrmLanguageServer, *args: Any) -> dict:
         folders = [daemon.status() for daemon in ls.daemons.values()]
-        return {**(folders[0] if folders else {}), "folders": folders}
+        unserved = [{"root": str(root), "problem": problem} for root, problem in ls.unserved.items()]
+        return {**(folders[0] if folders else {}), "folders": folders, "unserved": unserved}
 
     @server.command("trm-lsp.distill")
     async def distill(ls: TrmLanguageServer, *args: Any) -> dict:

@@ -22,11 +22,14 @@ from trm_lsp.serve.daemon import Daemon
 from trm_lsp.serve.lsp.progress import ProgressTask
 from trm_lsp.serve.rpc import TrmProtocol
 from trm_lsp.serve.tasks import supervise
+from trm_lsp.store import StoreError
 from trm_lsp.store.recover import is_damage, mark_damaged
 
 log = logging.getLogger(__name__)
 
 SECTION = "trm-lsp"
+#: A log record's attribute: the user was shown it already (`window/showMessage`).
+SHOWN = "trm_lsp_shown"
 #: Keys of the client's `trm-lsp` section that configure the editor extension, not the server.
 CLIENT_KEYS = frozenset({"serverCommand", "trace"})
 _LEVELS = {"error": types.MessageType.Error, "warning": types.MessageType.Warning, "info": types.MessageType.Info}
@@ -37,6 +40,7 @@ class TrmLanguageServer(LanguageServer):
         super().__init__("trm-lsp", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
                          protocol_cls=TrmProtocol)
         self.daemons: dict[Path, Daemon] = {}
+        self.unserved: dict[Path, str] = {}  # folders that could not be opened, and why (`trm-lsp.status`)
         self.options: dict[str, Any] = {}
         self.mcp_enabled, self.mcp_port = mcp, mcp_port
         self.mcp = None  # McpHandle once MCP serves
@@ -101,7 +105,8 @@ class TrmLanguageServer(LanguageServer):
         return ProgressTask(self, title, cancel)
 
     def notify(self, level: str, message: str) -> None:
-        log.log(logging.WARNING if level != "info" else logging.INFO, "%s", message)
+        # To stderr; not to the output panel as well (`ClientLog`), where it would say it twice.
+        log.log(logging.WARNING if level != "info" else logging.INFO, "%s", message, extra={SHOWN: True})
         self.window_show_message(types.ShowMessageParams(type=_LEVELS.get(level, types.MessageType.Info),
                                                          message=message))
 
@@ -124,7 +129,7 @@ class ClientLog(logging.Handler):
         self.ls, self.loop = ls, loop
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not record.name.startswith("trm_lsp"):
+        if not record.name.startswith("trm_lsp") or getattr(record, SHOWN, False):
             return
         kind = (types.MessageType.Error if record.levelno >= logging.ERROR else types.MessageType.Warning
                 if record.levelno >= logging.WARNING else types.MessageType.Info)
@@ -154,7 +159,14 @@ async def stop_all(ls: TrmLanguageServer) -> None:
 
 
 async def open_folder(ls: TrmLanguageServer, root: Path) -> None:
-    daemon = Daemon(root, ls.settings_for(root, ls.options), reporter=ls)
+    """Serve one workspace folder; one that cannot be served is said so and the others go on."""
+    try:
+        daemon = Daemon(root, ls.settings_for(root, ls.options), reporter=ls)
+    except StoreError as exc:
+        ls.unserved[root] = str(exc)
+        ls.notify("error", f"trm-lsp: {root.name} is not indexed, and its hovers stay empty: {exc}")
+        return
+    ls.unserved.pop(root, None)
     ls.daemons[daemon.root] = daemon
     await daemon.start()
 
