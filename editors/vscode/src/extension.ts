@@ -45,11 +45,44 @@ function daemonRecords(): { folder: vscode.WorkspaceFolder; record: DaemonRecord
   return out;
 }
 
+interface FolderStatus {
+  workspace: string;
+  mcp_url: string;
+}
+
+// Fired when a folder's MCP endpoint appears, moves or goes.
+const mcpChanged = new vscode.EventEmitter<void>();
+let lastMcpUrls = "";
+
+// Each folder's MCP endpoint as the server reports it (`trm-lsp.status`): a read-only folder keeps
+// its index, and daemon.json with it, outside the folder. Before the server answers: the folders'
+// own .trm-lsp/daemon.json.
+async function mcpEndpoints(): Promise<{ name: string; url: string }[]> {
+  try {
+    const status = (await runServerCommand("trm-lsp.status")) as { folders?: FolderStatus[] };
+    const served = (status.folders ?? []).filter((f) => f.mcp_url);
+    if (served.length) {
+      return served.map((f) => ({ name: path.basename(f.workspace), url: f.mcp_url }));
+    }
+  } catch {
+    // the server is not up yet
+  }
+  return daemonRecords().map(({ folder, record }) => ({ name: folder.name, url: record.mcp_url }));
+}
+
+function noteMcpUrls(folders: FolderStatus[] | undefined): void {
+  const urls = (folders ?? []).map((f) => f.mcp_url).join(" ");
+  if (urls !== lastMcpUrls) {
+    lastMcpUrls = urls;
+    mcpChanged.fire();
+  }
+}
+
 function registerMcp(context: vscode.ExtensionContext): void {
   if (!vscode.lm || typeof vscode.lm.registerMcpServerDefinitionProvider !== "function") {
     return; // VS Code before 1.101: the README shows .vscode/mcp.json instead
   }
-  const changed = new vscode.EventEmitter<void>();
+  const changed = mcpChanged;
   const watcher = vscode.workspace.createFileSystemWatcher("**/.trm-lsp/daemon.json");
   watcher.onDidCreate(() => changed.fire());
   watcher.onDidChange(() => changed.fire());
@@ -61,9 +94,8 @@ function registerMcp(context: vscode.ExtensionContext): void {
       provideMcpServerDefinitions: async () => {
         const token = vscode.workspace.getConfiguration(SECTION).get<string>("serve.mcpToken") ?? "";
         const headers: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
-        return daemonRecords().map(
-          ({ folder, record }) =>
-            new vscode.McpHttpServerDefinition(`trm-lsp: ${folder.name}`, vscode.Uri.parse(record.mcp_url), headers),
+        return (await mcpEndpoints()).map(
+          ({ name, url }) => new vscode.McpHttpServerDefinition(`trm-lsp: ${name}`, vscode.Uri.parse(url), headers),
         );
       },
     }),
@@ -86,7 +118,9 @@ function startStatusBar(context: vscode.ExtensionContext): void {
     try {
       const status = (await runServerCommand("trm-lsp.status")) as {
         indexed: boolean; queue: number; teacher: { state: string }; student: { version: string; training: boolean };
+        folders?: FolderStatus[];
       };
+      noteMcpUrls(status.folders);
       const busy = !status.indexed || status.queue > 0 || status.student.training;
       const parts = [
         status.indexed ? `queue ${status.queue}` : "indexing",

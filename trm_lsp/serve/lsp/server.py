@@ -105,8 +105,10 @@ class TrmLanguageServer(LanguageServer):
         return ProgressTask(self, title, cancel)
 
     def notify(self, level: str, message: str) -> None:
-        # To stderr; not to the output panel as well (`ClientLog`), where it would say it twice.
-        log.log(logging.WARNING if level != "info" else logging.INFO, "%s", message, extra={SHOWN: True})
+        # To stderr (whose format names trm-lsp already); not to the output panel as well
+        # (`ClientLog`), where it would say it twice.
+        log.log(logging.WARNING if level != "info" else logging.INFO, "%s", message.removeprefix("trm-lsp: "),
+                extra={SHOWN: True})
         self.window_show_message(types.ShowMessageParams(type=_LEVELS.get(level, types.MessageType.Info),
                                                          message=message))
 
