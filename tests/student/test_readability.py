@@ -198,3 +198,19 @@ def test_after_used_to_comes_a_verb_not_its_s_form():
     assert vetter([is_, used, to, initialize], a)
     assert vetter([is_, used, to, process], a) and vetter([is_, used, to, focus], a)
     assert vetter([returns, a, stream, converts, to, bytes_], dot)  # "to" as a preposition: "converts ... to bytes"
+
+
+def test_a_noun_phrase_that_ends_on_the_noun_it_is_about_says_nothing():
+    """"Return the name of the name." reads fluently to the judge (4 of 100 such student answers
+    unreadable to it) and says nothing to a reader; compounds and contrasts are not it."""
+    said_nothing = ["Return the name of the name.", "Pushes the line to the line.",
+                    "Return the key for the given key and return it.", "It copies a file to a file",
+                    "Get the node in the node's node.", "Return the size of the given size of this size.",
+                    "Return the node of the node …"]
+    fine = ["Write a file to a file descriptor.", "Return a list of lists.",
+            "Set the second sequence to the first sequence.", "Compare a string with another string.",
+            "`setParsed` is used to set the zone to the specified zone."]
+    assert all(fluency.says_nothing(t) and fluency.check(t).tautology for t in said_nothing)
+    assert not any(fluency.says_nothing(t) or fluency.check(t).tautology for t in fine)
+    assert fluency.says_nothing("Return the name of the name.") == "name of the name"
+    assert fluency.report(said_nothing + fine, ["x = 1"] * 12, ["f"] * 12)["tautology"] == round(7 / 12, 4)

@@ -187,6 +187,7 @@ class AnswerEngine:
         if not explanation.declined:
             return self._answer(sym, explanation.text, "student", note=self._queue_note(sym))
         why = (f"it would say of this what it said of `{explanation.same_as}`" if explanation.same_as
+               else f"its answer would say nothing (\"{explanation.says_nothing}\")" if explanation.says_nothing
                else "its answer would likely not read well")
         answer = self._structure(sym, f"the student declined: {why}")
         if explanation.neighbour and explanation.neighbour_answer:

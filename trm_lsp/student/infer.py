@@ -16,7 +16,7 @@ from trm_lsp.student import checkpoint
 from trm_lsp.student.data import CodeIndex, Lengths, Record, header, nearest_explanation, prefix_ids, retrieval_arrays
 from trm_lsp.student.doc_verb import code_doc, doc_verb
 from trm_lsp.student.engine import Engine, Generation
-from trm_lsp.student.fluency import gist
+from trm_lsp.student.fluency import gist, says_nothing
 from trm_lsp.student.gate import COLD_ANSWERS, Readability, cold_start, workspace_gate
 from trm_lsp.student.lexicon import Lexicon, Vetter
 from trm_lsp.student.model import TRM
@@ -86,6 +86,7 @@ class Explanation:
     declined: bool = False  # below the gate: likely unreadable, not to be shown (gate.py)
     neighbour_answer: str = ""  # the neighbour's own teacher explanation, as the teacher wrote it
     same_as: str = ""  # declined: word for word what this student already said of that symbol
+    says_nothing: str = ""  # declined: the words that state a thing of itself ("the name of the name")
 
 
 class Student:
@@ -195,12 +196,14 @@ class Student:
                 (out, text, readability), used_hint = again, ""
         said = gist(text, symbol or name)
         same_as = self._said_of(said, symbol or name)
+        empty = says_nothing(text)
         confidence = self._confidence(out, len(self.tok.encode(opening)) if opening else 0, text)
-        declined = bool(same_as) or (self.gate is not None and self.readability is not None and readability < self.gate)
+        declined = bool(same_as or empty) or (
+            self.gate is not None and self.readability is not None and readability < self.gate)
         if not declined:
             self._remember(said, symbol or name)
         return Explanation(text, neighbour, len(out.tokens), used_hint, confidence, readability, declined,
-                           self.remembered(neighbour) if declined and neighbour else "", same_as)
+                           self.remembered(neighbour) if declined and neighbour else "", same_as, empty)
 
     def _said_of(self, said: str, symbol: str) -> str:
         """The symbol this student already showed an answer of this gist (`fluency.gist`: word
