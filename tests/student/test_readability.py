@@ -201,8 +201,8 @@ def test_after_used_to_comes_a_verb_not_its_s_form():
 
 
 def test_a_noun_phrase_that_ends_on_the_noun_it_is_about_says_nothing():
-    """"Return the name of the name." reads fluently to the judge (4 of 100 such student answers
-    unreadable to it) and says nothing to a reader; compounds and contrasts are not it."""
+    """"Return the name of the name." reads fluently to the judge (3 of 88 such student answers
+    unreadable to it) and says nothing to a reader; compounds, contrasts and setters are not it."""
     said_nothing = ["Return the name of the name.", "Pushes the line to the line.",
                     "Return the key for the given key and return it.", "It copies a file to a file",
                     "Get the node in the node's node.", "Return the size of the given size of this size.",
