@@ -15,11 +15,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from trm_lsp.distill.exchange import export_samples
-    from trm_lsp.store import Store, state_dir
+    from trm_lsp.store import Store
 
     root = workspace_dir(args.dir)
-    target = args.output or state_dir(root) / "custom_logic.jsonl"
     store = Store.for_workspace(root)
+    target = args.output or store.path.parent / "custom_logic.jsonl"  # its state directory, found once
     try:
         count = export_samples(store, target)
     finally:

@@ -58,8 +58,9 @@ def locate_state(workspace: Path) -> tuple[Path, str]:
         try:  # an index made while the workspace was writable: its teacher answers and student go on
             for source in inside.rglob("*"):
                 if source.is_file():  # the contents, not the read-only modes
-                    (outside / source.relative_to(inside)).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(source, outside / source.relative_to(inside))
+                    target = outside / source.relative_to(inside)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(source, target)
         except OSError as exc:
             log.warning("could not copy the index in %s to %s (%s): indexing again there", inside, outside, exc)
     return outside, why

@@ -222,18 +222,20 @@ class Vetter:
         if state.tail.lower() in _DANGLING:
             return False
         tail = state.tail
-        return not tail or (self._word_ok(tail, complete=True) and self._placed_ok(tail, state.text, len(state.text) - len(tail)))
+        return not tail or (self._word_ok(tail, complete=True)
+                            and self._placed_ok(tail, state.text, len(state.text) - len(tail)))
 
     def _prose_ok(self, before: "_Written", piece: str) -> bool:
         head, spans, ends_inside = _piece_words(piece)
         tail = before.tail
+        tail_at = len(before.text) - len(tail)
         if head and tail:  # the piece continues the word being written
             complete = len(head) < len(piece)
-            if complete and not self._placed_ok(tail + head, before.text, len(before.text) - len(tail)):
+            if complete and not self._placed_ok(tail + head, before.text, tail_at):
                 return False
             return self._word_ok(tail + head, complete=complete)
         if tail and not self._clitic(before.text) and (
-                not self._word_ok(tail, complete=True) or not self._placed_ok(tail, before.text, len(before.text) - len(tail))):
+                not self._word_ok(tail, complete=True) or not self._placed_ok(tail, before.text, tail_at)):
             return False  # the piece ends a word that does not exist, or one out of place (`_placed_ok`)
         if not spans:
             return True
@@ -261,8 +263,6 @@ class Vetter:
         (README, "At stop 38"); such an answer is declined instead (`fluency.says_nothing`)."""
         # `text[:start]` is what precedes the word, not sliced off: this is asked of every word
         # every beam completes (225 dev answers: 1.03x stop 37's time with a slice, 1.01x without).
-        if word[-1:] != "s" and word not in self.fragments:
-            return True
         if word in self.fragments and _AFTER_TO.search(text, max(0, start - 6), start):
             return False
         if word[-1:] == "s" and word[-2:] != "ss" and _AFTER_USED_TO.search(text, max(0, start - 12), start):

@@ -82,15 +82,14 @@ function registerMcp(context: vscode.ExtensionContext): void {
   if (!vscode.lm || typeof vscode.lm.registerMcpServerDefinitionProvider !== "function") {
     return; // VS Code before 1.101: the README shows .vscode/mcp.json instead
   }
-  const changed = mcpChanged;
   const watcher = vscode.workspace.createFileSystemWatcher("**/.trm-lsp/daemon.json");
-  watcher.onDidCreate(() => changed.fire());
-  watcher.onDidChange(() => changed.fire());
-  watcher.onDidDelete(() => changed.fire());
-  context.subscriptions.push(watcher, changed);
+  watcher.onDidCreate(() => mcpChanged.fire());
+  watcher.onDidChange(() => mcpChanged.fire());
+  watcher.onDidDelete(() => mcpChanged.fire());
+  context.subscriptions.push(watcher, mcpChanged);
   context.subscriptions.push(
     vscode.lm.registerMcpServerDefinitionProvider("trm-lsp", {
-      onDidChangeMcpServerDefinitions: changed.event,
+      onDidChangeMcpServerDefinitions: mcpChanged.event,
       provideMcpServerDefinitions: async () => {
         const token = vscode.workspace.getConfiguration(SECTION).get<string>("serve.mcpToken") ?? "";
         const headers: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
