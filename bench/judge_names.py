@@ -1,5 +1,5 @@
 """What the readability judge's verdicts on a fine-tuned student's answers are about: mostly the
-code names they quote, not their English (stop 35; README, "Tried at stop 35").
+code names they quote, not their English (stop 35; docs/student-notebook.md, "Tried at stop 35").
 
 For each answers file of `trm-lsp eval --answers`:
 - `unreadable`: the judge's share as defined (DESIGN.md), and again with every code span, in the

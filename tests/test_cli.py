@@ -72,6 +72,27 @@ def test_a_workspace_where_the_index_cannot_be_written_is_indexed_in_the_users_s
     assert list((tmp_path / "state" / "trm-lsp" / "workspaces").iterdir()) == outside
 
 
+def test_an_index_kept_for_a_workspace_that_is_gone_is_said_not_deleted(tmp_path: Path):
+    """The user's state directory is not the workspace's to clean up: an index kept there for a
+    workspace that no longer exists is named (where, how big) when another one is kept there,
+    and left in place."""
+    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    old, new = tmp_path / "old", tmp_path / "new"
+    for root in (old, new):
+        write(root, ".trm-lsp", "a file where the index folder would go\n")
+        write(root, "a.py", "def a(): pass\n")
+    run_cli("index", str(old), env=env)
+    (kept,) = (tmp_path / "state" / "trm-lsp" / "workspaces").iterdir()
+    assert (kept / "workspace.txt").read_text().strip() == str(old.resolve())
+    shutil.rmtree(old)
+    result = run_cli("index", str(new), env=env)
+    stale = [line for line in result.stderr.splitlines() if "no longer there" in line]
+    assert len(stale) == 1 and str(old.resolve()) in stale[0] and str(kept) in stale[0], result.stderr
+    assert (kept / "index.sqlite3").is_file()
+    quiet = run_cli("index", str(new), env={**env, "XDG_STATE_HOME": str(tmp_path / "other")})
+    assert "no longer there" not in quiet.stderr
+
+
 def test_an_index_made_before_the_workspace_became_read_only_keeps_its_teacher_answers(workspace: Path, tmp_path: Path):
     from trm_lsp.store import Store
 
@@ -117,6 +138,28 @@ def test_settings_file_is_applied(workspace: Path):
     write(workspace, "a.py", "def a(): pass\n")
     rows = [json.loads(x) for x in run_cli("index", str(workspace), "--json").stdout.splitlines()]
     assert [r["name"] for r in rows] == ["a"]
+
+
+def test_explain_says_why_the_answer_is_not_the_teachers_and_how_to_get_it(workspace: Path):
+    """`explain` starts no teacher: a symbol it has not explained says so on stderr, with the
+    command that asks it, and one the teacher gave up on says why."""
+    from trm_lsp.store import Store
+    from trm_lsp.store.jobs import Jobs
+
+    write(workspace, "m.py", "def f(x):\n    return x\n\n\ndef g(y):\n    return y * 2\n")
+    fresh = run_cli("explain", str(workspace), "m.py::f", "--wait", "0")
+    assert f"the teacher has not explained `f` yet: `trm-lsp distill {workspace.resolve()}` asks it" in fresh.stderr
+    assert fresh.stdout.startswith("f (function) m.py:1")  # the answer itself is unchanged on stdout
+    store = Store.for_workspace(workspace)
+    with store.transaction():
+        jobs = Jobs(store, "deepseek-r1:1.5b", 1)
+        jobs.enqueue_missing(frozenset({"function"}))
+        while (job := jobs.claim()) is not None:
+            jobs.retry_later(job, "the teacher answered with nothing", 0, max_attempts=1)
+    store.close()
+    failed = run_cli("explain", str(workspace), "m.py::g", "--wait", "0")
+    assert "the teacher gave up on `g` after 1 try (the teacher answered with nothing)" in failed.stderr
+    assert failed.returncode == 0 and "Traceback" not in failed.stderr
 
 
 def test_explain_takes_an_absolute_path_and_refuses_huge_lines_in_words(workspace: Path):

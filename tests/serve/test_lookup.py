@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from trm_lsp.indexer import index_workspace
 from trm_lsp.serve.lookup import symbol_at_position, word_at
-from trm_lsp.store.db import Store, state_dir
+from trm_lsp.store import Store, state_dir
 
 SOURCE = 'def été(x):\n    return x\n\n\ndef after_emoji():  # 😀\n    return été(1)\n\n\ns = "😀"; naïve_sum = after_emoji\n'
 

@@ -59,6 +59,8 @@ async def _explain(root, settings, rel: str, rest: str, by_name: bool, args) -> 
         daemon.student.load(here=True)  # this process exits normally: MLX must be read on the main thread
         target = Target(rel, qualname=rest) if by_name else Target(rel, line=int(rest))
         answer = await daemon.explain(target, args.wait)
+        if answer.source != "teacher":
+            print(f"trm-lsp: {_teacher_note(daemon.store, answer, root)}", file=sys.stderr)
     except NotFound as exc:
         print(f"trm-lsp: error: {exc}", file=sys.stderr)
         return 1
@@ -71,3 +73,20 @@ async def _explain(root, settings, rel: str, rest: str, by_name: bool, args) -> 
         print(answer.text.strip())
         print(f"-- {answer.provenance()}")
     return 0
+
+
+def _teacher_note(store, answer, root) -> str:
+    """Why the answer is not the teacher's, and how to get it: this command starts no teacher,
+    so a symbol it has not explained yet stays so until `distill` (or an editor's daemon) asks."""
+    from trm_lsp.store.jobs import Jobs
+    from trm_lsp.textutil import summary
+
+    ask = f"`trm-lsp distill {root}` asks it"
+    last = Jobs.last_try(store, answer.sha256)
+    if last is None or not last[2]:
+        return f"the teacher has not explained `{answer.symbol}` yet: {ask}"
+    state, attempts, error = last
+    tries = f"{attempts} {'try' if attempts == 1 else 'tries'}"
+    if state == "failed":
+        return f"the teacher gave up on `{answer.symbol}` after {tries} ({summary(error, 200)}): {ask} again"
+    return f"the teacher has not explained `{answer.symbol}` yet ({tries} so far, the last: {summary(error, 200)}): {ask}"

@@ -47,6 +47,7 @@ class Answer:
     reasoning: str = ""
     note: str = ""
     language: str = ""  # of the symbol's file: how a client highlights its code
+    sha256: str = ""  # of the symbol's text: the key of its teacher answer and its teacher job
 
     def provenance(self, age_sep: str = ", ") -> str:
         """One line: who answered, how long ago, or why nobody has yet. `age_sep` goes before a
@@ -262,4 +263,5 @@ class AnswerEngine:
     @staticmethod
     def _answer(sym: Symbol, text: str, source: str, **extra) -> Answer:
         return Answer(symbol=sym.qualname, kind=sym.kind, path=sym.path, line=sym.start_line,
-                      signature=sym.signature or "", text=text, source=source, language=sym.language, **extra)
+                      signature=sym.signature or "", text=text, source=source, language=sym.language,
+                      sha256=sym.sha256, **extra)

@@ -133,6 +133,13 @@ class Jobs:
         return dict(self.db.execute("SELECT state, COUNT(*) FROM jobs WHERE teacher=? AND prompt_version=? GROUP BY state",
                                     self._key).fetchall())
 
+    @staticmethod
+    def last_try(store: Store, sha256: str) -> tuple[str, int, str] | None:
+        """(state, attempts, last error) of the latest job for this text under any teacher, or
+        None: what the command line can say about a symbol no daemon is distilling."""
+        return store.db.execute("SELECT state, attempts, COALESCE(last_error, '') FROM jobs WHERE sha256=? "
+                                "ORDER BY updated_at DESC LIMIT 1", (sha256,)).fetchone()
+
     def failures(self) -> list[tuple[str, str]]:
         return self.db.execute("SELECT sha256, COALESCE(last_error, '') FROM jobs WHERE state='failed' AND teacher=? "
                                "AND prompt_version=?", self._key).fetchall()

@@ -31,7 +31,7 @@ are rarer words), so a threshold fixed on Python hid half of a Rust student's an
 The score leaves the forced opening ("This Python method `Aifc_write._lin2sowt`") out, though
 the judge reads it and most of its surprise is there: scoring it too matches the judge better
 (bench/judge_names.py) but hides good answers about long names and shows worse ones about
-short names, so it is not done (README, "Tried at stop 35").
+short names, so it is not done (docs/student-notebook.md, "Tried at stop 35").
 """
 
 from __future__ import annotations

@@ -260,7 +260,7 @@ class Vetter:
           not -s forms: their stems are no words).
         Not refused: a noun phrase that ends on the noun it is about ("Return the name of the
         name."): refused, students wrote something else as empty or wrong as often as better
-        (README, "At stop 38"); such an answer is declined instead (`fluency.says_nothing`)."""
+        (docs/student-notebook.md, stop 38); such an answer is declined instead (`fluency.says_nothing`)."""
         # `text[:start]` is what precedes the word, not sliced off: this is asked of every word
         # every beam completes (225 dev answers: 1.03x stop 37's time with a slice, 1.01x without).
         if word in self.fragments and _AFTER_TO.search(text, max(0, start - 6), start):

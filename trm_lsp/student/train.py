@@ -43,7 +43,7 @@ class TrainConfig:
 
     epochs: int = 10
     #: Smaller batches, more steps in the same minutes, made the fine-tuned student less generic and
-    #: less readable (16: hold-out ROUGE-L 0.364 -> 0.372, unreadable 9.0% -> 10.5%; README, stop 36).
+    #: less readable (16: hold-out ROUGE-L 0.364 -> 0.372, unreadable 9.0% -> 10.5%; docs/student-notebook.md, stop 36).
     batch_size: int = 32
     sup_steps: int = 2
     #: Supervision steps run when answering (deep supervision trains every step to answer; one
