@@ -9,7 +9,9 @@ their own that is collected last, so slow OCR never holds up code.
 
 from __future__ import annotations
 
+import bisect
 import gc
+import itertools
 import logging
 import multiprocessing
 import os
@@ -123,8 +125,7 @@ def index_paths(root: Path, rels: Iterable[str], store: Store, settings: Setting
     known = store.file_states()
     jobs = []
     scanner = Scanner(root, settings.index)
-    for rel in rels:
-        verdict = scanner.check(rel)
+    for rel, verdict in _verdicts(rels, scanner, known):
         if not isinstance(verdict, Candidate):
             if rel in known:  # gone, or now a link out, a FIFO, too large, ignored: not indexed
                 with store.transaction():
@@ -138,6 +139,33 @@ def index_paths(root: Path, rels: Iterable[str], store: Store, settings: Setting
     _write(_results(jobs, settings, report, start_method), store, report, None)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _verdicts(rels: Iterable[str], scanner: Scanner, known: dict) -> Iterator[tuple[str, Candidate | Skipped | None]]:
+    """(path, the scan's verdict) for each path an event names, a folder standing for its files:
+    editors report a folder deleted, moved or created as one event for the folder. Its indexed
+    files are judged again (gone, ignored or moved away: removed), and a folder on disk is walked."""
+    names: list[str] | None = None  # sorted lazily: most events name files
+
+    def indexed_under(folder: str) -> list[str]:
+        nonlocal names
+        names = sorted(known) if names is None else names
+        start = bisect.bisect_left(names, folder + "/")
+        return list(itertools.takewhile(lambda n: n.startswith(folder + "/"), names[start:]))
+
+    for rel in dict.fromkeys(r.strip("/") for r in rels):
+        verdict = scanner.check(rel)
+        if not (isinstance(verdict, Skipped) and verdict.folder):
+            yield rel, verdict
+        if rel in known or isinstance(verdict, Candidate):
+            continue
+        walked = set()
+        for found in scanner.under(rel, verdict):  # nothing unless `rel` is a folder the walk enters
+            walked.add(found.rel)
+            yield found.rel, found
+        for name in indexed_under(rel):
+            if name not in walked:
+                yield name, scanner.check(name)
 
 
 def _check_extractor(store: Store) -> None:

@@ -29,8 +29,9 @@ class RawClient:
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         self.root = root
         self.messages: queue.Queue = queue.Queue()
+        self.stderr: list[bytes] = []
         threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=self.proc.stderr.read, daemon=True).start()  # never let stderr fill
+        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()  # never let it fill
 
     def _read(self) -> None:
         out = self.proc.stdout
@@ -67,11 +68,20 @@ class RawClient:
                 self.send({"id": message["id"], "result": None})
         raise AssertionError(f"no reply to request {msg_id!r} within {timeout} s")
 
-    def initialize(self) -> None:
+    def initialize(self, capabilities: dict | None = None) -> None:
         self.send({"id": "init", "method": "initialize", "params": {
-            "processId": None, "rootUri": self.root.as_uri(), "capabilities": {}}})
+            "processId": None, "rootUri": self.root.as_uri(), "capabilities": capabilities or {}}})
         assert "result" in self.reply("init", 60)
         self.send({"method": "initialized", "params": {}})
+
+    def wait_indexed(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        for n in range(10_000):
+            self.send({"id": f"status{n}", "method": "workspace/executeCommand", "params": {"command": "trm-lsp.status"}})
+            if self.reply(f"status{n}")["result"]["indexed"]:
+                return
+            assert time.monotonic() < deadline, "not indexed in time"
+            time.sleep(0.1)
 
     def hover(self, msg_id, rel: str, line: int, character: int, timeout: float = 20.0) -> dict:
         self.send({"id": msg_id, "method": "textDocument/hover", "params": {
@@ -109,6 +119,60 @@ def test_requests_before_initialize_and_after_shutdown_are_refused_not_ignored(c
     assert client.reply(4)["error"]["code"] == -32600
     client.send({"method": "exit"})
     assert client.proc.wait(20) == 0
+
+
+def test_requests_in_flight_at_shutdown_are_answered_before_it(client):
+    """A client may send `exit` the moment `shutdown` is answered (vscode-languageclient does):
+    the hovers it sent before are answered first, so none is left without a reply."""
+    fresh = "".join(f"def step_{n}(items, limit):\n    return [i * {n} for i in items[:limit]]\n\n\n" for n in range(10))
+    (client.root / "steps.py").write_text(fresh, encoding="utf-8")  # no teacher answers: the student writes each
+    client.initialize()
+    client.wait_indexed()
+    for n in range(10):
+        client.send({"id": f"h{n}", "method": "textDocument/hover", "params": {
+            "textDocument": {"uri": (client.root / "steps.py").as_uri()}, "position": {"line": 4 * n, "character": 6}}})
+    client.send({"id": "bye", "method": "shutdown"})
+    answered = []
+    deadline = time.monotonic() + 20
+    while "bye" not in answered and time.monotonic() < deadline:
+        message = client.messages.get(timeout=max(0.01, deadline - time.monotonic()))
+        if "id" in message and "method" not in message:
+            answered.append(message["id"])
+    assert answered[-1] == "bye" and set(answered) == {"bye", *(f"h{n}" for n in range(10))}, answered
+    client.send({"method": "exit"})
+    assert client.proc.wait(20) == 0
+
+
+def test_an_unknown_method_without_params_is_not_found_and_a_known_one_says_what_is_missing(client):
+    client.initialize()
+    client.send({"id": 31, "method": "foo/bar"})
+    assert client.reply(31)["error"]["code"] == -32601
+    client.send({"id": 32, "method": "textDocument/hover"})
+    error = client.reply(32)["error"]
+    assert error["code"] == -32602 and error["message"] == "invalid params for textDocument/hover: params missing"
+    _works(client, 33)
+
+
+def test_a_client_reply_that_cannot_be_read_does_not_hold_the_command_and_a_refusal_logs_no_traceback(client):
+    """`trm-lsp.explain` opens a page with window/showDocument; a client that answers it with
+    something unreadable (`result: null`, as this client does) gets the command's reply anyway,
+    shown as a message. A request refused for its arguments is one line in the log, not an
+    ERROR with a traceback: the reply already says it."""
+    client.initialize({"window": {"showDocument": {"support": True}}})
+    uri = (client.root / "factorial.py").as_uri()
+    started = time.monotonic()
+    client.send({"id": 41, "method": "workspace/executeCommand", "params": {
+        "command": "trm-lsp.explain", "arguments": [{"uri": uri, "qualname": "factorial_recursive"}]}})
+    reply = client.reply(41, timeout=20)
+    assert "result" in reply, reply
+    assert reply["result"]["symbol"] == "factorial_recursive" and time.monotonic() - started < 4, reply
+    client.send({"id": 42, "method": "workspace/executeCommand", "params": {
+        "command": "trm-lsp.explain", "arguments": [{"uri": uri, "line": 99999}]}})
+    error = client.reply(42)["error"]
+    assert error["code"] == -32602 and "no indexed symbol" in error["message"]
+    _works(client, 43)
+    log = b"".join(client.stderr).decode("utf-8", "replace")
+    assert "Traceback" not in log and "Exception occurred" not in log, log[-2000:]
 
 
 @pytest.mark.parametrize("params", ["a string", {}, {"textDocument": {"uri": "file:///x.py"}},

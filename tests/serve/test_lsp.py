@@ -190,6 +190,29 @@ async def test_a_folder_that_cannot_be_indexed_is_said_and_the_other_folders_are
         assert result is not None and "factorial_recursive" in result.contents.value
 
 
+async def test_a_folder_that_does_not_exist_is_said_and_never_created(tmp_path, teacher):
+    """An editor's saved workspace may name a folder on a drive not mounted today, at start or
+    added later: it is listed as unserved with the reason, and nothing is created on disk."""
+    good = lab_copy(tmp_path, teacher.url)
+    missing, later = tmp_path / "unmounted" / "project", tmp_path / "elsewhere" / "other"
+    async with lsp(good, folders=[missing, good]) as client:
+        await wait_for(client, lambda s: s["indexed"])
+        client.workspace_did_change_workspace_folders(types.DidChangeWorkspaceFoldersParams(
+            event=types.WorkspaceFoldersChangeEvent(
+                added=[types.WorkspaceFolder(uri=later.as_uri(), name="other")], removed=[])))
+        state = await wait_for(client, lambda s: len(s["unserved"]) == 2)
+        assert {u["root"]: u["problem"] for u in state["unserved"]} == {
+            str(missing): f"{missing} does not exist", str(later): f"{later} does not exist"}
+        assert [f["workspace"] for f in state["folders"]] == [str(good)]
+        said = [m.message for m in client.messages if "does not exist" in m.message]
+        assert len(said) == 2 and said[0].startswith("trm-lsp: project is not indexed"), said
+        client.workspace_did_change_workspace_folders(types.DidChangeWorkspaceFoldersParams(
+            event=types.WorkspaceFoldersChangeEvent(
+                added=[], removed=[types.WorkspaceFolder(uri=later.as_uri(), name="other")])))
+        state = await wait_for(client, lambda s: len(s["unserved"]) == 1)
+    assert not (tmp_path / "unmounted").exists() and not (tmp_path / "elsewhere").exists()
+
+
 def lsp_frames(data: bytes) -> list[dict]:
     """Split a server's stdout into LSP messages; anything else in it fails the test."""
     import re

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import shutil
 
 from lsprotocol import types
 
@@ -25,10 +26,13 @@ async def test_the_editor_is_asked_to_watch_and_a_file_created_outside_it_is_the
     async with lsp(root, capabilities=WATCHING, handlers={types.CLIENT_REGISTER_CAPABILITY: register}) as client:
         await wait_for(client, lambda s: s["indexed"])
         assert [r.method for r in registered] == [types.WORKSPACE_DID_CHANGE_WATCHED_FILES]
-        globs = [w["globPattern"] for w in registered[0].register_options["watchers"]]  # raw JSON: the options are typed by method
+        watchers = registered[0].register_options["watchers"]  # raw JSON: the options are typed by method
+        globs = [w["globPattern"] for w in watchers if "kind" not in w]  # every change of a file it reads
         for name in ("tools/fresh.py", "cmd/main.go", "docs/spec.pdf", "diagrams/flow.drawio", "src/lib.rs"):
             assert any(fnmatch.fnmatch(name, g) for g in globs), name
         assert not any(fnmatch.fnmatch(".trm-lsp/index.sqlite", g) for g in globs)  # its own writes are not news
+        # A folder created, moved or deleted comes as one event for the folder: any path's.
+        assert {"globPattern": "**/*", "kind": int(types.WatchKind.Create | types.WatchKind.Delete)} in watchers
 
         fresh = root / "tools" / "fresh.py"
         fresh.parent.mkdir()
@@ -43,6 +47,43 @@ async def test_the_editor_is_asked_to_watch_and_a_file_created_outside_it_is_the
                 break
             await asyncio.sleep(0.1)
         assert answer is not None and "brand_new_helper" in answer.contents.value
+
+
+async def test_a_folder_deleted_or_moved_as_one_event_takes_its_files_along(tmp_path, teacher):
+    """Editors report a folder deleted or moved as one event for the folder (VS Code does): the
+    deleted folder's symbols go, the moved one's are answered at their new place."""
+    root = lab_copy(tmp_path, teacher.url, distill=False)
+    for folder in ("gone", "old"):
+        (root / folder / "deep").mkdir(parents=True)
+        (root / folder / "deep" / f"{folder}_mod.py").write_text(
+            f"def {folder}_helper(count):\n    return [1] * count\n", encoding="utf-8")
+    async with lsp(root, capabilities=WATCHING) as client:
+        await wait_for(client, lambda s: s["indexed"])
+        gone, old = root / "gone" / "deep" / "gone_mod.py", root / "old" / "deep" / "old_mod.py"
+        assert await hover(client, gone, 0, 6) is not None and await hover(client, old, 0, 6) is not None
+        shutil.rmtree(root / "gone")
+        (root / "old").rename(root / "new")
+        moved = root / "new" / "deep" / "old_mod.py"
+        client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=[
+            types.FileEvent(uri=(root / "gone").as_uri(), type=types.FileChangeType.Deleted),
+            types.FileEvent(uri=(root / "old").as_uri(), type=types.FileChangeType.Deleted),
+            types.FileEvent(uri=(root / "new").as_uri(), type=types.FileChangeType.Created)]))
+        for _ in range(100):
+            answer = await hover(client, moved, 0, 6)
+            if answer is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert answer is not None and "old_helper" in answer.contents.value
+        for path in (gone, old):  # the files are gone from disk: their lenses went with them
+            lenses = await client.text_document_code_lens_async(types.CodeLensParams(
+                text_document=types.TextDocumentIdentifier(uri=path.as_uri())))
+            assert not lenses, path
+    from trm_lsp.store import Store
+
+    store = Store.for_workspace(root)
+    paths = {row[0] for row in store.db.execute("SELECT path FROM files")}
+    store.close()
+    assert "new/deep/old_mod.py" in paths and not {"gone/deep/gone_mod.py", "old/deep/old_mod.py"} & paths
 
 
 async def test_an_editor_that_cannot_watch_is_not_asked(tmp_path, teacher):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -133,6 +134,25 @@ def test_index_paths_reindexes_one_saved_file(workspace: Path):
     assert report.parsed == 1
     (workspace / "pkg4/mod4.py").unlink()
     assert index_paths(workspace, ["pkg4/mod4.py"], store).removed == 1
+    store.close()
+
+
+def test_index_paths_takes_a_folder_for_its_files(workspace: Path):
+    """One event for a folder (deleted, moved, created: what editors send) re-indexes the files
+    under it; a folder the scan would not enter is not walked."""
+    make_tree(workspace, 14, 2)
+    write(workspace, ".gitignore", "build/\n")
+    store = Store.for_workspace(workspace)
+    index_workspace(workspace, store)
+    shutil.rmtree(workspace / "pkg1")
+    (workspace / "pkg2").rename(workspace / "moved")
+    (workspace / "build").mkdir()
+    write(workspace, "build/gen.py", "def generated(): pass\n")
+    report = index_paths(workspace, ["pkg1", "pkg2/", "moved", "build"], store)
+    paths = {r[0] for r in store.db.execute("SELECT path FROM files")}
+    assert not any(p.startswith(("pkg1/", "pkg2/", "build/")) for p in paths)
+    assert {"moved/mod2.py", "moved/mod9.py"} <= paths and "pkg3/mod3.py" in paths
+    assert report.removed == 4 and report.parsed == 2 and report.skipped.get("build") == "ignored"
     store.close()
 
 

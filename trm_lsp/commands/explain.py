@@ -56,6 +56,7 @@ async def _explain(root, settings, rel: str, rest: str, by_name: bool, args) -> 
     daemon = Daemon(root, settings)  # not started: no teacher, no background work, just the answer
     try:
         index_workspace(root, daemon.store, settings)
+        daemon.indexed.set()
         daemon.student.load(here=True)  # this process exits normally: MLX must be read on the main thread
         target = Target(rel, qualname=rest) if by_name else Target(rel, line=int(rest))
         answer = await daemon.explain(target, args.wait)

@@ -38,6 +38,11 @@ class Skipped:
     rel: str
     reason: str
 
+    @property
+    def folder(self) -> bool:
+        """`Scanner.check` on a folder the walk would enter: not a file, not skipped either."""
+        return self.reason == _A_DIRECTORY
+
 
 @dataclass
 class _Ignore:
@@ -69,6 +74,10 @@ def _load_gitignore(directory: str, base: str) -> _Ignore | None:
         return _Ignore(base, pathspec.GitIgnoreSpec.from_lines(good))
 
 
+#: `Scanner.check`'s reason for a folder: the walk enters it, a file event cannot index it.
+_A_DIRECTORY = "a directory"
+
+
 class Scanner:
     """Yields `Candidate` and `Skipped` for everything under `root`."""
 
@@ -83,12 +92,27 @@ class Scanner:
 
     def __iter__(self) -> Iterator[Candidate | Skipped]:
         root_stat = os.stat(self.root)
+        return self._walk(str(self.root), "", [], frozenset({(root_stat.st_dev, root_stat.st_ino)}))
+
+    def under(self, rel: str, verdict: Candidate | Skipped | None = None) -> Iterator[Candidate | Skipped]:
+        """The walk of one folder of the workspace (created, or renamed into it), with every
+        .gitignore above it applied; nothing when `rel` is not a folder the walk would enter.
+        `verdict`: `check(rel)`, when the caller has it."""
+        verdict = verdict or self.check(rel)
+        if not (isinstance(verdict, Skipped) and verdict.folder):
+            return
+        parts = _parts(rel)
+        directory, ignores = self._descend(parts[:-1])
+        path = os.path.join(directory, parts[-1])
+        st = os.stat(path)
+        yield from self._walk(path, "/".join(parts), ignores, frozenset({(st.st_dev, st.st_ino)}))
+
+    def _walk(self, start: str, start_rel: str, ignores: list[_Ignore],
+              ancestors: frozenset) -> Iterator[Candidate | Skipped]:
         # Iterative walk: a deep tree must not hit Python's recursion limit. Each entry carries
         # its ancestors' (device, inode): a link back to one of them is a loop; a second link
         # to a directory elsewhere in the tree is not, and is walked like any other path.
-        stack: list[tuple[str, str, list[_Ignore], frozenset]] = [
-            (str(self.root), "", [], frozenset({(root_stat.st_dev, root_stat.st_ino)}))
-        ]
+        stack: list[tuple[str, str, list[_Ignore], frozenset]] = [(start, start_rel, ignores, ancestors)]
         while stack:
             directory, rel_dir, ignores, ancestors = stack.pop()
             own = _load_gitignore(directory, rel_dir)
@@ -114,7 +138,7 @@ class Scanner:
         """The walk's verdict on one workspace-relative path, without walking (an editor save, a
         watched-file event): the same rules, every .gitignore on the way down, and a link
         anywhere on the path judged by where it finally leads. None when it does not exist."""
-        parts = [p for p in rel.split("/") if p not in ("", ".")]
+        parts = _parts(rel)
         if not parts or ".." in parts:
             return Skipped(printable(rel), "outside the workspace")
         if any(p.startswith(".") for p in parts):
@@ -124,25 +148,34 @@ class Scanner:
             return None
         if not self._leads_inside(path):
             return Skipped(rel, "symlink to outside the workspace")
-        ignores: list[_Ignore] = []
-        directory, rel_dir = str(self.root), ""
-        for i, part in enumerate(parts[:-1]):
-            own = _load_gitignore(directory, rel_dir)
-            if own is not None:
-                ignores.append(own)
-            rel_dir = "/".join(parts[: i + 1])
-            if self._ignored(rel_dir, True, ignores):
-                return Skipped(rel, "ignored")
-            directory = os.path.join(directory, part)
-        own = _load_gitignore(directory, rel_dir)
-        if own is not None:
-            ignores.append(own)
+        found = self._descend(parts[:-1])
+        if isinstance(found, Skipped):
+            return Skipped(rel, found.reason)
+        directory, ignores = found
         with os.scandir(directory) as entries:
             entry = next((e for e in entries if e.name == parts[-1]), None)
         if entry is None:
             return None
         result = self._classify(entry, "/".join(parts), ignores, frozenset())
-        return Skipped(rel, "a directory") if isinstance(result, tuple) else result
+        return Skipped(rel, _A_DIRECTORY) if isinstance(result, tuple) else result
+
+    def _descend(self, parts: list[str]) -> tuple[str, list[_Ignore]] | Skipped:
+        """The folder `parts` names and every .gitignore in force inside it (its own too), or
+        Skipped when a folder on the way is ignored."""
+        ignores: list[_Ignore] = []
+        directory, rel_dir = str(self.root), ""
+        for i, part in enumerate(parts):
+            own = _load_gitignore(directory, rel_dir)
+            if own is not None:
+                ignores.append(own)
+            rel_dir = "/".join(parts[: i + 1])
+            if self._ignored(rel_dir, True, ignores):
+                return Skipped(rel_dir, "ignored")
+            directory = os.path.join(directory, part)
+        own = _load_gitignore(directory, rel_dir)
+        if own is not None:
+            ignores.append(own)
+        return directory, ignores
 
     def _classify(self, entry: os.DirEntry, rel: str, ignores: list[_Ignore], ancestors: frozenset):
         if entry.name.startswith("."):
@@ -191,6 +224,10 @@ class Scanner:
             if verdict is not None:
                 decision = verdict
         return decision
+
+
+def _parts(rel: str) -> list[str]:
+    return [p for p in rel.split("/") if p not in ("", ".")]
 
 
 def _utf8(name: str) -> bool:

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 _MIN_SAMPLES = 8  # fewer teacher answers than this teach the student nothing worth serving
 #: Worker processes from a clean server process: this one runs threads (see index_workspace).
 FORK_SAFE = "forkserver"
+#: How long a symbol asked for before the first index is done may wait for it (an MCP call
+#: just after the editor started), at least.
+INDEX_WAIT_SECONDS = 10.0
 
 
 class Daemon:
@@ -326,6 +329,12 @@ class Daemon:
         by default). Raises `NotFound`."""
         wait = self.settings.serve.explain_wait_ms / 1000 if wait is None else wait
         symbol = await find(self.store, self.search, target)
+        if symbol is None and not self.indexed.is_set():  # asked before the first index is done
+            try:
+                await asyncio.wait_for(self.indexed.wait(), max(wait, INDEX_WAIT_SECONDS))
+            except asyncio.TimeoutError:
+                raise NotFound(f"no indexed symbol at {target} yet: the workspace is still being indexed") from None
+            symbol = await find(self.store, self.search, target)
         if symbol is None:
             raise NotFound(f"no indexed symbol at {target}")
         if self.distiller is not None and self.engine.samples.best_for(symbol.sha256) is None:

@@ -11,11 +11,15 @@ deserialize (a hover at `line: -1`), requests before `initialize` and requests a
   `Content-Length` header (which a short body leaves glued to the end of a line).
 - `TrmProtocol`: every request gets a reply (InvalidParams, ServerNotInitialized -32002,
   InvalidRequest after shutdown), as JSON-RPC and LSP require; an error reply carries its
-  message, never the Python traceback pygls attaches (that goes to the log).
+  message, never the Python traceback pygls attaches (that goes to the log). A client's reply
+  that cannot be read fails the request it answers, which pygls would leave waiting forever.
 
 - `serve_stdio`: pygls' stdio server with `read_messages` as its reader.
-- `cancel_other_requests` and `exit_now`: the `shutdown` and `exit` workarounds (pygls 2.1 breaks
-  cancelling requests at shutdown, and would wait at exit for an EOF that comes only after).
+- `cancel_other_requests`, `lsp_shutdown` and `exit_now`: the `shutdown` and `exit` workarounds
+  (pygls 2.1 breaks cancelling requests at shutdown, answers `shutdown` before the requests it
+  cancelled, and would wait at exit for an EOF that comes only after).
+- `quiet_refusals`: a request its handler refused (InvalidParams) is not logged as a server error
+  with a traceback; the reply says what was wrong.
 
 The private pygls names this touches are listed in `PYGLS_INTERNALS` (and nothing outside this
 module touches one); tests/serve/test_rpc.py fails when a pygls release moves one.
@@ -24,6 +28,7 @@ module touches one); tests/serve/test_rpc.py fails when a pygls release moves on
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import os
@@ -34,7 +39,8 @@ from typing import Any, Awaitable, Callable
 
 from cattrs import transform_error
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams, JsonRpcInvalidRequest, JsonRpcServerNotInitialized
+from pygls.exceptions import (JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams, JsonRpcInvalidRequest,
+                              JsonRpcMethodNotFound, JsonRpcServerNotInitialized)
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import _prepare_command_arguments, lsp_method
 
@@ -45,8 +51,10 @@ PYGLS_INTERNALS = {
     "JsonRPCProtocol": ("_shutdown", "_send_response", "_request_futures", "msg_id", "_converter"),
     "JSONRPCServer": ("_stop_event",),
     "pygls.protocol.language_server": ("_prepare_command_arguments", "lsp_method"),
-    "LanguageServerProtocol": ("lsp_workspace__execute_command",),
+    "LanguageServerProtocol": ("lsp_workspace__execute_command", "lsp_shutdown"),
 }
+#: At `shutdown`, how long the requests it cancelled may take to be answered before it is.
+SETTLE_SECONDS = 2.0
 #: The largest message body accepted (a whole-file didOpen of a big generated file fits).
 MAX_BODY = 64 * 1024 * 1024
 _LENGTH = re.compile(rb"Content-Length:[ \t]*(\S*)[ \t]*\r?\n$", re.IGNORECASE)
@@ -74,11 +82,21 @@ class TrmProtocol(LanguageServerProtocol):
             return super().structure_message(data)
         except Exception as exc:
             if isinstance(data, dict) and "method" in data and "id" in data and _valid_id(data["id"]):
-                return _Unreadable(data["id"], str(data["method"]), _cause(exc))
+                reason = _cause(exc) if "params" in data else "params missing"
+                return _Unreadable(data["id"], str(data["method"]), reason)
+            if isinstance(data, dict) and "id" in data and "method" not in data and _valid_id(data["id"]):
+                # The client's reply to our request (showDocument, configuration) that does not
+                # read as its type: the request fails at once instead of waiting forever.
+                log.warning("the editor's reply %r could not be read: %s", data["id"], _cause(exc))
+                return types.ResponseErrorMessage(id=data["id"], error=types.ResponseError(
+                    code=JsonRpcInternalError.CODE, message=f"unreadable reply: {_cause(exc)}"))
             raise
 
     def handle_message(self, message: Any) -> None:
         if isinstance(message, _Unreadable):
+            if message.method not in self.fm.features and message.method not in self.fm.builtin_features:
+                self._send_response(message.id, error=JsonRpcMethodNotFound.of(message.method).to_response_error())
+                return
             log.warning("%s request %r has invalid params: %s", message.method, message.id, message.reason)
             self._send_response(message.id, error=JsonRpcInvalidParams(
                 f"invalid params for {message.method}: {message.reason}").to_response_error())
@@ -117,6 +135,18 @@ class TrmProtocol(LanguageServerProtocol):
             if msg_id != current and not future.done():
                 future.cancel()
 
+    @lsp_method(types.SHUTDOWN)
+    def lsp_shutdown(self, *args: Any):
+        """As pygls', then the requests in flight that it cancelled (or that were already
+        finishing) are answered before it is, for up to `SETTLE_SECONDS`: a client may send
+        `exit` the moment `shutdown` is answered, and every request gets a reply."""
+        current = self.msg_id
+        in_flight = [f for msg_id, f in list(self._request_futures.items()) if msg_id != current and not f.done()]
+        result = yield from super().lsp_shutdown(*args)
+        if in_flight:
+            yield _settle, (in_flight,), None
+        return result
+
     def exit_now(self) -> None:
         """At `exit`, once everything is committed and closed: pygls would now join its stdin
         reader thread, which waits for an EOF the client only sends after we exit; end here
@@ -128,6 +158,27 @@ class TrmProtocol(LanguageServerProtocol):
         if error is not None and isinstance(error.data, dict) and "traceback" in error.data:
             error = types.ResponseError(code=error.code, message=error.message)
         super()._send_response(msg_id, result=result, error=error)
+
+
+async def _settle(futures: list) -> None:
+    """Until these request futures are done (their replies go out from their own callbacks,
+    which run first), or `SETTLE_SECONDS`."""
+    waiting = [asyncio.wrap_future(f) if isinstance(f, concurrent.futures.Future) else f for f in futures]
+    await asyncio.wait(waiting, timeout=SETTLE_SECONDS)
+
+
+def quiet_refusals(record: logging.LogRecord) -> bool:
+    """A filter for pygls' JSON-RPC logger, which logs at ERROR with a traceback, as if the
+    server had failed, a request its handler refused (InvalidParams, "no indexed symbol at
+    a.py:99": the reply already tells the client; one line at INFO) and a message it could not
+    read (`TrmProtocol.structure_message` says what in one line; the traceback at DEBUG)."""
+    exc = record.exc_info[1] if record.exc_info else None
+    if isinstance(exc, JsonRpcException) and not isinstance(exc, JsonRpcInternalError):
+        record.msg, record.args = "request %s refused: %s", (record.args[0] if record.args else "?", exc)
+        record.levelno, record.levelname, record.exc_info, record.exc_text = logging.INFO, "INFO", None, None
+    elif str(record.msg).startswith("Unable to deserialize message"):
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+    return True
 
 
 def _valid_id(value: Any) -> bool:

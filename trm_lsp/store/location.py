@@ -33,7 +33,11 @@ def state_dir(workspace: Path) -> Path:
 
 
 def locate_state(workspace: Path) -> tuple[Path, str]:
-    """(the state directory, why it is outside the workspace or "")."""
+    """(the state directory, why it is outside the workspace or ""). A workspace that is not a
+    folder is refused, never created (an editor's saved folder on a drive not mounted today)."""
+    if not Path(workspace).is_dir():
+        what = "is not a folder" if Path(workspace).exists() else "does not exist"
+        raise StoreError(f"{workspace} {what}")
     inside = Path(workspace) / STATE_DIR
     try:
         _make_writable_state(inside)

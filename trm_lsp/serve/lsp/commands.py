@@ -3,6 +3,7 @@ runs), status, distill now, train now."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
@@ -19,6 +20,8 @@ from trm_lsp.serve.render import explanation_document
 
 log = logging.getLogger(__name__)
 
+#: How long the explanation page may take to open before it is shown as a message instead.
+SHOW_SECONDS = 5.0
 
 
 @attrs.define
@@ -75,10 +78,11 @@ async def _show(ls: TrmLanguageServer, daemon: Daemon, answer: Answer) -> None:
         folder.mkdir(exist_ok=True)
         page = folder / f"{_UNSAFE.sub('_', answer.symbol)[:80]}.md"
         page.write_text(explanation_document(answer, answer.language), encoding="utf-8")
-        try:
-            await ls.window_show_document_async(types.ShowDocumentParams(uri=page.as_uri(), take_focus=False))
+        try:  # a client whose reply never comes (or cannot be read) must not hold the command's
+            await asyncio.wait_for(ls.window_show_document_async(
+                types.ShowDocumentParams(uri=page.as_uri(), take_focus=False)), SHOW_SECONDS)
             return
         except Exception as exc:  # shown as a message below
-            log.debug("showDocument failed: %s", exc)
+            log.debug("showDocument failed: %s", exc or type(exc).__name__)
     ls.window_show_message(types.ShowMessageParams(
         type=types.MessageType.Info, message=f"{answer.symbol}: {answer.text.strip()} ({answer.provenance()})"))

@@ -30,8 +30,11 @@ async def watch_files(ls: TrmLanguageServer) -> bool:
     if not (caps and caps.dynamic_registration):
         log.info("the editor cannot watch files for trm-lsp: files changed outside it are seen on the next start")
         return False
+    # Editors report a folder deleted, moved or created as one event for the folder, which no
+    # file pattern matches: every path's creation and deletion is watched too.
+    folders = types.FileSystemWatcher(glob_pattern="**/*", kind=types.WatchKind.Create | types.WatchKind.Delete)
     options = types.DidChangeWatchedFilesRegistrationOptions(
-        watchers=[types.FileSystemWatcher(glob_pattern=pattern) for pattern in WATCHED])
+        watchers=[*(types.FileSystemWatcher(glob_pattern=pattern) for pattern in WATCHED), folders])
     try:
         await ls.client_register_capability_async(types.RegistrationParams(registrations=[types.Registration(
             id="trm-lsp-watched-files", method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES, register_options=options)]))
@@ -71,7 +74,8 @@ def register(server: TrmLanguageServer) -> None:
         by_daemon: dict[Daemon, list[str]] = {}
         for change in params.changes:
             daemon, rel = ls.daemon_for(change.uri)
-            if daemon is not None and not rel.startswith(".trm-lsp/"):
+            # Hidden paths are never indexed: its own store's writes, git's objects are not news.
+            if daemon is not None and not any(part.startswith(".") for part in rel.split("/")):
                 by_daemon.setdefault(daemon, []).append(rel)
         for daemon, rels in by_daemon.items():
             await daemon.files_changed(rels)

@@ -51,6 +51,7 @@ def register(server: TrmLanguageServer) -> None:
     async def folders_changed(ls: TrmLanguageServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
         for folder in params.event.removed:
             root = lookup.uri_to_path(folder.uri)
+            ls.unserved.pop(root, None)
             daemon = ls.daemons.pop(root, None) if root else None
             if daemon is not None:
                 await daemon.stop()

@@ -20,7 +20,7 @@ from trm_lsp.config import Settings
 from trm_lsp.serve import lookup
 from trm_lsp.serve.daemon import Daemon
 from trm_lsp.serve.lsp.progress import ProgressTask
-from trm_lsp.serve.rpc import TrmProtocol
+from trm_lsp.serve.rpc import TrmProtocol, quiet_refusals
 from trm_lsp.serve.tasks import supervise
 from trm_lsp.store import StoreError
 from trm_lsp.store.recover import is_damage, mark_damaged
@@ -146,6 +146,7 @@ def build_server(mcp: bool = True, mcp_port: int | None = None) -> TrmLanguageSe
     from trm_lsp.serve.lsp import code_lens, commands, documents, hover, lifecycle
 
     server = TrmLanguageServer(mcp, mcp_port)
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(quiet_refusals)
     for feature in (lifecycle, documents, hover, code_lens, commands):
         feature.register(server)
     return server
@@ -189,6 +190,6 @@ async def client_configuration(ls: TrmLanguageServer) -> dict | None:
 def roots(ls: TrmLanguageServer) -> list[Path]:
     folders = list(ls.workspace.folders.values())
     uris = [f.uri for f in folders] or ([ls.workspace.root_uri] if ls.workspace.root_uri else [])
-    return [p for p in (lookup.uri_to_path(u) for u in uris) if p is not None and p.is_dir()]
+    return [p for p in (lookup.uri_to_path(u) for u in uris) if p is not None]  # open_folder says which it cannot serve
 
 
