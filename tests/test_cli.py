@@ -140,6 +140,51 @@ def test_settings_file_is_applied(workspace: Path):
     assert [r["name"] for r in rows] == ["a"]
 
 
+def test_train_and_eval_refuse_an_out_folder_of_the_users_own_before_training(tmp_path: Path):
+    """A checkpoint replaces a checkpoint, an empty folder or nothing: a folder of the user's
+    files, a file, or a `<name>.old` that is not one is refused at once (exit 2) and kept."""
+    data = Path(__file__).resolve().parents[1] / "data" / "logic_lab.distilled.jsonl"
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "notes.txt").write_text("my notes")
+    (tmp_path / "mine.old").mkdir()
+    (tmp_path / "mine.old" / "backup.txt").write_text("backup")
+    (tmp_path / "out.bin").write_text("x")
+    for out, what in (("models", "holds files that are not a student checkpoint"),
+                      ("mine", "holds files that are not a student checkpoint"), ("out.bin", "is a file")):
+        for command, extra in (("train", ()), ("eval", ("--no_judge",))):
+            result = run_cli(command, "--data_path", str(data), "--out", str(tmp_path / out), *extra, check=False)
+            assert result.returncode == 2 and what in result.stderr, (command, out, result.stderr)
+    assert (tmp_path / "models" / "notes.txt").read_text() == "my notes"
+    assert (tmp_path / "mine.old" / "backup.txt").read_text() == "backup" and (tmp_path / "out.bin").read_text() == "x"
+    assert run_cli("train", "--data_path", str(data), "--max_minutes", "0", check=False).returncode == 2
+
+
+def test_export_writes_through_a_link_to_a_pipe_and_to_stdout(workspace: Path, tmp_path: Path):
+    """`-o` names where the answers go, not a file to replace: a link is written through (and
+    stays a link), a FIFO is written to, `-` is stdout, a folder is refused."""
+    import threading
+
+    data = Path(__file__).resolve().parents[1] / "data" / "logic_lab.distilled.jsonl"
+    write(workspace, "a.py", "def add(a, b):\n    return a + b\n")
+    run_cli("import", str(workspace), str(data))
+    expected = len(run_cli("export", str(workspace), "-o", "-").stdout.splitlines())
+    assert expected > 50
+    real, link, pipe = tmp_path / "real.jsonl", tmp_path / "link.jsonl", tmp_path / "pipe.jsonl"
+    real.write_text("old\n")
+    link.symlink_to(real)
+    run_cli("export", str(workspace), "-o", str(link))
+    assert link.is_symlink() and len(real.read_text().splitlines()) == expected
+    os.mkfifo(pipe)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text()))
+    reader.start()
+    run_cli("export", str(workspace), "-o", str(pipe))
+    reader.join(30)
+    assert len(received[0].splitlines()) == expected and pipe.is_fifo()
+    refused = run_cli("export", str(workspace), "-o", str(tmp_path), check=False)
+    assert refused.returncode == 2 and "is a folder" in refused.stderr
+
+
 def test_explain_says_why_the_answer_is_not_the_teachers_and_how_to_get_it(workspace: Path):
     """`explain` starts no teacher: a symbol it has not explained says so on stderr, with the
     command that asks it, and one the teacher gave up on says why."""

@@ -28,7 +28,20 @@ def test_camel_and_snake_case_keys():
     ({"documents": {"ocr": "yes"}}, "'documents.ocr' must be true or false"),
     ({"index": {"include": [1]}}, "must be a list of strings"),
     ({"index": 3}, "'index' must be a table"),
+    ({"teacher": {"timeout": 0}}, "'teacher.timeout' must be at least 0.1, not 0"),
+    ({"teacher": {"maxAnswerChars": 0}}, "'teacher.maxAnswerChars' must be at least 100"),
+    ({"teacher": {"max_attempts": 0}}, "'teacher.maxAttempts' must be at least 1"),
+    ({"serve": {"mcpPort": 99999}}, "'serve.mcpPort' must be 0-65535, not 99999"),
 ])
 def test_errors_name_the_bad_key(data, message):
     with pytest.raises(ConfigError, match=message):
         Settings.from_dict(data)
+
+
+def test_the_editor_keeps_every_other_setting_when_one_is_out_of_range(tmp_path):
+    """Loaded leniently (the editor's settings), a value out of range falls back to its default
+    alone, in either key spelling, and the message names it."""
+    (tmp_path / "trm-lsp.toml").write_text("[serve]\nmcp_port = 70000\ndebounceMs = 50\n", encoding="utf-8")
+    settings, problems = Settings.load_lenient(tmp_path)
+    assert settings.serve.mcp_port == 8765 and settings.serve.debounce_ms == 50
+    assert len(problems) == 1 and "'serve.mcpPort' must be 0-65535" in problems[0]

@@ -5,6 +5,8 @@ new one, never half of one; a failed write leaves no temporary file behind."""
 from __future__ import annotations
 
 import os
+import stat
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,3 +30,30 @@ def atomic_write(target: Path, mode: str = "w", permissions: int | None = None) 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def user_output(target: Path | str) -> Iterator[IO]:
+    """A file a user named as a command's output: "-" is stdout; a link is written through to
+    the file it names (the link stays); a FIFO or a device is written to as it is; a regular
+    file, or none, is replaced atomically (`atomic_write`) with the permissions the user's umask
+    gives new files. Raises IsADirectoryError for a folder."""
+    if str(target) == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    target = Path(os.path.realpath(target))
+    if target.is_dir():
+        raise IsADirectoryError(f"{target} is a folder")
+    if target.exists() and not stat.S_ISREG(target.stat().st_mode):
+        with open(target, "w", encoding="utf-8") as fh:
+            yield fh
+        return
+    with atomic_write(target, permissions=0o666 & ~_umask()) as fh:
+        yield fh
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # read by setting it: put back at once
+    os.umask(mask)
+    return mask

@@ -206,6 +206,14 @@ class Settings:
 
 
 _CHOICES = {("teacher", "backend"): ("ollama", "openai")}
+#: (section, key): (lowest, highest) allowed, None where unbounded; 0 and negatives are refused
+#: for all numbers already. Below these each setting breaks quietly: a timeout of 0 fails every
+#: call (as if the teacher were down), answers cut to nothing are stored as answers for good,
+#: port 99999 cannot be bound.
+_RANGES = {("teacher", "timeout"): (0.1, None), ("teacher", "shared_timeout"): (0.1, None),
+           ("teacher", "max_attempts"): (1, None), ("teacher", "concurrency"): (1, None),
+           ("teacher", "max_tokens"): (16, None), ("teacher", "max_answer_chars"): (100, None),
+           ("teacher", "probe_interval"): (0.1, None), ("serve", "mcp_port"): (0, 65535)}
 
 
 def _check_choices(settings: "Settings") -> None:
@@ -214,6 +222,12 @@ def _check_choices(settings: "Settings") -> None:
         if value not in allowed:
             raise ConfigError(f"setting '{section}.{key}' must be one of {', '.join(allowed)}, not {value!r}",
                               f"{section}.{key}")
+    for (section, key), (low, high) in _RANGES.items():
+        value = getattr(getattr(settings, section), key)
+        if value < low or (high is not None and value > high):
+            name = f"{section}.{_camel(key)}"
+            bounds = f"{low}-{high}" if high is not None else f"at least {low}"
+            raise ConfigError(f"setting '{name}' must be {bounds}, not {value!r}", name)
     for number, host in enumerate(settings.teacher.hosts):
         if host.backend not in ("", *_CHOICES[("teacher", "backend")]):
             raise ConfigError(f"setting 'teacher.hosts[{number}].backend' must be ollama or openai, not "
@@ -224,6 +238,11 @@ def _check_choices(settings: "Settings") -> None:
     if shared and not shared.startswith(("http://", "https://", "file:///")):
         raise ConfigError(f"setting 'teacher.sharedAnswers' must be an http://, https:// or file:/// URL, "
                           f"not {shared!r}", "teacher.sharedAnswers")
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part.capitalize() for part in rest)
 
 
 def _snake(key: str) -> str:
@@ -240,12 +259,17 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _drop(data: dict[str, Any], path: list[str]) -> bool:
-    """Remove the key at `path` (as spelled) from nested `data`; False when it is not there."""
+    """Remove the key at `path` (in either case style) from nested `data`; False when it is not there."""
     for key in path[:-1]:
-        data = data.get(key)  # type: ignore[assignment]
+        data = data.get(_spelled(data, key))  # type: ignore[assignment]
         if not isinstance(data, dict):
             return False
-    return data.pop(path[-1], _MISSING) is not _MISSING
+    return data.pop(_spelled(data, path[-1]), _MISSING) is not _MISSING
+
+
+def _spelled(data: Mapping[str, Any], key: str) -> str:
+    """`key` as `data` spells it (`mcp_port` or `mcpPort`)."""
+    return next((k for k in data if _snake(k) == _snake(key)), key)
 
 
 _MISSING = object()

@@ -56,6 +56,14 @@ def test_import_reports_bad_lines_by_number(workspace: Path, tmp_path: Path):
     for expected in ("line 2: not JSON", "line 3: sha256 is not the hash of input", "line 5: not a JSON object",
                      "line 6: missing teacher"):
         assert expected in result.stderr
+    nothing = run_cli("import", str(workspace), str(source.with_name("none.jsonl")), check=False)
+    assert nothing.returncode == 2 and "no such file" in nothing.stderr
+    junk, utf16 = source.with_name("junk.jsonl"), source.with_name("utf16.jsonl")
+    junk.write_text("{not json\n[1]\n")
+    utf16.write_text(lines[0] + "\n", encoding="utf-16")  # as Windows tools save it
+    for bad, why in ((junk, ""), (utf16, ": it is UTF-16; save it as UTF-8")):
+        failed = run_cli("import", str(workspace), str(bad), check=False)  # nothing imported: a failure
+        assert failed.returncode == 1 and f"no line of {bad} is a sample{why}" in failed.stderr, failed.stderr
 
 
 def test_import_takes_iso_dates_and_numbers_for_created_at(workspace: Path, tmp_path: Path):

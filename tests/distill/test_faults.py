@@ -150,6 +150,11 @@ def test_cli_distill_exits_1_when_every_call_failed(workspace: Path):
     assert result.returncode == 1, result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert "answered none of 2" in last and "Ollama error 500" in last
+    write(workspace, "trm-lsp.toml", "[teacher]\nmax_attempts = 4\nbackoff_initial = 0.01\n")
+    with FakeTeacher() as server:  # stopped by --limit before any symbol is given up on: still a failure
+        server.faults.extend(["http500"] * 10)
+        limited = run_cli("distill", str(workspace), "--host", server.url, "--limit", "1", check=False)
+    assert limited.returncode == 1 and "answered none of 1" in limited.stderr.strip().splitlines()[-1], limited.stderr
 
 
 def test_connection_refused_opens_the_breaker_once_and_recovers(workspace: Path, caplog):

@@ -129,3 +129,24 @@ def test_a_comment_inside_a_definitions_head_is_not_part_of_its_signature(langua
     from trm_lsp.extract.code import extract_code
 
     assert [i.signature for i in extract_code(language, source.encode())] == [signature]
+
+
+def test_a_cpp_function_returning_a_reference_is_named_by_its_name(tmp_path: Path):
+    (tmp_path / "v.cpp").write_text("class V {\npublic:\n    double& at(int r) { return d[r]; }\n"
+                                    "    int&& mv() { return 1; }\n    double d[4];\n};\n"
+                                    "double& first(V& v) { return v.at(0); }\n", encoding="utf-8")
+    assert [r["qualname"] for r in index_rows(tmp_path)] == ["V", "V.at", "V.mv", "first"]
+
+
+def test_symbols_sharing_a_line_each_have_their_own_text_and_hash(tmp_path: Path):
+    """The keys of a one-line JSON object and the functions of a minified file are told apart
+    (one hash would mean one teacher answer for all of them); a symbol alone on its lines keeps
+    them whole, indentation included, so the hashes its teacher answers are stored under hold."""
+    (tmp_path / "cfg.json").write_text('{"name": "demo", "retries": 3, "timeout": 30}\n', encoding="utf-8")
+    (tmp_path / "m.js").write_text("const add = (a, b) => a + b; const sub = (a, b) => a - b;\n", encoding="utf-8")
+    (tmp_path / "k.py").write_text("class K:\n    def f(self):\n        return 1\n", encoding="utf-8")
+    rows = {r["qualname"]: r for r in index_rows(tmp_path, "--text")}
+    assert rows["retries"]["text"] == '"retries": 3' and rows["sub"]["text"] == "const sub = (a, b) => a - b;"
+    shas = [rows[name]["sha256"] for name in ("name", "retries", "timeout", "add", "sub")]
+    assert len(set(shas)) == 5 and rows["sub"]["sha256"] == hashlib.sha256(rows["sub"]["text"].encode()).hexdigest()
+    assert rows["K.f"]["text"] == "    def f(self):\n        return 1"

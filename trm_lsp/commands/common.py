@@ -11,6 +11,8 @@ from trm_lsp.config import ConfigError, Settings
 def workspace_dir(value: str) -> Path:
     from trm_lsp.cli import UsageError
 
+    if not value.strip():  # Path("") is the current folder: not what an empty argument meant
+        raise UsageError("the workspace folder is an empty name")
     path = Path(value).expanduser()
     if not path.is_dir():
         raise UsageError(f"{value}: not a directory")

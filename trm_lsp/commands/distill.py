@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=("ollama", "openai"), help="teacher backend (default: ollama)")
     parser.add_argument("--host", help="teacher URL (default: $OLLAMA_HOST or http://127.0.0.1:11434)")
     parser.add_argument("--model", help="teacher model (default: deepseek-r1:1.5b)")
-    parser.add_argument("--limit", type=int, help="ask about at most N symbols this run")
+    parser.add_argument("--limit", type=int, help="ask the teacher at most N questions this run (a retry is one)")
     parser.add_argument("--concurrency", type=int, help="teacher calls in flight (default: 1)")
     parser.add_argument("--timeout", type=float, help="seconds per teacher call (default: 300)")
 
@@ -67,8 +67,8 @@ async def _distill(root, settings, limit) -> int:
         if stats.stopped:
             print(f"trm-lsp: error: stopped: {stats.stopped} ({teacher.host})", file=sys.stderr)
             return 1
-        if stats.answered == 0 and stats.failed:
-            reason, count = stats.failed.most_common(1)[0]
+        if stats.answered == 0 and stats.errors:  # given up on, or left to retry (a --limit run)
+            reason, count = stats.errors.most_common(1)[0]
             print(f"trm-lsp: error: the teacher answered none of {stats.asked} questions; "
                   f"{count} failed with: {reason}", file=sys.stderr)
             return 1

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from trm_lsp.commands.common import stderr_console
-from trm_lsp.commands.train import add_model_arguments, configs, load_records, training_progress
+from trm_lsp.commands.train import add_model_arguments, configs, load_records, refuse_out, training_progress
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,8 +46,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         train, test = split_holdout(records)
     if args.train_limit is not None:
-        train = train[: max(0, args.train_limit)]
+        if args.train_limit < 0:
+            raise UsageError(f"--train_limit must be 0 or more, not {args.train_limit}")
+        train = train[: args.train_limit]
     model_cfg, train_cfg, base = configs(args)
+    if args.out is not None:
+        refuse_out(args.out)
+    if args.answers is not None:  # made now, not found missing after minutes of training
+        try:
+            args.answers.resolve().parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--answers {args.answers}: {exc.strerror or exc}") from None
     if not test or (len(train) < 2 and not (base is not None and not train)):
         raise UsageError(f"need at least 2 training and 1 test sample (got {len(train)} and {len(test)}); "
                          "--train_limit 0 evaluates the base alone")

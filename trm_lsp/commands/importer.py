@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
 
     root = workspace_dir(args.dir)
     if not args.file.is_file():
-        raise UsageError(f"{args.file}: no such file")
+        raise UsageError(f"{args.file}: {'a folder, not a file' if args.file.is_dir() else 'no such file'}")
     store = Store.for_workspace(root)
     try:
         report = import_samples(store, args.file)
@@ -31,4 +31,16 @@ def run(args: argparse.Namespace) -> int:
                   f"{len(report.rejected)} rejected", markup=False)
     for line in report.rejected[:20]:
         console.print(f"  {line}", markup=False)
+    if report.rejected and not report.imported and not report.duplicates:
+        console.print(f"trm-lsp: error: no line of {args.file} is a sample{_encoding_hint(args.file)}", markup=False)
+        return 1
     return 0
+
+
+def _encoding_hint(path: Path) -> str:
+    """Why every line failed, when it is the file's encoding (Windows tools write UTF-16)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+        return ": it is UTF-16; save it as UTF-8"
+    return ""

@@ -56,6 +56,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the checkpoint in --out for the remaining epochs")
 
 
+def refuse_out(out: Path) -> None:
+    """Before any training: `out` must be a place a checkpoint may replace (checkpoint.py)."""
+    from trm_lsp.cli import UsageError
+    from trm_lsp.student.checkpoint import not_replaceable
+
+    problem = not_replaceable(out)
+    if problem:
+        raise UsageError(f"--out: {problem}")
+
+
 def configs(args: argparse.Namespace):
     """(model settings, training settings, the checkpoint to start from or None)."""
     from trm_lsp.student.train import TrainConfig
@@ -66,6 +76,10 @@ def configs(args: argparse.Namespace):
             from trm_lsp.cli import UsageError
 
             raise UsageError(f"--{name} must be at least 1")
+    if not args.max_minutes > 0:
+        from trm_lsp.cli import UsageError
+
+        raise UsageError(f"--max_minutes must be more than 0, not {args.max_minutes:g}")
     model = {"dim": args.dim, "heads": args.heads, "layers": args.layers, "cycles": args.cycles,
              "n_latent": args.latent, "embed_dim": args.dim}
     base = starting_point(args)
@@ -124,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     model_cfg, train_cfg, base = configs(args)
     out = args.out or args.data_path.resolve().parent / "student"
+    refuse_out(out)
     from trm_lsp.student.distributed import Ranks
 
     if not Ranks().leader:  # under `mlx.launch`: rank 0 reports and writes

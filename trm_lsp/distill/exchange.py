@@ -9,9 +9,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import IO, Callable
 
-from trm_lsp.atomic import atomic_write
 from trm_lsp.distill.prompts import PROMPT_VERSION
 from trm_lsp.store import Store
 from trm_lsp.store.schema import MAX_LINE
@@ -30,13 +29,12 @@ class ImportReport:
     rejected: list[str] = field(default_factory=list)  # "line N: reason"
 
 
-def export_samples(store: Store, target: Path) -> int:
-    """Write every sample; atomically (`atomic_write`)."""
+def export_samples(store: Store, out: IO[str]) -> int:
+    """Write every sample as a JSONL line; the number written."""
     count = 0
-    with atomic_write(target) as out:
-        for sample in Samples(store).all():
-            out.write(json.dumps(sample.record(), ensure_ascii=False) + "\n")
-            count += 1
+    for sample in Samples(store).all():
+        out.write(json.dumps(sample.record(), ensure_ascii=False) + "\n")
+        count += 1
     return count
 
 

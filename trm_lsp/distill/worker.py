@@ -49,7 +49,8 @@ class DistillStats:
     asked: int = 0
     answered: int = 0
     retries: int = 0
-    failed: Counter = field(default_factory=Counter)
+    failed: Counter = field(default_factory=Counter)  # reasons of the symbols given up on
+    errors: Counter = field(default_factory=Counter)  # reasons of every attempt that failed, retried or not
     cancelled: int = 0
     cut: int = 0  # answers longer than teacher.maxAnswerChars / maxReasoningChars, stored cut
     tokens: int = 0
@@ -301,6 +302,7 @@ class Distiller:
             delay *= random.uniform(0.5, 1.5)
             with self.store.transaction():
                 failed = self.jobs.retry_later(job, reason, delay, self.settings.max_attempts)
+            self.stats.errors[reason.split(":")[0]] += 1
             if failed:
                 self.stats.failed[reason.split(":")[0]] += 1
                 self._done += 1

@@ -67,7 +67,8 @@ def extract_code(language_id: str, data: bytes, max_doc_chars: int = 600, valid_
     if tree.root_node.has_error:
         defs = _recovered(language_id, data) or defs
     _nest(defs, nested_names=language_id in _CODE_FAMILY)
-    items = [_item(language_id, d, data, max_doc_chars, ascii) for d in defs]
+    own = _sharing_a_line(defs)
+    items = [_item(language_id, d, data, max_doc_chars, ascii, i in own) for i, d in enumerate(defs)]
     if not valid_utf8:
         items = [it._replace(text=data[it.start_byte : it.end_byte].decode("utf-8")) for it in items]
     return items
@@ -229,7 +230,9 @@ def _name(language_id: str, node, data: bytes, declarators: bool) -> tuple[str, 
     if declarators:  # C/C++: the name sits at the bottom of a declarator chain (pointer, function)
         while True:
             inner = node.child_by_field_name("declarator")
-            if inner is None and node.type == "parenthesized_declarator" and node.named_child_count:
+            # `(f)` and C++'s `double& at(int r)` hold theirs as an unnamed child
+            if inner is None and node.type in ("parenthesized_declarator", "reference_declarator") \
+                    and node.named_child_count:
                 inner = node.named_child(0)
             if inner is None:
                 break
@@ -300,7 +303,42 @@ def _utf16_col(data: bytes, byte: int, byte_col: int) -> int:
     return len(prefix.decode("utf-8", "replace").encode("utf-16-le")) // 2
 
 
-def _item(language_id: str, d: _Def, data: bytes, max_doc: int, ascii: bool) -> Item:
+def _sharing_a_line(defs: list[_Def]) -> set[int]:
+    """The definitions that share a line with one neither around nor inside them (the keys of a
+    one-line JSON object, the functions of a minified file): their text is their own bytes, not
+    the whole line, else they would share one hash and so one teacher answer, and hashing the
+    line once per definition is quadratic. All others keep their whole lines, so their hashes,
+    the keys of the teacher answers already stored, do not change."""
+    on_line: dict[int, list[int]] = {}
+    for i, d in enumerate(defs):
+        first, last = d.outer.start_point[0], _last_row(d.outer)
+        on_line.setdefault(first, []).append(i)
+        if last != first:
+            on_line.setdefault(last, []).append(i)
+    shared: set[int] = set()
+    for members in on_line.values():
+        if len(members) < 2:
+            continue
+        order = sorted(set(members), key=lambda i: (defs[i].outer.start_byte, -defs[i].outer.end_byte))
+        related = dict.fromkeys(order, 0)  # how many of the line's others are around or inside it
+        chain: list[int] = []  # the definitions open at this point, outermost first
+        for i in order:
+            while chain and defs[chain[-1]].outer.end_byte <= defs[i].outer.start_byte:
+                chain.pop()
+            for around in chain:
+                related[around] += 1
+            related[i] += len(chain)
+            chain.append(i)
+        shared.update(i for i in order if related[i] < len(order) - 1)
+    return shared
+
+
+def _last_row(outer) -> int:
+    end_row, end_col = outer.end_point
+    return end_row - 1 if end_col == 0 and end_row > outer.start_point[0] else end_row
+
+
+def _item(language_id: str, d: _Def, data: bytes, max_doc: int, ascii: bool, own_bytes: bool = False) -> Item:
     outer = d.outer
     start_row, start_col = outer.start_point
     end_row, end_col = outer.end_point
@@ -309,10 +347,13 @@ def _item(language_id: str, d: _Def, data: bytes, max_doc: int, ascii: bool) -> 
         end_row -= 1
         end_byte -= 1
         end_col = end_byte - (data.rfind(b"\n", 0, end_byte) + 1)
-    line_start = outer.start_byte - start_col
-    line_end = data.find(b"\n", end_byte)
-    if line_end < 0:
-        line_end = len(data)
+    if own_bytes:  # it shares a line with another (`_sharing_a_line`)
+        line_start, line_end = outer.start_byte, end_byte
+    else:
+        line_start = outer.start_byte - start_col
+        line_end = data.find(b"\n", end_byte)
+        if line_end < 0:
+            line_end = len(data)
     raw = data[line_start:line_end]
     if ascii:  # the common case: columns in bytes are columns in UTF-16 units
         lsp_range = (start_row, start_col, end_row, end_col)

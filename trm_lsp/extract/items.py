@@ -10,7 +10,8 @@ class Item(NamedTuple):
 
     Lines are 1-based and inclusive (start at the first decorator); the LSP range is 0-based
     with UTF-16 columns. `text` is kept only where it is not a plain slice of the file (documents);
-    for code it is the file's lines `start_line..end_line`, and `sha256` is the hash of that text.
+    for code it is the file's lines `start_line..end_line` (its own bytes where it shares a line
+    with another item: `code._sharing_a_line`), and `sha256` is the hash of that text.
     """
 
     kind: str

@@ -102,8 +102,9 @@ def refine(language: Language, data: bytes) -> Language:
 
 
 #: Bump when extraction changes in a way the query files do not show (names, ranges, kinds,
-#: signatures, docs). 2: comments are cut out of signatures.
-EXTRACTOR_VERSION = 2
+#: signatures, docs). 2: comments are cut out of signatures. 3: C++ names under a reference
+#: declarator (`double& at`); items sharing a line have their own bytes as text.
+EXTRACTOR_VERSION = 3
 
 
 @functools.lru_cache(maxsize=None)

@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,12 +34,39 @@ class CheckpointError(RuntimeError):
     """Missing, corrupt or from another version: the caller keeps what it had."""
 
 
+def not_replaceable(directory: Path, ours: Callable[[Path], bool] | None = None) -> str:
+    """Why a checkpoint may not be written at `directory` (replacing what is there), or "". Only
+    a checkpoint (`ours`: a student checkpoint by default), an empty folder or nothing is
+    replaced, and only one of ours is moved aside as `<name>.old`: `--out` naming a folder of
+    the user's own, or a file, is refused before anything is trained, never emptied."""
+    directory, ours = Path(directory).resolve(), ours or _is_checkpoint
+    for path in (directory, directory.with_name(directory.name + ".old")):
+        if not os.path.lexists(path):
+            continue
+        if not path.is_dir() or path.is_symlink():
+            return f"{path} is a file, not a checkpoint folder"
+        if any(path.iterdir()) and not ours(path):
+            return f"{path} holds files that are not a student checkpoint: give --out a new or empty folder"
+    return ""
+
+
+def _is_checkpoint(directory: Path) -> bool:
+    try:
+        return json.loads((directory / "config.json").read_text()).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 @contextmanager
-def atomic_directory(directory: Path) -> Iterator[Path]:
+def atomic_directory(directory: Path, ours: Callable[[Path], bool] | None = None) -> Iterator[Path]:
     """A temporary folder beside `directory` to write into; when the block ends without error,
     its files are synced and it replaces `directory` (the old one kept as `<name>.old` between
-    the two renames, which `load` also reads), so a kill at any moment leaves one whole version."""
-    directory = Path(directory)
+    the two renames, which `load` also reads), so a kill at any moment leaves one whole version.
+    Raises CheckpointError where `not_replaceable(directory, ours)` says why."""
+    directory = Path(directory).resolve()
+    problem = not_replaceable(directory, ours)
+    if problem:
+        raise CheckpointError(problem)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}-"))
     try:

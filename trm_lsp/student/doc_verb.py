@@ -67,7 +67,7 @@ def code_doc(code: str, language: str) -> str:
     from trm_lsp.extract.code import extract_code
     from trm_lsp.extract.languages import BY_ID
 
-    if language not in BY_ID:
+    if language not in BY_ID or BY_ID[language].grammar is None:  # a document's section has no doc comment
         return ""
     items = extract_code(language, code.encode("utf-8"))
     return items[0].doc if items else ""

@@ -237,7 +237,7 @@ def _cached_hints(out: Path, records: list[Record], cfg: PretrainConfig, write: 
 
 def _save_state(state_dir: Path, trainer: Trainer, tok: Tokenizer, state: RunState) -> None:
     """The whole training state, as one unit (`checkpoint.atomic_directory`)."""
-    with checkpoint.atomic_directory(state_dir) as tmp:
+    with checkpoint.atomic_directory(state_dir, ours=lambda path: (path / "progress.json").exists()) as tmp:
         mx.save_safetensors(str(tmp / "model.safetensors"), dict(tree_flatten(trainer.model.parameters())))
         mx.save_safetensors(str(tmp / "ema.safetensors"), dict(tree_flatten(trainer.ema)))
         mx.save_safetensors(str(tmp / "optimizer.safetensors"), dict(tree_flatten(trainer.opt.state)))
