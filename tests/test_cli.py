@@ -185,6 +185,16 @@ def test_export_writes_through_a_link_to_a_pipe_and_to_stdout(workspace: Path, t
     assert refused.returncode == 2 and "is a folder" in refused.stderr
 
 
+def test_explain_by_a_name_that_stands_for_two_symbols_says_how_to_reach_the_other(workspace: Path):
+    write(workspace, "p.py", "class P:\n    @property\n    def x(self):\n        return self._x\n\n"
+                             "    @x.setter\n    def x(self, v):\n        self._x = v\n")
+    result = run_cli("explain", str(workspace), "p.py::P.x", "--wait", "0")
+    assert result.stdout.startswith("P.x (method) p.py:2")
+    assert ("`P.x` names 2 symbols in p.py (method at line 2, method at line 6); this is the one at line 2: "
+            "`p.py:6` explains another") in result.stderr
+    assert run_cli("explain", str(workspace), "p.py:6", "--wait", "0").stdout.startswith("P.x (method) p.py:6")
+
+
 def test_explain_says_why_the_answer_is_not_the_teachers_and_how_to_get_it(workspace: Path):
     """`explain` starts no teacher: a symbol it has not explained says so on stderr, with the
     command that asks it, and one the teacher gave up on says why."""

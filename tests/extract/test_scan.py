@@ -80,6 +80,30 @@ def test_symlink_loop_is_skipped_but_a_second_link_is_walked(workspace: Path):
     assert {"real/a.py", "alias/a.py"} <= found
 
 
+def test_links_that_lead_to_each_other_are_a_symlink_loop(workspace: Path):
+    os.symlink(workspace / "two.py", workspace / "one.py")
+    os.symlink(workspace / "one.py", workspace / "two.py")
+    _, skipped = scan(workspace)
+    assert skipped["one.py"] == skipped["two.py"] == "symlink loop"
+
+
+def test_a_gitignore_that_cannot_be_read_is_said_not_silently_dropped(workspace: Path):
+    """Its folders would be indexed and sent to the teacher: the scan names it, with why."""
+    (workspace / "sub" / ".gitignore").mkdir(parents=True)  # unreadable as a file, for root too
+    write(workspace, "sub/secret.py", "def s(): pass\n")
+    found, skipped = scan(workspace)
+    assert skipped["sub/.gitignore"].startswith("unreadable .gitignore (Is a directory): its rules are not applied")
+    assert "sub/secret.py" in found
+
+
+def test_a_utf16_source_is_skipped_as_utf16_not_as_binary(workspace: Path):
+    from tests.conftest import run_cli
+
+    (workspace / "win.py").write_text("def made_on_windows():\n    return 1\n", encoding="utf-16")
+    result = run_cli("index", str(workspace))
+    assert "win.py: UTF-16 text: save it as UTF-8 to have it read" in result.stderr, result.stderr
+
+
 def test_broken_symlink(workspace: Path):
     os.symlink(workspace / "nowhere.py", workspace / "dangling.py")
     _, skipped = scan(workspace)

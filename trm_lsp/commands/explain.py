@@ -62,6 +62,10 @@ async def _explain(root, settings, rel: str, rest: str, by_name: bool, args) -> 
         answer = await daemon.explain(target, args.wait)
         if answer.source != "teacher":
             print(f"trm-lsp: {_teacher_note(daemon.store, answer, root)}", file=sys.stderr)
+        if by_name:
+            others = _others_named(daemon.store, answer)
+            if others:
+                print(f"trm-lsp: {others}", file=sys.stderr)
     except NotFound as exc:
         print(f"trm-lsp: error: {exc}", file=sys.stderr)
         return 1
@@ -91,3 +95,17 @@ def _teacher_note(store, answer, root) -> str:
     if state == "failed":
         return f"the teacher gave up on `{answer.symbol}` after {tries} ({summary(error, 200)}): {ask} again"
     return f"the teacher has not explained `{answer.symbol}` yet ({tries} so far, the last: {summary(error, 200)}): {ask}"
+
+
+def _others_named(store, answer) -> str:
+    """A name may stand for several symbols of one file (a property's getter and setter, a Rust
+    struct and its impl): say which one was explained and how to reach the others."""
+    from trm_lsp.store import symbols
+
+    same = symbols.select(store, "WHERE f.path = ? AND s.qualname = ? ORDER BY s.sl", (answer.path, answer.symbol))
+    if len(same) < 2:
+        return ""
+    where = ", ".join(f"{sym.kind} at line {sym.start_line}" for sym in same)
+    others = " or ".join(f"`{answer.path}:{sym.start_line}`" for sym in same if sym.start_line != answer.line)
+    return f"`{answer.symbol}` names {len(same)} symbols in {answer.path} ({where}); this is the one at line " \
+           f"{answer.line}: {others} explains another"

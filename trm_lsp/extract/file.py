@@ -89,7 +89,8 @@ def extract_data(job: FileJob, data: bytes, settings: Settings, result: FileResu
         result.skip = "too large"
         return result
     if b"\0" in data:
-        result.skip = "binary (NUL byte)"
+        utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))  # Windows editors' "Unicode"
+        result.skip = "UTF-16 text: save it as UTF-8 to have it read" if utf16 else "binary (NUL byte)"
         return result
     language = refine(language, data)
     result.language = language.id

@@ -10,6 +10,7 @@ in the extractor, so a file is read once.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ class Skipped:
 class _Ignore:
     base: str  # workspace-relative directory the patterns are relative to ("" for the root)
     spec: pathspec.PathSpec
+    problem: str = ""  # why the file could not be read (its rules are then not applied)
 
     def decide(self, rel: str, is_dir: bool) -> bool | None:
         local = rel[len(self.base) + 1 :] if self.base else rel
@@ -59,8 +61,11 @@ def _load_gitignore(directory: str, base: str) -> _Ignore | None:
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
             lines = fh.read().splitlines()
-    except OSError:
+    except FileNotFoundError:
         return None
+    except OSError as exc:  # its folders would be indexed and sent to the teacher: said, not silent
+        problem = f"unreadable .gitignore ({exc.strerror or exc}): its rules are not applied"
+        return _Ignore(base, pathspec.GitIgnoreSpec.from_lines([]), problem)
     try:
         return _Ignore(base, pathspec.GitIgnoreSpec.from_lines(lines))
     except Exception:  # a pattern pathspec cannot compile: drop only the bad lines
@@ -118,6 +123,8 @@ class Scanner:
             own = _load_gitignore(directory, rel_dir)
             if own is not None:
                 ignores = ignores + [own]
+                if own.problem:
+                    yield Skipped(f"{rel_dir}/.gitignore" if rel_dir else ".gitignore", own.problem)
             try:
                 entries = sorted(os.scandir(directory), key=lambda e: e.name)
             except OSError as exc:
@@ -178,8 +185,8 @@ class Scanner:
         return directory, ignores
 
     def _classify(self, entry: os.DirEntry, rel: str, ignores: list[_Ignore], ancestors: frozenset):
-        if entry.name.startswith("."):
-            return None if entry.name in (STATE_DIR, ".git") else Skipped(rel, "hidden")
+        if entry.name.startswith("."):  # the scan's own input and state are not files it skipped
+            return None if entry.name in (STATE_DIR, ".git", ".gitignore") else Skipped(rel, "hidden")
         if not _utf8(entry.name):
             return Skipped(printable(rel), "name is not valid UTF-8")
         if entry.is_symlink() and not self._leads_inside(entry.path):
@@ -189,7 +196,7 @@ class Scanner:
         except FileNotFoundError:
             return Skipped(rel, "broken symlink" if entry.is_symlink() else "vanished")
         except OSError as exc:
-            return Skipped(rel, f"unreadable: {exc.strerror or exc}")
+            return Skipped(rel, "symlink loop" if exc.errno == errno.ELOOP else f"unreadable: {exc.strerror or exc}")
         is_dir = stat.S_ISDIR(st.st_mode)
         if self._ignored(rel, is_dir, ignores):
             return Skipped(rel, "ignored")
