@@ -172,8 +172,10 @@ def test_export_writes_through_a_link_to_a_pipe_and_to_stdout(workspace: Path, t
     real, link, pipe = tmp_path / "real.jsonl", tmp_path / "link.jsonl", tmp_path / "pipe.jsonl"
     real.write_text("old\n")
     link.symlink_to(real)
+    real.chmod(0o600)  # exports hold source text: a private file stays private
     run_cli("export", str(workspace), "-o", str(link))
     assert link.is_symlink() and len(real.read_text().splitlines()) == expected
+    assert real.stat().st_mode & 0o777 == 0o600
     os.mkfifo(pipe)
     received: list[str] = []
     reader = threading.Thread(target=lambda: received.append(pipe.read_text()))
@@ -193,6 +195,10 @@ def test_explain_by_a_name_that_stands_for_two_symbols_says_how_to_reach_the_oth
     assert ("`P.x` names 2 symbols in p.py (method at line 2, method at line 6); this is the one at line 2: "
             "`p.py:6` explains another") in result.stderr
     assert run_cli("explain", str(workspace), "p.py:6", "--wait", "0").stdout.startswith("P.x (method) p.py:6")
+    write(workspace, "cfg.json", '{"name": "demo", "retries": 3, "timeout": 30}\n')
+    line = run_cli("explain", str(workspace), "cfg.json:1", "--wait", "0")
+    assert ("line 1 of cfg.json starts 3 symbols; this is `name`: `cfg.json::retries`, `cfg.json::timeout` "
+            "explain the others") in line.stderr
 
 
 def test_explain_says_why_the_answer_is_not_the_teachers_and_how_to_get_it(workspace: Path):

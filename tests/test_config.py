@@ -23,7 +23,8 @@ def test_camel_and_snake_case_keys():
 @pytest.mark.parametrize("data,message", [
     ({"indx": {}}, "unknown setting 'indx'"),
     ({"index": {"maxFileBytes": "1MB"}}, "'index.maxFileBytes' must be a number"),
-    ({"index": {"maxFileBytes": -1}}, "must not be negative"),
+    ({"index": {"maxFileBytes": -1}}, "must be a number not below 0"),
+    ({"teacher": {"timeout": float("nan")}}, "'teacher.timeout' must be a number not below 0, not nan"),
     ({"index": {"workers": 1.5}}, "must be a whole number"),
     ({"documents": {"ocr": "yes"}}, "'documents.ocr' must be true or false"),
     ({"index": {"include": [1]}}, "must be a list of strings"),

@@ -36,8 +36,8 @@ def atomic_write(target: Path, mode: str = "w", permissions: int | None = None) 
 def user_output(target: Path | str) -> Iterator[IO]:
     """A file a user named as a command's output: "-" is stdout; a link is written through to
     the file it names (the link stays); a FIFO or a device is written to as it is; a regular
-    file, or none, is replaced atomically (`atomic_write`) with the permissions the user's umask
-    gives new files. Raises IsADirectoryError for a folder."""
+    file is replaced atomically (`atomic_write`) keeping its permissions, and a new one gets those
+    the user's umask gives new files. Raises IsADirectoryError for a folder."""
     if str(target) == "-":
         yield sys.stdout
         sys.stdout.flush()
@@ -49,7 +49,8 @@ def user_output(target: Path | str) -> Iterator[IO]:
         with open(target, "w", encoding="utf-8") as fh:
             yield fh
         return
-    with atomic_write(target, permissions=0o666 & ~_umask()) as fh:
+    mode = target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~_umask()  # a private file stays so
+    with atomic_write(target, permissions=mode) as fh:
         yield fh
 
 

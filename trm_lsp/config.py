@@ -206,8 +206,8 @@ class Settings:
 
 
 _CHOICES = {("teacher", "backend"): ("ollama", "openai")}
-#: (section, key): (lowest, highest) allowed, None where unbounded; 0 and negatives are refused
-#: for all numbers already. Below these each setting breaks quietly: a timeout of 0 fails every
+#: (section, key): (lowest, highest) allowed, None where unbounded (negatives are refused for
+#: every number already). Below these each setting breaks quietly: a timeout of 0 fails every
 #: call (as if the teacher were down), answers cut to nothing are stored as answers for good,
 #: port 99999 cannot be bound.
 _RANGES = {("teacher", "timeout"): (0.1, None), ("teacher", "shared_timeout"): (0.1, None),
@@ -224,7 +224,7 @@ def _check_choices(settings: "Settings") -> None:
                               f"{section}.{key}")
     for (section, key), (low, high) in _RANGES.items():
         value = getattr(getattr(settings, section), key)
-        if value < low or (high is not None and value > high):
+        if not value >= low or (high is not None and not value <= high):  # `not >=`: NaN is out too
             name = f"{section}.{_camel(key)}"
             bounds = f"{low}-{high}" if high is not None else f"at least {low}"
             raise ConfigError(f"setting '{name}' must be {bounds}, not {value!r}", name)
@@ -341,8 +341,8 @@ def _check(name: str, value: Any, default: Any) -> Any:
             raise ConfigError(f"setting '{name}' must be a number, not {value!r}", name)
         if isinstance(default, int) and not float(value).is_integer():
             raise ConfigError(f"setting '{name}' must be a whole number, not {value!r}", name)
-        if value < 0:
-            raise ConfigError(f"setting '{name}' must not be negative, not {value!r}", name)
+        if not value >= 0:  # NaN included: it fails every comparison, and every check after
+            raise ConfigError(f"setting '{name}' must be a number not below 0, not {value!r}", name)
         return type(default)(value)
     if isinstance(default, list):
         if isinstance(value, str):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import bisect
 import gc
-import itertools
 import logging
 import multiprocessing
 import os
@@ -142,29 +141,43 @@ def index_paths(root: Path, rels: Iterable[str], store: Store, settings: Setting
 
 
 def _verdicts(rels: Iterable[str], scanner: Scanner, known: dict) -> Iterator[tuple[str, Candidate | Skipped | None]]:
-    """(path, the scan's verdict) for each path an event names, a folder standing for its files:
-    editors report a folder deleted, moved or created as one event for the folder. Its indexed
-    files are judged again (gone, ignored or moved away: removed), and a folder on disk is walked."""
+    """(path, the scan's verdict) for each path an event names, once each, a folder standing for
+    its files: editors report a folder deleted, moved or created as one event for the folder.
+    The indexed files under a path that is not an indexable file are judged again (gone, ignored,
+    moved away: removed), and a folder on disk is walked."""
     names: list[str] | None = None  # sorted lazily: most events name files
+    seen: set[str] = set()
 
-    def indexed_under(folder: str) -> list[str]:
+    def indexed_under(folder: str) -> Iterator[str]:
         nonlocal names
         names = sorted(known) if names is None else names
-        start = bisect.bisect_left(names, folder + "/")
-        return list(itertools.takewhile(lambda n: n.startswith(folder + "/"), names[start:]))
+        prefix = folder + "/"
+        i = bisect.bisect_left(names, prefix)
+        while i < len(names) and names[i].startswith(prefix):
+            yield names[i]
+            i += 1
 
-    for rel in dict.fromkeys(r.strip("/") for r in rels):
-        verdict = scanner.check(rel)
-        if not (isinstance(verdict, Skipped) and verdict.folder):
-            yield rel, verdict
-        if rel in known or isinstance(verdict, Candidate):
+    for rel in (r.strip("/") for r in rels):
+        if rel in seen:
             continue
-        walked = set()
+        seen.add(rel)
+        verdict = scanner.check(rel)
+        folder = isinstance(verdict, Skipped) and verdict.folder
+        if not folder:
+            yield rel, verdict
+        elif rel in known:  # a file replaced by a folder of the same name
+            yield rel, None
+        if isinstance(verdict, Candidate) or (rel in known and not folder):
+            continue  # a file: nothing under it
+        if verdict is not None and not folder and not os.path.isdir(scanner.root / rel):
+            continue  # a file that is not indexed (a build's output): nothing under it either
         for found in scanner.under(rel, verdict):  # nothing unless `rel` is a folder the walk enters
-            walked.add(found.rel)
-            yield found.rel, found
+            if found.rel not in seen:
+                seen.add(found.rel)
+                yield found.rel, found
         for name in indexed_under(rel):
-            if name not in walked:
+            if name not in seen:  # held by a folder that is gone, moved, or no longer walked
+                seen.add(name)
                 yield name, scanner.check(name)
 
 

@@ -58,6 +58,9 @@ def test_import_reports_bad_lines_by_number(workspace: Path, tmp_path: Path):
         assert expected in result.stderr
     nothing = run_cli("import", str(workspace), str(source.with_name("none.jsonl")), check=False)
     assert nothing.returncode == 2 and "no such file" in nothing.stderr
+    bom = source.with_name("bom.jsonl")
+    bom.write_text(lines[0] + "\n", encoding="utf-8-sig")  # Notepad's UTF-8: its first record is read too
+    assert "imported 0 samples, 1 already present, 0 rejected" in run_cli("import", str(workspace), str(bom)).stderr
     junk, utf16 = source.with_name("junk.jsonl"), source.with_name("utf16.jsonl")
     junk.write_text("{not json\n[1]\n")
     utf16.write_text(lines[0] + "\n", encoding="utf-16")  # as Windows tools save it

@@ -85,7 +85,8 @@ def test_publish_writes_content_addressed_objects_and_adds_only_what_is_new(publ
     again = run_cli("publish", str(first), out.as_uri()).stderr  # the URL sharedAnswers takes names it too
     assert f"published 1 new answers to {out} ({FUNCTIONS} were there already" in again
     assert json.loads((out / entry["index"]).read_text())["objects"].keys() >= index["objects"].keys()
-    for wrong in ("https://answers.example.internal/trm-lsp", "s3://bucket/answers", ""):
+    for wrong in ("https://answers.example.internal/trm-lsp", "s3://bucket/answers", "", "file://",
+                  f"file://otherhost{out}"):
         refused = run_cli("publish", str(first), wrong, cwd=tmp_path, check=False)
         assert refused.returncode == 2 and "publish" in refused.stderr, refused.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["first", "published"]  # no `https:` folder made

@@ -147,6 +147,9 @@ def test_an_unknown_method_without_params_is_not_found_and_a_known_one_says_what
     client.initialize()
     client.send({"id": 31, "method": "foo/bar"})
     assert client.reply(31)["error"]["code"] == -32601
+    client.send({"id": 34, "method": "workspace/executeCommand", "params": {"command": "trm-lsp.explain"}})
+    error = client.reply(34)["error"]  # `arguments` is optional in LSP: missing is too few, not a crash
+    assert error["code"] == -32602 and "trm-lsp.explain" in error["message"], error
     client.send({"id": 32, "method": "textDocument/hover"})
     error = client.reply(32)["error"]
     assert error["code"] == -32602 and error["message"] == "invalid params for textDocument/hover: params missing"

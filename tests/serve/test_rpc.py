@@ -26,7 +26,23 @@ def test_every_private_pygls_name_we_use_is_still_there():
 
 def test_the_methods_we_override_keep_their_signatures():
     for name, params in (("structure_message", ["self", "data"]), ("handle_message", ["self", "message"]),
-                         ("_send_response", ["self", "msg_id", "result", "error"])):
+                         ("_send_response", ["self", "msg_id", "result", "error"]),
+                         ("_handle_response", ["self", "msg_id", "result", "error"])):
         assert list(inspect.signature(getattr(JsonRPCProtocol, name)).parameters) == params, name
     assert "protocol_cls" in inspect.signature(JsonRPCServer.__init__).parameters
     assert list(inspect.signature(LanguageServerProtocol.lsp_workspace__execute_command).parameters) == ["self", "params"]
+
+
+def test_a_reply_to_a_request_we_stopped_waiting_for_is_dropped_quietly(caplog):
+    """showDocument is waited on for 5 s; the editor's reply after that finds its future
+    cancelled, which pygls would fail on (InvalidStateError, logged as an error)."""
+    from concurrent.futures import Future
+
+    protocol = build_server(mcp=False).protocol
+    late, waiting = Future(), Future()
+    late.cancel()
+    protocol._request_futures.update({"late": late, "waiting": waiting})
+    protocol._handle_response("late", {"success": True})
+    protocol._handle_response("waiting", {"success": True})
+    assert "late" not in protocol._request_futures and waiting.result() == {"success": True}
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

@@ -153,6 +153,21 @@ def test_index_paths_takes_a_folder_for_its_files(workspace: Path):
     assert not any(p.startswith(("pkg1/", "pkg2/", "build/")) for p in paths)
     assert {"moved/mod2.py", "moved/mod9.py"} <= paths and "pkg3/mod3.py" in paths
     assert report.removed == 4 and report.parsed == 2 and report.skipped.get("build") == "ignored"
+    # A checkout: the folder's event and each of its files' events in one batch parse each file once.
+    (workspace / "moved").rename(workspace / "again")
+    report = index_paths(workspace, ["again", "again/mod2.py", "again/mod9.py", "moved"], store)
+    assert report.parsed == 2 and report.removed == 2
+    # A file replaced by a folder of the same name: the file's row goes, the folder's files come.
+    (workspace / "pkg3" / "mod3.py").unlink()
+    write(workspace, "pkg3/mod3.py/inner.py", "def inner(): pass\n")
+    index_paths(workspace, ["pkg3/mod3.py"], store)
+    paths = {r[0] for r in store.db.execute("SELECT path FROM files")}
+    assert "pkg3/mod3.py" not in paths and "pkg3/mod3.py/inner.py" in paths
+    # A link back to a folder above it, reported as created, is a loop as in the whole walk: not walked.
+    os.symlink("..", workspace / "pkg4" / "up")
+    report = index_paths(workspace, ["pkg4/up"], store)
+    assert report.parsed == 0 and report.skipped.get("pkg4/up") == "symlink loop"
+    assert not any(r[0].startswith("pkg4/up/") for r in store.db.execute("SELECT path FROM files"))
     store.close()
 
 

@@ -98,6 +98,17 @@ def test_corrupt_or_foreign_checkpoint_is_refused_and_the_old_one_kept(tmp_path:
     with pytest.raises(checkpoint.CheckpointError, match="run `trm-lsp train`"):
         checkpoint.load(tmp_path / "missing")
     assert Student.load(out).explain("def f(): pass", "f") is not None
+    # A `.old` a kill left half removed (files of ours only) is ours to replace; a backup is not.
+    (tmp_path / "s.old").mkdir()
+    (tmp_path / "s.old" / "model.safetensors").write_bytes(b"half")
+    model, tok, meta = checkpoint.load(out)
+    checkpoint.save(out, model, tok, {k: v for k, v in meta.items() if k not in ("format", "version", "model")})
+    assert not (tmp_path / "s.old").exists()
+    (tmp_path / "s.old").mkdir()
+    (tmp_path / "s.old" / "backup.txt").write_text("mine")
+    with pytest.raises(checkpoint.CheckpointError, match="holds files that are not a student checkpoint"):
+        checkpoint.save(out, model, tok, {})
+    assert (tmp_path / "s.old" / "backup.txt").read_text() == "mine"
 
 
 def test_train_command_bad_input(tmp_path: Path):

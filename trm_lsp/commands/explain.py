@@ -62,10 +62,9 @@ async def _explain(root, settings, rel: str, rest: str, by_name: bool, args) -> 
         answer = await daemon.explain(target, args.wait)
         if answer.source != "teacher":
             print(f"trm-lsp: {_teacher_note(daemon.store, answer, root)}", file=sys.stderr)
-        if by_name:
-            others = _others_named(daemon.store, answer)
-            if others:
-                print(f"trm-lsp: {others}", file=sys.stderr)
+        others = _others_named(daemon.store, answer) if by_name else _others_on_line(daemon.store, answer)
+        if others:
+            print(f"trm-lsp: {others}", file=sys.stderr)
     except NotFound as exc:
         print(f"trm-lsp: error: {exc}", file=sys.stderr)
         return 1
@@ -109,3 +108,16 @@ def _others_named(store, answer) -> str:
     others = " or ".join(f"`{answer.path}:{sym.start_line}`" for sym in same if sym.start_line != answer.line)
     return f"`{answer.symbol}` names {len(same)} symbols in {answer.path} ({where}); this is the one at line " \
            f"{answer.line}: {others} explains another"
+
+
+def _others_on_line(store, answer) -> str:
+    """A line may start several symbols (the keys of a one-line JSON object): name the others."""
+    from trm_lsp.store import symbols
+
+    same = symbols.select(store, "WHERE f.path = ? AND s.start_line = ? AND s.qualname != ? ORDER BY s.qualname",
+                          (answer.path, answer.line, answer.symbol))
+    if not same:
+        return ""
+    names = ", ".join(f"`{answer.path}::{sym.qualname}`" for sym in same[:5]) + (" ..." if len(same) > 5 else "")
+    return f"line {answer.line} of {answer.path} starts {len(same) + 1} symbols; this is `{answer.symbol}`: {names} " \
+           f"explain{'s' if len(same) == 1 else ''} the other{'s' if len(same) > 1 else ''}"

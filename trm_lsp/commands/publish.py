@@ -43,6 +43,8 @@ def publish_folder(out: str) -> Path:
         raise UsageError("publish needs OUT to name a folder, not an empty one")
     parts = urlsplit(out)
     if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path:
+            raise UsageError(f"publish: {out} names no folder on this machine; give file:///path/to/folder")
         return Path(unquote(parts.path))
     if len(parts.scheme) > 1 and "://" in out:  # not a Windows drive letter
         raise UsageError(f"publish writes a folder, not to {parts.scheme}:// URLs: publish into a folder and "

@@ -43,7 +43,8 @@ def import_samples(store: Store, source: Path, accept: Callable[[dict], bool] | 
     few symbols for the student)."""
     report = ImportReport()
     samples = Samples(store)
-    with open(source, encoding="utf-8", errors="replace") as fh, store.transaction():
+    # utf-8-sig: a BOM (Notepad's UTF-8) is not part of the first record
+    with open(source, encoding="utf-8-sig", errors="replace") as fh, store.transaction():
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue

@@ -81,6 +81,7 @@ def _load_gitignore(directory: str, base: str) -> _Ignore | None:
 
 #: `Scanner.check`'s reason for a folder: the walk enters it, a file event cannot index it.
 _A_DIRECTORY = "a directory"
+_UNCHECKED = object()
 
 
 class Scanner:
@@ -99,18 +100,25 @@ class Scanner:
         root_stat = os.stat(self.root)
         return self._walk(str(self.root), "", [], frozenset({(root_stat.st_dev, root_stat.st_ino)}))
 
-    def under(self, rel: str, verdict: Candidate | Skipped | None = None) -> Iterator[Candidate | Skipped]:
+    def under(self, rel: str, verdict: Candidate | Skipped | None | object = _UNCHECKED) -> Iterator[Candidate | Skipped]:
         """The walk of one folder of the workspace (created, or renamed into it), with every
-        .gitignore above it applied; nothing when `rel` is not a folder the walk would enter.
+        .gitignore above it and every folder it is in (a link back to one is a loop, as in the
+        whole walk); nothing when `rel` is not a folder the walk would enter, or is gone by now.
         `verdict`: `check(rel)`, when the caller has it."""
-        verdict = verdict or self.check(rel)
+        verdict = self.check(rel) if verdict is _UNCHECKED else verdict
         if not (isinstance(verdict, Skipped) and verdict.folder):
             return
         parts = _parts(rel)
-        directory, ignores = self._descend(parts[:-1])
-        path = os.path.join(directory, parts[-1])
-        st = os.stat(path)
-        yield from self._walk(path, "/".join(parts), ignores, frozenset({(st.st_dev, st.st_ino)}))
+        try:
+            found = self._descend(parts[:-1])
+            if isinstance(found, Skipped):  # a .gitignore changed since `check`
+                return
+            directory, ignores, ancestors = found
+            st = os.stat(os.path.join(directory, parts[-1]))
+        except OSError:  # deleted since `check` (a build's temporary folder): nothing to walk
+            return
+        yield from self._walk(os.path.join(directory, parts[-1]), "/".join(parts), ignores,
+                              ancestors | {(st.st_dev, st.st_ino)})
 
     def _walk(self, start: str, start_rel: str, ignores: list[_Ignore],
               ancestors: frozenset) -> Iterator[Candidate | Skipped]:
@@ -155,22 +163,28 @@ class Scanner:
             return None
         if not self._leads_inside(path):
             return Skipped(rel, "symlink to outside the workspace")
-        found = self._descend(parts[:-1])
-        if isinstance(found, Skipped):
-            return Skipped(rel, found.reason)
-        directory, ignores = found
-        with os.scandir(directory) as entries:
-            entry = next((e for e in entries if e.name == parts[-1]), None)
+        try:
+            found = self._descend(parts[:-1])
+            if isinstance(found, Skipped):
+                return Skipped(rel, found.reason)
+            directory, ignores, ancestors = found
+            with os.scandir(directory) as entries:
+                entry = next((e for e in entries if e.name == parts[-1]), None)
+        except OSError:  # gone since the path was looked at
+            return None
         if entry is None:
             return None
-        result = self._classify(entry, "/".join(parts), ignores, frozenset())
+        result = self._classify(entry, "/".join(parts), ignores, ancestors)
         return Skipped(rel, _A_DIRECTORY) if isinstance(result, tuple) else result
 
-    def _descend(self, parts: list[str]) -> tuple[str, list[_Ignore]] | Skipped:
-        """The folder `parts` names and every .gitignore in force inside it (its own too), or
-        Skipped when a folder on the way is ignored."""
+    def _descend(self, parts: list[str]) -> tuple[str, list[_Ignore], frozenset] | Skipped:
+        """The folder `parts` names, every .gitignore in force inside it (its own too) and the
+        (device, inode) of every folder on the way, or Skipped when a folder on the way is
+        ignored. Raises OSError for one that cannot be read."""
         ignores: list[_Ignore] = []
         directory, rel_dir = str(self.root), ""
+        st = os.stat(directory)
+        ancestors = {(st.st_dev, st.st_ino)}
         for i, part in enumerate(parts):
             own = _load_gitignore(directory, rel_dir)
             if own is not None:
@@ -179,10 +193,12 @@ class Scanner:
             if self._ignored(rel_dir, True, ignores):
                 return Skipped(rel_dir, "ignored")
             directory = os.path.join(directory, part)
+            st = os.stat(directory)
+            ancestors.add((st.st_dev, st.st_ino))
         own = _load_gitignore(directory, rel_dir)
         if own is not None:
             ignores.append(own)
-        return directory, ignores
+        return directory, ignores, frozenset(ancestors)
 
     def _classify(self, entry: os.DirEntry, rel: str, ignores: list[_Ignore], ancestors: frozenset):
         if entry.name.startswith("."):  # the scan's own input and state are not files it skipped

@@ -35,9 +35,6 @@ log = logging.getLogger(__name__)
 _MIN_SAMPLES = 8  # fewer teacher answers than this teach the student nothing worth serving
 #: Worker processes from a clean server process: this one runs threads (see index_workspace).
 FORK_SAFE = "forkserver"
-#: How long a symbol asked for before the first index is done may wait for it (an MCP call
-#: just after the editor started), at least.
-INDEX_WAIT_SECONDS = 10.0
 
 
 class Daemon:
@@ -53,6 +50,7 @@ class Daemon:
         self.search = SymbolSearch(self.store)
         self.mcp_url = ""
         self.indexed = asyncio.Event()
+        self.index_problem = ""  # why the first index failed, if it did
         self._tasks: set[asyncio.Task] = set()
         self._debounce: dict[str, asyncio.TimerHandle] = {}
         self._answers_since_training = 0
@@ -205,6 +203,7 @@ class Daemon:
                 lambda store: index_workspace(self.root, store, self.settings, progress, start_method=FORK_SAFE))
         except Exception as exc:
             task.end(f"failed: {exc}")
+            self.index_problem = str(exc) or type(exc).__name__
             raise
         symbols = sum(report.symbols_by_kind.values())
         task.end(f"{sum(report.files_by_language.values())} files, {symbols} symbols, "
@@ -330,8 +329,11 @@ class Daemon:
         wait = self.settings.serve.explain_wait_ms / 1000 if wait is None else wait
         symbol = await find(self.store, self.search, target)
         if symbol is None and not self.indexed.is_set():  # asked before the first index is done
+            if self.index_problem:
+                raise NotFound(f"no indexed symbol at {target}: the workspace could not be indexed "
+                               f"({self.index_problem})")
             try:
-                await asyncio.wait_for(self.indexed.wait(), max(wait, INDEX_WAIT_SECONDS))
+                await asyncio.wait_for(self.indexed.wait(), wait)
             except asyncio.TimeoutError:
                 raise NotFound(f"no indexed symbol at {target} yet: the workspace is still being indexed") from None
             symbol = await find(self.store, self.search, target)

@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 #: Private pygls attributes trm-lsp reads or calls (the test checks they still exist).
 PYGLS_INTERNALS = {
-    "JsonRPCProtocol": ("_shutdown", "_send_response", "_request_futures", "msg_id", "_converter"),
+    "JsonRPCProtocol": ("_shutdown", "_send_response", "_handle_response", "_request_futures", "msg_id", "_converter"),
     "JSONRPCServer": ("_stop_event",),
     "pygls.protocol.language_server": ("_prepare_command_arguments", "lsp_method"),
     "LanguageServerProtocol": ("lsp_workspace__execute_command", "lsp_shutdown"),
@@ -120,6 +120,9 @@ class TrmProtocol(LanguageServerProtocol):
         """As pygls', but a command's wrongly typed arguments are refused with what is wrong
         ("trm-lsp.explain: uri: missing") instead of "While structuring ExplainArgs"."""
         handler = self.fm.commands.get(params.command)
+        if params.arguments is None:  # optional in LSP; pygls would then call the handler short of one
+            params = types.ExecuteCommandParams(command=params.command, arguments=[],
+                                                work_done_token=params.work_done_token)
         if handler is not None:
             try:
                 _prepare_command_arguments(handler, params, self._converter)
@@ -146,6 +149,17 @@ class TrmProtocol(LanguageServerProtocol):
         if in_flight:
             yield _settle, (in_flight,), None
         return result
+
+    def _handle_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        """As pygls', but a reply to a request we stopped waiting for (showDocument after its
+        timeout) is dropped with a line at DEBUG: pygls would set a result on the cancelled
+        future and log the InvalidStateError as a failure."""
+        future = self._request_futures.get(msg_id)
+        if future is not None and future.done():
+            self._request_futures.pop(msg_id, None)
+            log.debug("late reply to %r dropped: we stopped waiting for it", msg_id)
+            return
+        super()._handle_response(msg_id, result, error)
 
     def exit_now(self) -> None:
         """At `exit`, once everything is committed and closed: pygls would now join its stdin

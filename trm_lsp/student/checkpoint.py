@@ -40,14 +40,27 @@ def not_replaceable(directory: Path, ours: Callable[[Path], bool] | None = None)
     replaced, and only one of ours is moved aside as `<name>.old`: `--out` naming a folder of
     the user's own, or a file, is refused before anything is trained, never emptied."""
     directory, ours = Path(directory).resolve(), ours or _is_checkpoint
-    for path in (directory, directory.with_name(directory.name + ".old")):
+    old = directory.with_name(directory.name + ".old")
+    for path in (directory, old):
         if not os.path.lexists(path):
             continue
         if not path.is_dir() or path.is_symlink():
             return f"{path} is a file, not a checkpoint folder"
-        if any(path.iterdir()) and not ours(path):
-            return f"{path} holds files that are not a student checkpoint: give --out a new or empty folder"
+        if any(path.iterdir()) and not ours(path) and not (path == old and _leftover(path)):
+            fix = "move it away or give --out another folder" if path == old else "give --out a new or empty folder"
+            return f"{path} holds files that are not a student checkpoint: {fix}"
     return ""
+
+
+#: Every file a checkpoint or a pretraining state holds.
+_OWN_FILES = frozenset({"config.json", "model.safetensors", "tokenizer.json", "memory.jsonl", "lexicon.txt",
+                        "ema.safetensors", "optimizer.safetensors", "model.json", "progress.json"})
+
+
+def _leftover(directory: Path) -> bool:
+    """A `<name>.old` that a kill (or a file system that would not delete everything) left half
+    removed: only files a save writes. It is ours to remove; a user's backup is not."""
+    return all(path.is_file() and path.name in _OWN_FILES for path in directory.iterdir())
 
 
 def _is_checkpoint(directory: Path) -> bool:
