@@ -35,6 +35,8 @@ def first_paragraph(text: str) -> str:
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
+#: How a UTF-16 file (Windows editors' "Unicode") begins: little- or big-endian byte-order mark.
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 def sentences(text: str) -> list[str]:

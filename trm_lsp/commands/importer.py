@@ -39,8 +39,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _encoding_hint(path: Path) -> str:
     """Why every line failed, when it is the file's encoding (Windows tools write UTF-16)."""
+    from trm_lsp.textutil import UTF16_BOMS
+
     with open(path, "rb") as fh:
         head = fh.read(4)
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+    if head.startswith(UTF16_BOMS) or b"\x00" in head:  # a BOM, or ASCII's zero high bytes without one
         return ": it is UTF-16; save it as UTF-8"
     return ""

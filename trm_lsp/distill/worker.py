@@ -302,9 +302,10 @@ class Distiller:
             delay *= random.uniform(0.5, 1.5)
             with self.store.transaction():
                 failed = self.jobs.retry_later(job, reason, delay, self.settings.max_attempts)
-            self.stats.errors[reason.split(":")[0]] += 1
+            cause = reason.split(":")[0]
+            self.stats.errors[cause] += 1
             if failed:
-                self.stats.failed[reason.split(":")[0]] += 1
+                self.stats.failed[cause] += 1
                 self._done += 1
                 self._emit("failed", sym.qualname, reason)
             else:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from trm_lsp.config import Settings
 from trm_lsp.extract.items import Item
 from trm_lsp.extract.languages import BY_ID, refine
+from trm_lsp.textutil import UTF16_BOMS
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def extract_data(job: FileJob, data: bytes, settings: Settings, result: FileResu
         result.skip = "too large"
         return result
     if b"\0" in data:
-        utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))  # Windows editors' "Unicode"
+        utf16 = data.startswith(UTF16_BOMS)
         result.skip = "UTF-16 text: save it as UTF-8 to have it read" if utf16 else "binary (NUL byte)"
         return result
     language = refine(language, data)

@@ -130,21 +130,23 @@ class TrmProtocol(LanguageServerProtocol):
                 raise JsonRpcInvalidParams(f"{params.command}: {_argument_problem(exc)}") from None
         return (yield from super().lsp_workspace__execute_command(params))
 
-    def cancel_other_requests(self) -> None:
+    def cancel_other_requests(self) -> list:
         """At `shutdown`: pygls 2.1 cancels the requests in flight while iterating the dict their
-        callbacks remove them from ("dictionary changed size"): cancel them first, from a copy."""
+        callbacks remove them from ("dictionary changed size"): cancel them first, from a copy.
+        Returns them (a running thread's cannot be cancelled: it finishes and answers)."""
         current = self.msg_id
-        for msg_id, future in list(self._request_futures.items()):
-            if msg_id != current and not future.done():
-                future.cancel()
+        in_flight = [f for msg_id, f in list(self._request_futures.items()) if msg_id != current and not f.done()]
+        for future in in_flight:
+            future.cancel()
+        return in_flight
 
     @lsp_method(types.SHUTDOWN)
     def lsp_shutdown(self, *args: Any):
-        """As pygls', then the requests in flight that it cancelled (or that were already
-        finishing) are answered before it is, for up to `SETTLE_SECONDS`: a client may send
-        `exit` the moment `shutdown` is answered, and every request gets a reply."""
-        current = self.msg_id
-        in_flight = [f for msg_id, f in list(self._request_futures.items()) if msg_id != current and not f.done()]
+        """As pygls', but the requests in flight are cancelled from a copy first
+        (`cancel_other_requests`), and they (or those already finishing) are answered before
+        `shutdown` is, for up to `SETTLE_SECONDS`: a client may send `exit` the moment `shutdown`
+        is answered, and every request gets a reply."""
+        in_flight = self.cancel_other_requests()  # before pygls' own pass, which then finds them done
         result = yield from super().lsp_shutdown(*args)
         if in_flight:
             yield _settle, (in_flight,), None

@@ -72,10 +72,9 @@ def register(server: TrmLanguageServer) -> None:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: TrmLanguageServer, params: None) -> None:
-        # Not awaited here: pygls cancels the requests in flight after this returns, and an
-        # awaiting handler lets them finish under it. Stopping completes before `exit`.
+        # Not awaited here: the protocol cancels the requests in flight (`TrmProtocol.lsp_shutdown`),
+        # and an awaiting handler would let them finish under it. Stopping completes before `exit`.
         ls.stopping = asyncio.ensure_future(stop_all(ls))
-        ls.protocol.cancel_other_requests()
 
     @server.feature(types.EXIT)
     async def exit_(ls: TrmLanguageServer, params: None) -> None:
