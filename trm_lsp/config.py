@@ -41,6 +41,9 @@ class IndexSettings:
     workers: int = 0
     #: Longest docstring or leading comment kept per symbol, in characters.
     max_doc_chars: int = 600
+    #: Seconds extracting one file may take before it is skipped (size caps do not bound time:
+    #: a document or markup file can be built to be slow; extract/deadline.py).
+    extract_seconds: float = 60.0
     #: Directories outside the workspace that symlinks may lead to (by default links whose
     #: target resolves outside the workspace are skipped: their files would reach the teacher).
     outside_roots: list[str] = field(default_factory=list)
@@ -213,7 +216,8 @@ _CHOICES = {("teacher", "backend"): ("ollama", "openai")}
 _RANGES = {("teacher", "timeout"): (0.1, None), ("teacher", "shared_timeout"): (0.1, None),
            ("teacher", "max_attempts"): (1, None), ("teacher", "concurrency"): (1, None),
            ("teacher", "max_tokens"): (16, None), ("teacher", "max_answer_chars"): (100, None),
-           ("teacher", "probe_interval"): (0.1, None), ("serve", "mcp_port"): (0, 65535)}
+           ("teacher", "probe_interval"): (0.1, None), ("serve", "mcp_port"): (0, 65535),
+           ("index", "extract_seconds"): (0.1, None)}
 
 
 def _check_choices(settings: "Settings") -> None:

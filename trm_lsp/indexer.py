@@ -14,9 +14,11 @@ import gc
 import logging
 import multiprocessing
 import os
+import re
 import time
 from collections import Counter
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,7 +89,8 @@ def index_workspace(
                 report.unchanged += 1
                 continue
             skip = known_skips.get(entry.rel)
-            if skip is not None and skip[0] == entry.size and skip[1] == entry.mtime_ns:
+            if skip is not None and skip[0] == entry.size and skip[1] == entry.mtime_ns \
+                    and _still_skipped(skip[2], settings):
                 report.skipped[entry.rel] = skip[2]
                 continue
             queued[0] += 1
@@ -181,6 +184,23 @@ def _verdicts(rels: Iterable[str], scanner: Scanner, known: dict) -> Iterator[tu
                 yield name, scanner.check(name)
 
 
+_TOOK_OVER = re.compile(r"took over ([\d.]+) s to extract")
+_OCR_TIMEOUT = re.compile(r"OCR timed out after ([\d.]+) s")
+
+
+def _still_skipped(reason: str, settings: Settings) -> bool:
+    """Whether a skip recorded for a file that has not changed stands. One the machine or the
+    settings caused is tried again: tesseract or an OCR language installed since (the README
+    says to), OCR turned on, a time budget raised since."""
+    if reason.startswith(("OCR unavailable", "OCR failed", "OCR disabled")):
+        return False
+    for pattern, budget in ((_TOOK_OVER, settings.index.extract_seconds), (_OCR_TIMEOUT, settings.documents.ocr_timeout)):
+        spent = pattern.match(reason)
+        if spent and budget > float(spent.group(1)):
+            return False
+    return True
+
+
 def _check_extractor(store: Store) -> None:
     fingerprint = extractor_fingerprint()
     if store.get_meta("extractor") != fingerprint:
@@ -256,39 +276,91 @@ def _results(jobs: Iterable[FileJob], settings: Settings, report: IndexReport,
     available = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context(start_method if start_method in available else "spawn")
     buffer: list[FileJob] = []
-    futures: list[Future] = []
-    ocr: list[Future] = []
+    chunks: Chunks = {}  # in the order submitted
+    ocr: Chunks = {}
     ocr_state: dict[str, object] = {}
     with ExitStack() as stack:
-        code_pool: ProcessPoolExecutor | None = None
+        pools: dict[str, ProcessPoolExecutor] = {}
+
+        def submit(kind: str, size: int, chunk: list[FileJob], into: Chunks) -> None:
+            for _ in range(2):  # a pool a dead worker broke is replaced (its files: `_collected`)
+                if kind not in pools:
+                    pools[kind] = stack.enter_context(_pool(size, context))
+                try:
+                    into[pools[kind].submit(_extract_many, chunk, settings)] = chunk
+                    return
+                except BrokenProcessPool:
+                    del pools[kind]
+
+        parallel = False
         for job in jobs:
             if job.language == "image":
                 reason = _ocr_unavailable(settings, report, ocr_state)
                 if reason:
                     yield FileResult(job.rel, job.language, job.size, job.mtime_ns, skip=reason)
                     continue
-                if "pool" not in ocr_state:
-                    ocr_state["pool"] = stack.enter_context(_pool(1, context))
-                ocr.append(ocr_state["pool"].submit(extract_file, job, settings))  # type: ignore[attr-defined]
+                submit("ocr", 1, [job], ocr)
                 continue
             buffer.append(job)
-            if code_pool is None and workers > 1 and len(buffer) >= _PARALLEL_MIN_FILES:
-                code_pool = stack.enter_context(_pool(workers, context))
-            if code_pool is not None and len(buffer) >= _CHUNK_FILES:
-                futures.append(code_pool.submit(_extract_many, buffer, settings))
+            parallel = parallel or (workers > 1 and len(buffer) >= _PARALLEL_MIN_FILES)
+            if parallel and len(buffer) >= _CHUNK_FILES:
+                submit("code", workers, buffer, chunks)
                 buffer = []
-                while futures and futures[0].done():
-                    yield from futures.pop(0).result()
-        if code_pool is None:
+                yield from _collected(chunks, settings, context, done_only=True)
+        if not parallel:
             for job in buffer:
                 yield extract_file(job, settings)
         else:
             if buffer:
-                futures.append(code_pool.submit(_extract_many, buffer, settings))
-            for future in as_completed(futures):
-                yield from future.result()
-        for future in as_completed(ocr):
-            yield future.result()
+                submit("code", workers, buffer, chunks)
+            yield from _collected(chunks, settings, context)
+        yield from _collected(ocr, settings, context)
+
+
+#: Futures of the chunks of files sent to a pool, with their files.
+Chunks = dict[Future, list[FileJob]]
+
+#: The skip reason of a file whose extracting process died (the kernel's out-of-memory killer).
+DIED = "the process extracting it died (out of memory?)"
+
+
+def _collected(chunks: Chunks, settings: Settings, context, done_only: bool = False) -> Iterator[FileResult]:
+    """The results of `chunks`, taken out as they are read: in completion order, or only the
+    done ones at its head. A worker that dies breaks its pool and every chunk in it: their files
+    are extracted again one by one, each in a process of its own, so only a file that kills its
+    process is skipped (`DIED`) and the index goes on."""
+    def head_done() -> Iterator[Future]:
+        while chunks and (head := next(iter(chunks))).done():
+            yield head
+
+    for future in head_done() if done_only else as_completed(list(chunks)):
+        files = chunks.pop(future)
+        try:
+            results = future.result()
+        except BrokenProcessPool:
+            suspects = files + [job for rest in chunks.values() for job in rest]
+            chunks.clear()
+            log.warning("an extracting process died; extracting its %d files again one by one", len(suspects))
+            yield from _one_by_one(suspects, settings, context)
+            return
+        yield from results
+
+
+def _one_by_one(jobs: list[FileJob], settings: Settings, context) -> Iterator[FileResult]:
+    pool: ProcessPoolExecutor | None = None
+    try:
+        for job in jobs:
+            pool = pool or ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=die_with_parent)
+            try:
+                yield from pool.submit(_extract_many, [job], settings).result()
+            except BrokenProcessPool:
+                log.warning("%s: %s", job.rel, DIED)
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = None
+                yield FileResult(job.rel, job.language, job.size, job.mtime_ns, skip=DIED)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextmanager

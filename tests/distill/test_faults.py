@@ -154,7 +154,10 @@ def test_cli_distill_exits_1_when_every_call_failed(workspace: Path):
     with FakeTeacher() as server:  # stopped by --limit before any symbol is given up on: still a failure
         server.faults.extend(["http500"] * 10)
         limited = run_cli("distill", str(workspace), "--host", server.url, "--limit", "1", check=False)
-    assert limited.returncode == 1 and "answered none of 1" in limited.stderr.strip().splitlines()[-1], limited.stderr
+    last = limited.stderr.strip().splitlines()[-1]
+    assert limited.returncode == 1 and "answered none of 1" in last, limited.stderr
+    assert "left to ask again on the next run" in last and "retries 1" in limited.stderr  # not "failed"
+    assert "left to ask" not in result.stderr  # given up on, as the first run's summary says
 
 
 def test_connection_refused_opens_the_breaker_once_and_recovers(workspace: Path, caplog):

@@ -124,3 +124,13 @@ def test_permission_denied_file(workspace: Path):
     assert result.returncode == 0, result.stderr
     assert "secret.py: unreadable: Permission denied" in result.stderr
     assert '"name": "good"' in result.stdout
+
+
+def test_a_data_file_that_stops_parsing_says_where(workspace: Path):
+    """A JSON file missing a comma loses the keys tree-sitter cannot recover: the index says at
+    which line, so nobody wonders where a key went. Code half typed in an editor is not noted."""
+    write(workspace, "settings.json", '{\n  "a": 1\n  "b": 2,\n  "c": {"d": 3}\n}\n')
+    write(workspace, "half.py", "def done():\n    return 1\n\n\ndef half(:\n")
+    stderr = run_cli("index", str(workspace)).stderr
+    assert "note settings.json: syntax error at line 2: what follows it may be missing" in stderr, stderr
+    assert "half.py" not in stderr

@@ -69,6 +69,18 @@ def test_truncated_pdf(workspace: Path):
     assert "cut.pdf: unreadable PDF" in index_with_good_file(workspace)
 
 
+def test_a_pdf_that_is_not_one_or_has_no_text_says_so(workspace: Path):
+    from PIL import Image
+
+    Image.new("RGB", (64, 64), "white").save(workspace / "photo.pdf", format="PNG")
+    write(workspace, "report.pdf", "<!DOCTYPE html><html><body>404 Not Found</body></html>")
+    make_pdf(workspace / "scan.pdf", [""])
+    stderr = index_with_good_file(workspace)
+    assert "photo.pdf: not a PDF: looks like a PNG image" in stderr
+    assert "report.pdf: not a PDF: looks like an HTML page" in stderr
+    assert "scan.pdf: no text layer (a scanned PDF?" in stderr
+
+
 def test_pdf_with_5000_pages_is_capped(workspace: Path):
     from pypdf import PdfReader, PdfWriter
 
@@ -89,7 +101,8 @@ def test_decompression_bomb_image(workspace: Path):
     from PIL import Image
 
     Image.new("1", (12_000, 12_000)).save(workspace / "bomb.png")
-    assert "bomb.png: image too large (decompression bomb guard" in index_with_good_file(workspace)
+    assert ("bomb.png: image too large (decompression bomb guard): 144000000 pixels, over documents.maxImagePixels"
+            " = 40000000") in index_with_good_file(workspace)
 
 
 def test_png_that_is_really_text(workspace: Path):

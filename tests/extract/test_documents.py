@@ -6,6 +6,8 @@ import glob
 import json
 import re
 import shutil
+import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -101,6 +103,32 @@ def test_vsdx_pages_shapes_and_connections(workspace: Path):
     assert "Cache -> Database (miss)" in rows[1]["text"]
 
 
+def test_one_bad_diagram_page_costs_itself_not_the_file(workspace: Path):
+    """An empty page (a new tab nobody drew on) is no page; a page that cannot be read is left
+    out with a note; the other pages are indexed. Visio pages named by absolute part names too."""
+    good = drawio_model({"a": "Browser", "b": "Gateway"}, [("a", "b", "HTTPS")])
+    path = make_drawio(workspace / "flows.drawio", [("Edge", good), ("Core", good)], compressed=True)
+    xml = path.read_text(encoding="utf-8").replace(
+        "</mxfile>", '<diagram id="x" name="Blank"></diagram><diagram id="y" name="Broken">!!notbase64</diagram></mxfile>')
+    path.write_text(xml, encoding="utf-8")
+    vsdx = make_vsdx(workspace / "net.vsdx", [("One", visio_page({"1": "Router"}, [])),
+                                              ("Two", visio_page({"1": "Switch"}, []))])
+    with zipfile.ZipFile(vsdx) as old:
+        members = {name: old.read(name) for name in old.namelist()}
+    members["visio/pages/_rels/pages.xml.rels"] = members["visio/pages/_rels/pages.xml.rels"].replace(
+        b'Target="page2.xml"', b'Target="/visio/pages/page2.xml"')
+    members["visio/pages/page1.xml"] = b"<PageContents><Shapes>"  # cut short
+    with zipfile.ZipFile(vsdx, "w") as new:
+        for name, body in members.items():
+            new.writestr(name, body)
+    result = run_cli("index", str(workspace), "--json")
+    rows = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [(r["path"], r["name"]) for r in rows] == [("flows.drawio", "Edge"), ("flows.drawio", "Core"),
+                                                      ("net.vsdx", "Two")], result.stderr
+    assert "Draw.io page 'Broken'" in result.stderr and "Blank" not in result.stderr
+    assert "visio/pages/page1.xml" in result.stderr
+
+
 OCR_LINES = [
     "def factorial(n): return n * factorial(n - 1)",
     "The retry budget doubles after every failure",
@@ -121,6 +149,34 @@ def test_ocr_recovers_the_words(workspace: Path, font: str, size: int):
     assert recall >= 0.9, (recall, row["text"])
 
 
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract not installed (make test installs it)")
+def test_ocr_reads_a_phone_photo_upright_and_every_page_of_a_tiff(workspace: Path):
+    """A phone stores pixels as the sensor saw them and says in EXIF how to turn them; a scanner
+    writes one TIFF with a page per sheet. Read sideways or only the first page, the words were
+    lost. A Tesseract error is said as itself, not as a timeout."""
+    from PIL import Image
+
+    shot = Image.open(render_text_image(workspace / "upright.png", OCR_LINES[:1], size=28))
+    sideways = shot.rotate(-90, expand=True)  # stored turned clockwise: viewers turn it back (EXIF 8)
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    sideways.convert("RGB").save(workspace / "photo.jpg", exif=exif, quality=95)
+    second = Image.open(render_text_image(workspace / "p2.png", OCR_LINES[1:2], size=28))
+    blank = Image.new("RGB", second.size, "white")
+    blank.save(workspace / "scan.tiff", save_all=True, append_images=[second])
+    (workspace / "upright.png").unlink()
+    (workspace / "p2.png").unlink()
+    rows = {r["name"]: r["text"].lower() for r in rows_of(workspace)}
+    assert "factorial" in rows["photo.jpg"] and "retry budget" in rows["scan.tiff"], rows
+    (workspace / "trm-lsp.toml").write_text('[documents]\nocr_lang = "xx"\n', encoding="utf-8")
+    shutil.copy(workspace / "photo.jpg", workspace / "photo2.jpg")
+    failed = run_cli("index", str(workspace)).stderr
+    assert "photo2.jpg: OCR failed: " in failed and "timed out" not in failed, failed
+    # The language installed (here: the setting mended), the unchanged file is read on the next index.
+    (workspace / "trm-lsp.toml").unlink()
+    assert "factorial" in {r["name"]: r["text"].lower() for r in rows_of(workspace)}["photo2.jpg"]
+
+
 @pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract not installed")
 def test_image_without_text_is_skipped(workspace: Path):
     from PIL import Image, ImageDraw
@@ -130,3 +186,57 @@ def test_image_without_text_is_skipped(workspace: Path):
     image.save(workspace / "logo.png")
     result = run_cli("index", str(workspace))
     assert "logo.png: no text found" in result.stderr
+
+
+def test_docx_text_word_shows_and_headings_by_style_or_outline(workspace: Path):
+    """Tracked insertions, fields and content controls are text Word shows; a custom style based
+    on Heading 1 and an outline level make headings; a merged cell is said once; and 20,000
+    paragraphs take seconds, not python-docx's ~1 ms a paragraph."""
+    import docx
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.oxml import parse_xml
+
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    document = docx.Document()
+    chapter = document.styles.add_style("Chapter", WD_STYLE_TYPE.PARAGRAPH)
+    chapter.base_style = document.styles["Heading 1"]
+    document.add_paragraph("Storage layout", style="Chapter")
+    body = document.add_paragraph("Pages are ")
+    body._p.append(parse_xml(f'<w:ins {w} w:id="1" w:author="a" w:date="2026-01-01T00:00:00Z">'
+                             f'<w:r><w:t xml:space="preserve">written once</w:t></w:r></w:ins>'))
+    body._p.append(parse_xml(f'<w:del {w} w:id="2" w:author="a" w:date="2026-01-01T00:00:00Z">'
+                             f'<w:r><w:delText>DELETED</w:delText></w:r></w:del>'))
+    body._p.append(parse_xml(f'<w:fldSimple {w} w:instr="PAGE"><w:r><w:t> (page 3)</w:t></w:r></w:fldSimple>'))
+    outline = document.add_paragraph("Recovery\nafter a crash")  # a line break inside the heading
+    outline._p.get_or_add_pPr().append(parse_xml(f'<w:outlineLvl {w} w:val="1"/>'))
+    document.element.body.sectPr.addprevious(parse_xml(
+        f'<w:sdt {w}><w:sdtContent><w:p><w:r><w:t>The log is replayed.</w:t></w:r></w:p></w:sdtContent></w:sdt>'))
+    grid = document.add_table(rows=2, cols=3)
+    grid.cell(0, 0).merge(grid.cell(0, 2)).text = "phase"
+    for c, value in enumerate(["scan", "redo", "undo"]):
+        grid.cell(1, c).text = value
+    for n in range(20000):
+        document.add_paragraph(f"Step {n} of the replay.")
+    document.save(workspace / "layout.docx")
+    started = time.perf_counter()
+    rows = [r for r in rows_of(workspace) if r["path"] == "layout.docx"]
+    assert time.perf_counter() - started < 10  # python-docx's own style lookup: ~25 s
+    assert [r["name"] for r in rows] == ["Storage layout", "Recovery after a crash"]
+    assert rows[0]["text"] == "Storage layout\nPages are written once (page 3)"
+    lines = rows[1]["text"].splitlines()
+    assert lines[:4] == ["Recovery after a crash", "The log is replayed.", "phase", "scan | redo | undo"]
+    assert len(lines) == 4 + 20000
+
+
+def test_a_file_built_to_be_slow_is_skipped_after_its_budget(workspace: Path):
+    """1 MB of unclosed HTML tags sends tree-sitter's error recovery quadratic (minutes); past
+    `index.extractSeconds` it is skipped with the reason and the rest is indexed."""
+    (workspace / "trm-lsp.toml").write_text("[index]\nextract_seconds = 1\n", encoding="utf-8")
+    (workspace / "tags.html").write_text("<div>" * 100_000, encoding="utf-8")  # ~20 s unbounded
+    (workspace / "ok.py").write_text("def ok():\n    return 1\n", encoding="utf-8")
+    started = time.perf_counter()
+    result = run_cli("index", str(workspace), "--json")
+    assert time.perf_counter() - started < 10
+    rows = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [r["name"] for r in rows] == ["ok"]
+    assert "tags.html: took over 1 s to extract (index.extractSeconds)" in result.stderr, result.stderr

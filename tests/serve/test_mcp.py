@@ -34,6 +34,8 @@ async def test_tools_answer_with_citations_and_refuse_what_they_must(tmp_path, t
     root = lab_copy(tmp_path, teacher.url, distill=False)
     (root / "uses.py").write_text("from factorial import factorial_iterative\n\n\ndef table(n):\n"
                                   "    return [factorial_iterative(k) for k in range(n)]\n", encoding="utf-8")
+    (root / "sub").mkdir()
+    (root / "sub" / "deep.py").write_text("def deep():\n    return 1\n", encoding="utf-8")
     run_cli("distill", str(root))
     async with lsp(root) as client:
         state = await wait_for(client, lambda s: s["indexed"] and s["mcp_url"])
@@ -56,6 +58,17 @@ async def test_tools_answer_with_citations_and_refuse_what_they_must(tmp_path, t
             assert explained["source"] == "teacher" and explained["path"] == "factorial.py"
             listed = (await mcp.call_tool("list_symbols", {"file": "factorial.py"})).structured_content
             assert [s["symbol"] for s in listed["result"]][:2] == ["factorial_recursive", "factorial_iterative"]
+            # What narrows a question but names nothing indexed is said, never quietly dropped.
+            unknown = await mcp.call_tool("consult_logic_model", {"query": "sum", "symbol": "NoSuchThing"})
+            assert "No symbol named 'NoSuchThing'" in unknown.content[0].text
+            for args, said in (({"file": "nonexistent.py"}, "nonexistent.py: no such file"),
+                               ({"file": "factorial.py", "line": 0}, "greater than or equal to 1")):
+                with pytest.raises(ToolError, match=said):
+                    await mcp.call_tool("consult_logic_model", {"query": "what is this", **args})
+            with pytest.raises(ToolError, match="nope.py: no such file"):
+                await mcp.call_tool("list_symbols", {"file": "nope.py"})
+            folder = (await mcp.call_tool("list_symbols", {"file": "sub"})).structured_content["result"]
+            assert [(s["path"], s["symbol"]) for s in folder] == [("sub/deep.py", "deep")]
             huge = await mcp.call_tool("consult_logic_model", {"query": "factorial " * 5000})
             assert "cut to its first 2000 characters" in huge.content[0].text
             for outside in ("../elsewhere.py", "/etc/passwd"):
@@ -100,17 +113,42 @@ async def test_token_busy_port_and_the_stdio_bridge(tmp_path, teacher):
             async with Client(bridge) as mcp:
                 status = (await mcp.call_tool("status", {})).structured_content
                 assert status["mcp_url"] == url and status["workspace"] == str(root)
+            # The token set where the bridge does not read it (the editor's settings): said, and
+            # not bridged into an empty tool list.
+            toml = root / "trm-lsp.toml"
+            toml.write_text(toml.read_text(encoding="utf-8").replace('mcp_token = "s3cret"', ""), encoding="utf-8")
+            refused = await asyncio.to_thread(run_cli, "mcp", str(root), check=False)
+            assert refused.returncode == 1 and refused.stdout == ""
+            assert "wants a bearer token (serve.mcpToken)" in refused.stderr, refused.stderr
+
+
+async def test_stdio_mcp_with_a_daemon_file_left_behind_serves_headless(tmp_path, teacher):
+    """A daemon killed with -9 leaves daemon.json; by now its pid may be another process's
+    (here: this test's own). The bridge finds nobody at the URL and serves the workspace itself."""
+    import os
+
+    from tests.conftest import free_port
+
+    root = lab_copy(tmp_path, teacher.url, distill=False)
+    run_cli("index", str(root))
+    gone = f"http://127.0.0.1:{free_port()}/mcp"
+    (root / ".trm-lsp" / "daemon.json").write_text(json.dumps({"pid": os.getpid(), "mcp_url": gone}))
+    async with Client(StdioTransport(sys.executable, ["-m", "trm_lsp", "mcp", str(root)])) as mcp:
+        names = {tool.name for tool in await mcp.list_tools()}
+        assert "consult_logic_model" in names
+        status = (await mcp.call_tool("status", {})).structured_content
+        assert status["workspace"] == str(root) and status["mcp_url"] != gone
 
 
 async def test_stdio_mcp_without_a_daemon_serves_headless(tmp_path, teacher):
-    root = lab_copy(tmp_path, teacher.url, distill=False)
+    root = lab_copy(tmp_path, teacher.url, distill=False, documents=True)  # OCR: seconds of indexing
     transport = StdioTransport(sys.executable, ["-m", "trm_lsp", "mcp", str(root)])
     async with Client(transport) as mcp:
-        for _ in range(100):
-            status = (await mcp.call_tool("status", {})).structured_content
-            if status["indexed"]:
-                break
-            await asyncio.sleep(0.1)
+        # Asked at once, before the first index is done: it waits for the index, and the
+        # question after it is not held to the empty store either.
+        for question in ("how is the factorial computed with a loop?", "what does gcd return?"):
+            reply = (await mcp.call_tool("consult_logic_model", {"query": question})).structured_content
+            assert reply["sources"], reply
         listed = (await mcp.call_tool("list_symbols", {"query": "Euclid gcd"})).structured_content
         assert any(s["path"].startswith("gcd.") for s in listed["result"])
 

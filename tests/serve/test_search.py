@@ -45,3 +45,30 @@ async def test_a_question_in_an_explanations_words_finds_the_symbol_nobody_expla
     # those alone finds nothing rather than five symbols that happen to be explained.
     assert {"python", "function", "parameter", "returns", "caller"} <= search._terms.stop
     assert search.search("This Python function takes a value as its parameter and returns the result") == []
+
+
+async def test_a_search_built_before_the_first_index_is_rebuilt_as_soon_as_it_lands(tmp_path: Path):
+    """A question in the first second (an agent that starts with the editor) builds the search
+    over an empty store; the first index landing must not leave it so for the 30 s between
+    rebuilds while answers arrive."""
+    from trm_lsp.indexer import index_workspace
+    from trm_lsp.serve.search import SymbolSearch
+    from trm_lsp.store import Store
+
+    store = Store.for_workspace(tmp_path)
+    try:
+        search = SymbolSearch(store)
+        await search.ready()
+        assert search.search("greatest common divisor") == []
+        write(tmp_path, "gcd.py", "def gcd(a, b):\n    \"\"\"Greatest common divisor.\"\"\"\n    return a\n")
+        index_workspace(tmp_path, store)
+        search.invalidate(at_once=True)  # what the daemon does when an index lands
+        await search.ready()
+        assert [h.symbol.name for h in search.search("greatest common divisor")] == ["gcd"]
+        search.invalidate()  # an answer landing: the search is rebuilt at most every 30 s
+        write(tmp_path, "lcm.py", "def lcm(a, b):\n    \"\"\"Least common multiple.\"\"\"\n    return a\n")
+        index_workspace(tmp_path, store)
+        await search.ready()
+        assert "lcm" not in [h.symbol.name for h in search.search("least common multiple")]
+    finally:
+        store.close()

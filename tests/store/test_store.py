@@ -252,3 +252,32 @@ def test_answers_are_salvaged_from_a_damaged_store_of_the_previous_schema(tmp_pa
         kept, seen = recover.salvage_samples(damaged, store.db, SAMPLE_COLUMNS)
     assert (kept, seen) == (3, 3)
     assert store.db.execute("SELECT COUNT(*) FROM samples WHERE origin = ''").fetchone()[0] == 3
+
+
+def test_a_worker_killed_mid_index_costs_its_file_not_the_index(workspace: Path, monkeypatch):
+    """The kernel's out-of-memory killer takes the process extracting one file: that file is
+    skipped with the reason, every other file is indexed and committed, and the store is whole."""
+    import trm_lsp.indexer as indexer
+    from trm_lsp.config import Settings
+
+    for n in range(40):
+        write(workspace, f"m{n:02}.py", f"def f{n}(x):\n    return x + {n}\n")
+    write(workspace, "bomb.py", "def bomb():\n    return 0\n")
+    real = indexer.extract_file
+
+    def extract_or_die(job, settings):  # the forked workers inherit this
+        if job.rel == "bomb.py":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(job, settings)
+
+    monkeypatch.setattr(indexer, "extract_file", extract_or_die)
+    settings = Settings()
+    settings.index.workers = 2
+    store = Store.for_workspace(workspace)
+    try:
+        report = index_workspace(workspace, store, settings, start_method="fork")
+        assert report.skipped == {"bomb.py": indexer.DIED}
+        assert report.parsed == 40 and sorted(store.file_states()) == [f"m{n:02}.py" for n in range(40)]
+        assert store.db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        store.close()

@@ -69,8 +69,9 @@ async def _distill(root, settings, limit) -> int:
             return 1
         if stats.answered == 0 and stats.errors:  # given up on, or left to retry (a --limit run)
             reason, count = stats.errors.most_common(1)[0]
+            later = "" if stats.failed.get(reason) else ", left to ask again on the next run"  # as "retries" said
             print(f"trm-lsp: error: the teacher answered none of {stats.asked} questions; "
-                  f"{count} failed with: {reason}", file=sys.stderr)
+                  f"{count} got no usable answer ({reason}){later}", file=sys.stderr)
             return 1
         return 0
     finally:

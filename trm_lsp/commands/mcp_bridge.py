@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 
 from trm_lsp.commands.common import load_settings, workspace_dir
@@ -26,12 +27,26 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(root)
     url = None if args.headless else running_daemon(root)
     if url:
-        log.info("bridging to the daemon at %s", url)
-        return asyncio.run(_bridge(url, settings.serve.mcp_token))
+        problem = reachable(url, settings.serve.mcp_token)
+        if problem == UNAUTHORIZED:
+            log.error("the daemon at %s wants a bearer token (serve.mcpToken) this command does not have: "
+                      "set the same serve.mcpToken in %s, which `trm-lsp mcp` reads", url, root / "trm-lsp.toml")
+            return 1
+        if not problem:
+            log.info("bridging to the daemon at %s", url)
+            return asyncio.run(_bridge(url, settings.serve.mcp_token))
+        log.warning("the daemon in %s does not answer at %s (%s): serving from this process instead",
+                    root / ".trm-lsp" / "daemon.json", url, problem)
     from trm_lsp.student.blas import ensure_fast_blas
 
     ensure_fast_blas()
-    return asyncio.run(_headless(root, settings))
+    code = asyncio.run(_headless(root, settings))
+    # As `serve` leaves: everything is committed and closed, and neither a student answer still
+    # running on its thread nor MLX's thread state (the checkpoint is read on a worker) may hold
+    # the exit of a process whose client has gone.
+    sys.stdout.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 def running_daemon(root: Path) -> str | None:
@@ -44,6 +59,29 @@ def running_daemon(root: Path) -> str | None:
     except (OSError, ValueError, KeyError, TypeError, StoreError):
         return None
     return record.get("mcp_url") or None
+
+
+UNAUTHORIZED = "401 Unauthorized"
+
+
+def reachable(url: str, token: str, timeout: float = 3.0) -> str:
+    """"" when the MCP endpoint at `url` takes an `initialize` from us, else why not: a
+    daemon.json can outlive its daemon, its pid can be another process's by now, and the
+    daemon's token can be set where this command does not read it (the editor's settings)."""
+    import httpx
+
+    hello = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "trm-lsp mcp", "version": "1"}}}
+    headers = {"accept": "application/json, text/event-stream"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    try:
+        reply = httpx.post(url, json=hello, headers=headers, timeout=timeout)
+    except httpx.HTTPError as exc:
+        return str(exc) or type(exc).__name__
+    if reply.status_code == 401:
+        return UNAUTHORIZED
+    return "" if reply.status_code == 200 else f"HTTP {reply.status_code}"
 
 
 async def _bridge(url: str, token: str) -> int:

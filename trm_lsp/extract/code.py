@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from trm_lsp.extract import deadline
 from trm_lsp.extract.items import Item
 from trm_lsp.extract.languages import BY_ID, definition_roots, ts_parser, ts_query
 
@@ -51,21 +52,27 @@ class _Def:
         self.qualname = name
 
 
-def extract_code(language_id: str, data: bytes, max_doc_chars: int = 600, valid_utf8: bool | None = None) -> list[Item]:
+def extract_code(language_id: str, data: bytes, max_doc_chars: int = 600, valid_utf8: bool | None = None,
+                 notes: list[str] | None = None) -> list[Item]:
     """All definitions in `data`, outermost first, in source order.
 
     Invalid UTF-8 is replaced (U+FFFD) before parsing, so names, text and hashes agree; such
-    items carry their text, since byte offsets no longer match the file on disk.
+    items carry their text, since byte offsets no longer match the file on disk. `notes` gets
+    where a data file (JSON, YAML, XML, ...) stops parsing: its keys after that may be missing,
+    which a user would otherwise not know (code half typed in an editor is not noted).
     """
     ascii = data.isascii()
     if valid_utf8 is None:
         valid_utf8 = ascii or _is_utf8(data)
     if not valid_utf8:
         data = data.decode("utf-8", "replace").encode("utf-8")
-    tree = ts_parser(language_id).parse(data)
+    tree = ts_parser(language_id).parse(deadline.reader(data))
+    deadline.check()
     defs = _definitions(language_id, tree.root_node, data)
     if tree.root_node.has_error:
         defs = _recovered(language_id, data) or defs
+        if notes is not None and BY_ID[language_id].family != "code":
+            notes.append(f"syntax error at line {_first_error_line(tree.root_node)}: what follows it may be missing")
     _nest(defs, nested_names=language_id in _CODE_FAMILY)
     own = _sharing_a_line(defs)
     items = [_item(language_id, d, data, max_doc_chars, ascii, i in own) for i, d in enumerate(defs)]
@@ -175,10 +182,25 @@ def _recovered(language_id: str, data: bytes) -> list[_Def] | None:
     for start, end in zip(starts, ends):
         rows = data.count(b"\n", start, end)
         parser.included_ranges = [tree_sitter.Range((row, 0), (row + rows + 1, 0), start, end)]
-        defs.extend(_definitions(language_id, parser.parse(data).root_node, data))
+        tree = parser.parse(deadline.reader(data))
+        deadline.check()
+        defs.extend(_definitions(language_id, tree.root_node, data))
         row += rows
     defs.sort(key=lambda d: (d.start, -d.end))
     return defs
+
+
+def _first_error_line(root) -> int:
+    cursor = root.walk()
+    while True:
+        node = cursor.node
+        if node.is_error or node.is_missing:
+            return node.start_point[0] + 1
+        if node.has_error and cursor.goto_first_child():
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return root.start_point[0] + 1
 
 
 def _python_statement_starts(data: bytes) -> list[int] | None:

@@ -14,9 +14,10 @@ import urllib.parse
 import zlib
 
 from trm_lsp.config import DocumentSettings
+from trm_lsp.extract import deadline
 from trm_lsp.extract.archive import local, open_archive, parse_xml, read_member
 from trm_lsp.extract.documents import document_item
-from trm_lsp.extract.file import SkipFile
+from trm_lsp.extract.file import PartialFile, SkipFile
 from trm_lsp.extract.items import Item
 
 _TAG = re.compile(r"<[^>]+>")
@@ -53,18 +54,37 @@ def extract_drawio(data: bytes, settings: DocumentSettings) -> list[Item]:
         for number, diagram in enumerate(root.findall("diagram"), 1):
             name = diagram.get("name") or f"page {number}"
             model = diagram.find("mxGraphModel")
-            if model is None:
-                model = _inflate_page(diagram.text or "", settings, name)
+            if model is None and (diagram.text or "").strip():  # an empty page is no page to read
+                model = _page_or_problem(lambda: _inflate_page(diagram.text or "", settings, name))
             diagrams.append((name, model))
     else:
         raise SkipFile(f"not a Draw.io file: root element <{local(root.tag)}>")
     items = []
     for number, (name, model) in enumerate(diagrams, 1):
+        deadline.check()
+        if model is None or isinstance(model, SkipFile):
+            continue
         labels, edges = _graph(model)
         text = page_text(labels, edges)
         if text:
             items.append(document_item("diagram", name, number, number, f"{name}\n{text}"))
-    return items
+    return _with_problems(items, [model for _, model in diagrams if isinstance(model, SkipFile)])
+
+
+def _page_or_problem(read):
+    """A page, or why it cannot be read: one bad page costs itself, not its file's other pages."""
+    try:
+        return read()
+    except SkipFile as exc:
+        return exc
+
+
+def _with_problems(items: list[Item], problems: list[SkipFile]) -> list[Item]:
+    if not problems:
+        return items
+    if not items:
+        raise problems[0]
+    raise PartialFile(items, "; ".join(str(p) for p in problems[:3]) + (" ..." if len(problems) > 3 else ""))
 
 
 def _inflate_page(payload: str, settings: DocumentSettings, name: str):
@@ -134,20 +154,27 @@ def extract_vsdx(data: bytes, settings: DocumentSettings) -> list[Item]:
     if "visio/pages/_rels/pages.xml.rels" in members:
         rels = parse_xml(read_member(archive, "visio/pages/_rels/pages.xml.rels", settings), "pages.xml.rels")
         for rel in rels:
-            targets[rel.get("Id")] = posixpath.normpath(posixpath.join("visio/pages", rel.get("Target", "")))
+            target = rel.get("Target", "")  # relative to visio/pages/, or absolute from the package root
+            path = target.lstrip("/") if target.startswith("/") else posixpath.join("visio/pages", target)
+            targets[rel.get("Id")] = posixpath.normpath(path)
     items = []
+    problems = []
     for number, page in enumerate((p for p in pages if local(p.tag) == "Page"), 1):
+        deadline.check()
         name = page.get("NameU") or page.get("Name") or f"page {number}"
         rel = next((c for c in page if local(c.tag) == "Rel"), None)
         member = targets.get(rel.get(f"{{{_REL_NS}}}id")) if rel is not None else None
         member = member or f"visio/pages/page{number}.xml"
         if member not in members:
             continue
-        labels, edges = _visio_page(parse_xml(read_member(archive, member, settings), member))
-        text = page_text(labels, edges)
+        read = _page_or_problem(lambda: _visio_page(parse_xml(read_member(archive, member, settings), member)))
+        if isinstance(read, SkipFile):
+            problems.append(read)
+            continue
+        text = page_text(*read)
         if text:
             items.append(document_item("diagram", name, number, number, f"{name}\n{text}"))
-    return items
+    return _with_problems(items, problems)
 
 
 def _visio_page(root) -> tuple[list[str], list[str]]:

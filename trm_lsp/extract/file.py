@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from trm_lsp.config import Settings
+from trm_lsp.extract import deadline
 from trm_lsp.extract.items import Item
 from trm_lsp.extract.languages import BY_ID, refine
 from trm_lsp.textutil import UTF16_BOMS
@@ -65,8 +66,18 @@ def extract_file(job: FileJob, settings: Settings) -> FileResult:
 
 
 def extract_data(job: FileJob, data: bytes, settings: Settings, result: FileResult | None = None) -> FileResult:
-    """Extract from bytes already in hand: a file just read, or an editor's unsaved buffer."""
+    """Extract from bytes already in hand: a file just read, or an editor's unsaved buffer;
+    within `index.extractSeconds` (`deadline.py`), else skipped with the reason."""
     result = result or FileResult(job.rel, job.language, job.size, job.mtime_ns, fresh=job.fresh)
+    try:
+        with deadline.budget(settings.index.extract_seconds):
+            return _extract(job, data, settings, result)
+    except deadline.TooSlow as exc:
+        result.items, result.skip = [], str(exc)
+        return result
+
+
+def _extract(job: FileJob, data: bytes, settings: Settings, result: FileResult) -> FileResult:
     language = BY_ID[job.language]
     result.size = len(data)
     result.sha256 = hashlib.sha256(data).hexdigest()
@@ -82,6 +93,8 @@ def extract_data(job: FileJob, data: bytes, settings: Settings, result: FileResu
             result.items, result.note = exc.items, str(exc)
         except SkipFile as exc:
             result.skip = str(exc)
+        except deadline.TooSlow:
+            raise
         except Exception as exc:  # a library choking on hostile input costs one file
             log.exception("extracting %s failed", job.rel)
             result.skip = f"extractor error: {type(exc).__name__}: {exc}"
@@ -108,9 +121,13 @@ def extract_data(job: FileJob, data: bytes, settings: Settings, result: FileResu
     from trm_lsp.extract.code import extract_code
 
     try:
-        result.items = extract_code(language.id, data, settings.index.max_doc_chars, valid_utf8)
+        notes: list[str] = []
+        result.items = extract_code(language.id, data, settings.index.max_doc_chars, valid_utf8, notes)
+        result.note = "; ".join(filter(None, [result.note, *notes])) or None
     except RecursionError:
         result.skip = "nesting too deep to extract"
+    except deadline.TooSlow:
+        raise
     except Exception as exc:  # an extractor bug must cost one file, not the whole index
         log.exception("extracting %s failed", job.rel)
         result.skip = f"extractor error: {type(exc).__name__}: {exc}"

@@ -103,8 +103,10 @@ def refine(language: Language, data: bytes) -> Language:
 
 #: Bump when extraction changes in a way the query files do not show (names, ranges, kinds,
 #: signatures, docs). 2: comments are cut out of signatures. 3: C++ names under a reference
-#: declarator (`double& at`); items sharing a line have their own bytes as text.
-EXTRACTOR_VERSION = 3
+#: declarator (`double& at`); items sharing a line have their own bytes as text. 4: DOCX
+#: sections from the XML (headings by outline level and based-on styles, the text Word shows),
+#: diagram files without their bad pages, EXIF-upright and multi-page images.
+EXTRACTOR_VERSION = 4
 
 
 @functools.lru_cache(maxsize=None)

@@ -8,11 +8,13 @@ call has a timeout, after which pytesseract kills the tesseract process.
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import sys
 import warnings
 
 from trm_lsp.config import DocumentSettings
+from trm_lsp.extract import deadline
 from trm_lsp.extract.documents import document_item
 from trm_lsp.extract.file import SkipFile
 from trm_lsp.extract.items import Item
@@ -47,23 +49,30 @@ def extract_image(data: bytes, name: str, settings: DocumentSettings) -> list[It
             image = Image.open(io.BytesIO(data))
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise SkipFile(f"image too large (decompression bomb guard, documents.maxImagePixels): {exc}") from None
+        size = re.search(r"\((\d+) pixels\)", str(exc))  # Pillow names twice our limit past which it errs
+        raise SkipFile(f"image too large (decompression bomb guard): {size.group(1) if size else 'more'} pixels, "
+                       f"over documents.maxImagePixels = {settings.max_image_pixels}") from None
     except UnidentifiedImageError:
         raise SkipFile("not an image (Pillow cannot identify it)") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise SkipFile(f"unreadable image: {exc}") from None
     if image.width * image.height < _MIN_PIXELS:
         raise SkipFile(f"image too small to hold text ({image.width}x{image.height} px)")
-    image = _prepare(image)
     pytesseract.pytesseract.tesseract_cmd = settings.tesseract_cmd
-    try:
-        text = pytesseract.image_to_string(image, lang=settings.ocr_lang, timeout=settings.ocr_timeout)
-    except RuntimeError as exc:  # pytesseract's timeout
-        raise SkipFile(f"OCR timed out after {settings.ocr_timeout:g} s ({exc})") from None
-    except pytesseract.TesseractNotFoundError:
-        raise SkipFile(f"OCR unavailable: tesseract not installed ({install_hint()})") from None
-    except pytesseract.TesseractError as exc:
-        raise SkipFile(f"OCR failed: {exc.message}") from None
+    texts = []
+    for frame in _frames(image):  # a TIFF's pages, a GIF's frames
+        deadline.check()
+        try:
+            texts.append(pytesseract.image_to_string(_prepare(frame), lang=settings.ocr_lang,
+                                                     timeout=settings.ocr_timeout))
+        # TesseractError is a RuntimeError too: it is caught first, or every failure reads "timed out"
+        except pytesseract.TesseractError as exc:
+            raise SkipFile(f"OCR failed: {' '.join(str(exc.message).split())}") from None
+        except pytesseract.TesseractNotFoundError:
+            raise SkipFile(f"OCR unavailable: tesseract not installed ({install_hint()})") from None
+        except RuntimeError as exc:  # pytesseract's timeout
+            raise SkipFile(f"OCR timed out after {settings.ocr_timeout:g} s ({exc})") from None
+    text = "\n\n".join(texts)
     lines = [" ".join(line.split()) for line in text.splitlines()]
     text = "\n".join(line for line in lines if line)
     if sum(ch.isalnum() for ch in text) < _MIN_TEXT_CHARS:
@@ -71,9 +80,25 @@ def extract_image(data: bytes, name: str, settings: DocumentSettings) -> list[It
     return [document_item("image", name, 1, 1, text)]
 
 
+#: Frames of a multi-page image read, at most (each is one OCR run).
+MAX_FRAMES = 10
+
+
+def _frames(image):
+    from PIL import ImageSequence
+
+    for number, frame in enumerate(ImageSequence.Iterator(image)):
+        if number >= MAX_FRAMES:
+            return
+        yield frame.copy()
+
+
 def _prepare(image):
-    """Greyscale, and small text scaled up: Tesseract reads glyphs best around 30 px tall."""
-    from PIL import Image
+    """Upright as the camera's EXIF says, greyscale, and small text scaled up: Tesseract reads
+    glyphs best around 30 px tall."""
+    from PIL import Image, ImageOps
+
+    image = ImageOps.exif_transpose(image)
 
     if image.mode in ("RGBA", "LA", "P"):
         background = Image.new("RGB", image.size, "white")

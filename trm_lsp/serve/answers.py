@@ -120,7 +120,7 @@ class StudentSlot:
             load = (lambda: Student.load(self.directory)) if own else (lambda: Student.load(self.base, memory=[]))
             student = load() if here else self.executor.submit(load).result()
         except Exception as exc:  # CheckpointError and whatever a damaged file raises
-            self.problem = f"student checkpoint unusable: {exc}"
+            self.problem = f"student checkpoint unusable: {str(exc) or type(exc).__name__}"
             log.warning("%s", self.problem)
             return False
         self.student, self.version, self.problem = student, student.version, ""

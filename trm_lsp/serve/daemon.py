@@ -22,6 +22,7 @@ from trm_lsp.distill.worker import DistillEvent, Distiller
 from trm_lsp.extract.file import FileJob, extract_data
 from trm_lsp.extract.languages import language_for
 from trm_lsp.serve.answers import Answer, AnswerEngine, StudentSlot
+from trm_lsp.serve.live import LiveTeacher
 from trm_lsp.serve.lookup import NotFound, Target, find
 from trm_lsp.serve.progress import LogReporter, Reporter
 from trm_lsp.serve.search import SymbolSearch
@@ -60,6 +61,7 @@ class Daemon:
         self._distill_task = None  # the `$/progress` of the current distillation
         self._distilling: asyncio.Task | None = None  # the distiller's run loop
         self._teacher = None
+        self.live: LiveTeacher | None = None  # free-form MCP questions put to the teacher
         self._stopped = False
 
     # -- start and stop ------------------------------------------------------------------------
@@ -80,6 +82,7 @@ class Daemon:
 
         self._teacher = make_teacher(self.settings.teacher)
         self.distiller = Distiller(self.store, self._teacher, self.settings.teacher, self._on_distill)
+        self.live = LiveTeacher(self.settings.teacher.timeout)
 
     async def apply_settings(self, new: Settings) -> None:
         """New settings from the editor, live where they can be: a teacher change rebuilds the
@@ -105,7 +108,7 @@ class Daemon:
             await self.distiller.close()
             if self._teacher is not None:
                 await self._teacher.close()
-            self.distiller = self._teacher = self._distilling = None
+            self.distiller = self._teacher = self._distilling = self.live = None
         if self.settings.serve.distill and not self._stopped:
             self._make_distiller()
             log.info("teacher is now %s at %s", self.settings.teacher.model, self._teacher.host)
@@ -210,7 +213,7 @@ class Daemon:
                  f"{len(report.skipped)} skipped ({report.seconds:.1f} s)")
         for warning in report.warnings:
             self.reporter.notify("warning", f"trm-lsp: {warning}")
-        self.search.invalidate()
+        self.search.invalidate(at_once=True)
         self.indexed.set()
         self.reporter.answers_changed()
 
@@ -329,19 +332,27 @@ class Daemon:
         wait = self.settings.serve.explain_wait_ms / 1000 if wait is None else wait
         symbol = await find(self.store, self.search, target)
         if symbol is None and not self.indexed.is_set():  # asked before the first index is done
-            if self.index_problem:
-                raise NotFound(f"no indexed symbol at {target}: the workspace could not be indexed "
-                               f"({self.index_problem})")
-            try:
-                await asyncio.wait_for(self.indexed.wait(), wait)
-            except asyncio.TimeoutError:
-                raise NotFound(f"no indexed symbol at {target} yet: the workspace is still being indexed") from None
+            unready = await self.until_indexed(wait)
+            if unready:
+                raise NotFound(f"no indexed symbol at {target}{' yet' if 'still' in unready else ''}: {unready}")
             symbol = await find(self.store, self.search, target)
         if symbol is None:
             raise NotFound(f"no indexed symbol at {target}")
         if self.distiller is not None and self.engine.samples.best_for(symbol.sha256) is None:
             self.distiller.prioritize(symbol.sha256)
         return await self.engine.answer(symbol, wait)
+
+    async def until_indexed(self, wait: float) -> str:
+        """Wait at most `wait` seconds for the first index; "" once it is done, else why not."""
+        if self.indexed.is_set():
+            return ""
+        if not self.index_problem:
+            try:
+                await asyncio.wait_for(self.indexed.wait(), wait)
+                return ""
+            except asyncio.TimeoutError:
+                return "the workspace is still being indexed"
+        return f"the workspace could not be indexed ({self.index_problem})"
 
     def _queue_position(self, sha256: str) -> int | None:
         return self.distiller.position(sha256) if self.distiller is not None else None

@@ -41,9 +41,8 @@ MAX_QUERY_CHARS = 2000
 MAX_NAME_CHARS = 1000
 Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
 Query = Annotated[str, Field(max_length=100 * MAX_QUERY_CHARS)]
-Line = Annotated[int, Field(ge=0, le=MAX_LINE)]
+Line = Annotated[int, Field(ge=1, le=MAX_LINE)]  # 1-based, as editors show it
 _SOURCES = 5
-_LIVE_SECONDS = 60.0
 
 
 def build_mcp(served: Daemon | Callable[[], Daemon]) -> FastMCP:
@@ -65,8 +64,12 @@ def build_mcp(served: Daemon | Callable[[], Daemon]) -> FastMCP:
         if not question:
             raise ToolError("query is empty")
         full = detail == "full"
+        unready = await daemon.until_indexed(daemon.settings.serve.explain_wait_ms / 1000)
+        if unready:
+            result = consult.Consultation(f"No answer yet: {unready}.", note=note.strip())
+            return ToolResult(content=result.text(), structured_content=result.structured())
         await daemon.search.ready()
-        rel = _workspace_path(daemon, file) if file else None
+        rel = _indexed_file(daemon, _workspace_path(daemon, file)) if file else None
         found: list[Symbol] = []
         if rel is not None and line is not None:
             at = symbols.at_line(daemon.store, rel, int(line))
@@ -74,6 +77,8 @@ def build_mcp(served: Daemon | Callable[[], Daemon]) -> FastMCP:
         if symbol:
             named = await lookup.find(daemon.store, daemon.search, lookup.Target(rel, symbol))
             found += [named] if named is not None else []
+            if named is None:  # said, so the answer about other symbols is not taken for this one's
+                note = f"\n\n(No symbol named {symbol!r}{f' in {rel}' if rel else ''}: answered from the question.)" + note
         for hit in await _retrieve(daemon, question):
             if len(found) >= 2 * _SOURCES:
                 break
@@ -111,11 +116,17 @@ def build_mcp(served: Daemon | Callable[[], Daemon]) -> FastMCP:
     @mcp.tool
     async def list_symbols(file: Name | None = None, query: Query | None = None, kind: Name | None = None,
                            limit: Annotated[int, Field(ge=1, le=1000)] = 100) -> list[SymbolBrief]:
-        """Indexed symbols: of one file, or those matching `query` (BM25 over names and docs)."""
+        """Indexed symbols: of one file or folder, or those matching `query` (BM25 over names
+        and docs)."""
         daemon = current()
         limit = max(1, min(int(limit), 1000))
-        if file:
-            rows = symbols.in_file(daemon.store, _workspace_path(daemon, file))
+        rel = _workspace_path(daemon, file) if file else None
+        if rel is not None and (daemon.root / rel).is_dir():
+            rows = symbols.under(daemon.store, rel)
+            if not rows:
+                raise ToolError(f"{rel}: no indexed file in this folder")
+        elif rel is not None:
+            rows = symbols.in_file(daemon.store, _indexed_file(daemon, rel))
         elif query:
             await daemon.search.ready()
             rows = [h.symbol for h in daemon.search.search(_bounded(query)[0], k=limit)]
@@ -163,6 +174,18 @@ def _workspace_path(daemon: Daemon, file: str) -> str:
         return candidate.resolve().relative_to(daemon.root).as_posix()
     except (ValueError, OSError):
         raise ToolError(f"{file}: outside the workspace {daemon.root}") from None
+
+
+def _indexed_file(daemon: Daemon, rel: str) -> str:
+    """`rel`, refused when the index holds no such file (a typo, a folder, a file that is
+    ignored or not of an indexed kind), so an answer is never about everything else."""
+    if daemon.store.has_file(rel):
+        return rel
+    skipped = daemon.store.skip_reason(rel)
+    place = daemon.root / rel
+    why = (f"skipped when indexing: {skipped}" if skipped else "a folder, not a file" if place.is_dir()
+           else "not indexed (ignored, or not a kind of file trm-lsp reads)" if place.exists() else "no such file")
+    raise ToolError(f"{rel}: {why}")
 
 
 class SymbolBrief(TypedDict):
@@ -217,19 +240,18 @@ async def _retrieve(daemon: Daemon, question: str):
 
 async def _ask_teacher_live(daemon: Daemon, question: str, cited: list[Symbol], answers: list[Answer],
                             budget: int) -> str:
-    """A free-form question with no exact symbol behind it goes to the teacher unless it is down,
-    with the retrieved code as context, its reply held to `budget` words; any failure falls
-    back to the stored answers."""
-    teacher = daemon.teacher
-    if teacher is None or daemon.distiller is None or daemon.distiller.teacher_state == "down":
+    """A free-form question with no exact symbol behind it goes to the teacher unless it is down
+    or busy (`live.py`), with the retrieved code as context, its reply held to `budget` words;
+    any failure falls back to the stored answers."""
+    teacher, live = daemon.teacher, daemon.live
+    if teacher is None or live is None or daemon.distiller is None or daemon.distiller.teacher_state == "down":
+        return ""
+    if not live.available():
         return ""
     sources = [(f"{s.path}:{s.start_line} {s.qualname}", (symbols.text_of(daemon.store, s) or "")[:1500], answer.text)
                for s, answer in zip(cited[:3], answers)]
-    messages = question_prompt(question, sources, budget)
-    try:
-        reply = await asyncio.wait_for(teacher.explain(messages), min(_LIVE_SECONDS, daemon.settings.teacher.timeout))
-    except Exception as exc:  # down, slow or junk: the stored answers stand
-        log.info("live teacher answer unavailable: %s", exc)
+    reply = await live.ask(teacher, question_prompt(question, sources, budget))
+    if reply is None:
         return ""
     words = reply.output.split()
     text = " ".join(words[:budget]) + (" …" if len(words) > budget else "")

@@ -94,8 +94,12 @@ class SymbolSearch:
         self._built_at = 0.0
         self._lock = asyncio.Lock()
 
-    def invalidate(self) -> None:
+    def invalidate(self, at_once: bool = False) -> None:
+        """The store changed. `at_once`: the next query rebuilds (a whole index just landed:
+        a question asked in the first seconds must not be held to the empty store for 30 s)."""
         self._stale = True
+        if at_once:
+            self._built_at = float("-inf")
 
     async def ready(self) -> None:
         if self._bm25 is not None and not (self._stale and time.monotonic() - self._built_at > _REBUILD_SECONDS):

@@ -148,6 +148,14 @@ class Store:
         rows = self.db.execute("SELECT path, id, size, mtime_ns, sha256 FROM files")
         return {path: (fid, size, mtime, sha) for path, fid, size, mtime, sha in rows}
 
+    def has_file(self, path: str) -> bool:
+        return self.db.execute("SELECT 1 FROM files WHERE path = ?", (path,)).fetchone() is not None
+
+    def skip_reason(self, path: str) -> str | None:
+        """Why indexing skipped this file, or None when it did not."""
+        row = self.db.execute("SELECT reason FROM skipped WHERE path = ?", (path,)).fetchone()
+        return row[0] if row else None
+
     def skipped_states(self) -> dict[str, tuple[int, int, str]]:
         rows = self.db.execute("SELECT path, size, mtime_ns, reason FROM skipped")
         return {path: (size, mtime, reason) for path, size, mtime, reason in rows}

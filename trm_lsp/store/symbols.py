@@ -65,6 +65,15 @@ def in_file(store: Store, rel: str) -> list[Symbol]:
     return select(store, "WHERE f.path = ? ORDER BY s.start_line, s.id", (rel,))
 
 
+def under(store: Store, folder: str) -> list[Symbol]:
+    """The symbols of every file under a workspace folder ("." for all), by path and line."""
+    if folder in ("", "."):
+        return select(store, "ORDER BY f.path, s.start_line, s.id")
+    prefix = folder.rstrip("/") + "/"  # the paths from "dir/" up to "dir0" ("0" sorts right after "/")
+    return select(store, "WHERE f.path >= ? AND f.path < ? ORDER BY f.path, s.start_line, s.id",
+                  (prefix, prefix[:-1] + "0"))
+
+
 def at_line(store: Store, rel: str, line: int) -> Symbol | None:
     """The innermost symbol whose lines (1-based) hold `line`."""
     if not 0 < line <= MAX_LINE:

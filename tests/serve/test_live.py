@@ -1,0 +1,57 @@
+"""Free-form MCP questions put to the teacher live, against the local Ollama-API server: a hung
+teacher costs one question its wait, not every question, and never more than one question is
+in flight at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from tests.distill.conftest import fast_settings
+from tests.fake_teacher import FakeTeacher
+from trm_lsp.distill.teacher import make_teacher
+from trm_lsp.serve.live import QUIET_SECONDS, LiveTeacher
+
+MESSAGES = [{"role": "user", "content": "How does `gcd` reduce a fraction?"}]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_hung_teacher_costs_one_question_its_wait_then_rests():
+    clock = Clock()
+    with FakeTeacher() as server:
+        teacher = make_teacher(fast_settings(server.url, timeout=1))
+        live = LiveTeacher(1, clock=clock)
+        try:
+            server.faults.append("slow:4")
+            started = time.monotonic()
+            assert await live.ask(teacher, MESSAGES) is None
+            assert time.monotonic() - started < 3
+            assert live.last_problem == "no answer within 1 s"
+            calls = server.calls
+            started = time.monotonic()
+            assert await live.ask(teacher, MESSAGES) is None  # resting: not asked, no wait
+            assert time.monotonic() - started < 0.1 and server.calls == calls
+            clock.now += QUIET_SECONDS + 1  # rested: asked again, and it answers now
+            reply = await live.ask(teacher, MESSAGES)
+            assert reply is not None and "gcd" in reply.output and server.calls == calls + 1
+        finally:
+            await teacher.close()
+
+
+async def test_one_live_question_at_a_time_the_others_answered_without_it():
+    with FakeTeacher(delay=0.5) as server:
+        teacher = make_teacher(fast_settings(server.url, timeout=5))
+        live = LiveTeacher(5)
+        try:
+            replies = await asyncio.gather(*(live.ask(teacher, MESSAGES) for _ in range(8)))
+        finally:
+            await teacher.close()
+    assert sum(r is not None for r in replies) == 1
+    assert server.calls == 1
