@@ -217,7 +217,7 @@ _RANGES = {("teacher", "timeout"): (0.1, None), ("teacher", "shared_timeout"): (
            ("teacher", "max_attempts"): (1, None), ("teacher", "concurrency"): (1, None),
            ("teacher", "max_tokens"): (16, None), ("teacher", "max_answer_chars"): (100, None),
            ("teacher", "probe_interval"): (0.1, None), ("serve", "mcp_port"): (0, 65535),
-           ("index", "extract_seconds"): (0.1, None)}
+           ("index", "extract_seconds"): (1, None)}
 
 
 def _check_choices(settings: "Settings") -> None:

@@ -184,8 +184,8 @@ def _verdicts(rels: Iterable[str], scanner: Scanner, known: dict) -> Iterator[tu
                 yield name, scanner.check(name)
 
 
-_TOOK_OVER = re.compile(r"took over ([\d.]+) s to extract")
-_OCR_TIMEOUT = re.compile(r"OCR timed out after ([\d.]+) s")
+_TOOK_OVER = re.compile(r"took over ([\d.e+]+) s to extract")  # as `:g` writes it: 60, 0.5, 1e+06
+_OCR_TIMEOUT = re.compile(r"OCR timed out after ([\d.e+]+) s")
 
 
 def _still_skipped(reason: str, settings: Settings) -> bool:
@@ -282,6 +282,8 @@ def _results(jobs: Iterable[FileJob], settings: Settings, report: IndexReport,
     with ExitStack() as stack:
         pools: dict[str, ProcessPoolExecutor] = {}
 
+        stranded: list[FileJob] = []  # a chunk no pool would take: extracted one by one at the end
+
         def submit(kind: str, size: int, chunk: list[FileJob], into: Chunks) -> None:
             for _ in range(2):  # a pool a dead worker broke is replaced (its files: `_collected`)
                 if kind not in pools:
@@ -291,6 +293,7 @@ def _results(jobs: Iterable[FileJob], settings: Settings, report: IndexReport,
                     return
                 except BrokenProcessPool:
                     del pools[kind]
+            stranded.extend(chunk)
 
         parallel = False
         for job in jobs:
@@ -315,6 +318,7 @@ def _results(jobs: Iterable[FileJob], settings: Settings, report: IndexReport,
                 submit("code", workers, buffer, chunks)
             yield from _collected(chunks, settings, context)
         yield from _collected(ocr, settings, context)
+        yield from _one_by_one(stranded, settings, context)
 
 
 #: Futures of the chunks of files sent to a pool, with their files.

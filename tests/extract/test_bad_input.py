@@ -134,3 +134,10 @@ def test_a_data_file_that_stops_parsing_says_where(workspace: Path):
     stderr = run_cli("index", str(workspace)).stderr
     assert "note settings.json: syntax error at line 2: what follows it may be missing" in stderr, stderr
     assert "half.py" not in stderr
+
+
+def test_json_with_trailing_commas_is_not_called_broken(workspace: Path):
+    write(workspace, "tsconfig.json", '{\n  "compilerOptions": {\n    "strict": true,\n  },\n  "include": ["src"],\n}\n')
+    stderr = run_cli("index", str(workspace)).stderr
+    assert "tsconfig.json" not in stderr, stderr
+    assert [r["name"] for r in index_rows(workspace)] == ["compilerOptions", "include"]

@@ -101,8 +101,13 @@ def test_decompression_bomb_image(workspace: Path):
     from PIL import Image
 
     Image.new("1", (12_000, 12_000)).save(workspace / "bomb.png")
+    small = Image.new("1", (200, 200), 1)  # a harmless first page: every page is under the guard
+    small.save(workspace / "pages.tiff", save_all=True, compression="group4",
+               append_images=[Image.new("1", (7_000, 7_000), 1)])
+    stderr = index_with_good_file(workspace)
     assert ("bomb.png: image too large (decompression bomb guard): 144000000 pixels, over documents.maxImagePixels"
-            " = 40000000") in index_with_good_file(workspace)
+            " = 40000000") in stderr
+    assert "pages.tiff: image too large (decompression bomb guard): 49000000 pixels" in stderr, stderr
 
 
 def test_png_that_is_really_text(workspace: Path):

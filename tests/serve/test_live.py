@@ -26,7 +26,7 @@ class Clock:
 async def test_a_hung_teacher_costs_one_question_its_wait_then_rests():
     clock = Clock()
     with FakeTeacher() as server:
-        teacher = make_teacher(fast_settings(server.url, timeout=1))
+        teacher = make_teacher(fast_settings(server.url, timeout=5))  # the live wait, not the client's, ends it
         live = LiveTeacher(1, clock=clock)
         try:
             server.faults.append("slow:4")

@@ -65,8 +65,12 @@ async def test_tools_answer_with_citations_and_refuse_what_they_must(tmp_path, t
                                ({"file": "factorial.py", "line": 0}, "greater than or equal to 1")):
                 with pytest.raises(ToolError, match=said):
                     await mcp.call_tool("consult_logic_model", {"query": "what is this", **args})
-            with pytest.raises(ToolError, match="nope.py: no such file"):
-                await mcp.call_tool("list_symbols", {"file": "nope.py"})
+            for tool, args in (("list_symbols", {}), ("explain_symbol", {"symbol": "gcd"}),
+                               ("trace_logic", {"symbol": "gcd"})):
+                with pytest.raises(ToolError, match="nope.py: no such file"):
+                    await mcp.call_tool(tool, {**args, "file": "nope.py"})
+            narrowed = (await mcp.call_tool("list_symbols", {"file": "sub", "query": "factorial"})).structured_content
+            assert narrowed["result"] == []  # the query within the folder: factorial is elsewhere
             folder = (await mcp.call_tool("list_symbols", {"file": "sub"})).structured_content["result"]
             assert [(s["path"], s["symbol"]) for s in folder] == [("sub/deep.py", "deep")]
             huge = await mcp.call_tool("consult_logic_model", {"query": "factorial " * 5000})

@@ -65,6 +65,29 @@ async def test_a_search_built_before_the_first_index_is_rebuilt_as_soon_as_it_la
         search.invalidate(at_once=True)  # what the daemon does when an index lands
         await search.ready()
         assert [h.symbol.name for h in search.search("greatest common divisor")] == ["gcd"]
+        # An index that lands while a build is running is not lost with that build.
+        import asyncio
+        import threading
+
+        gate, real = threading.Event(), search._build
+
+        def read_then_wait():  # the store is read before the index lands, returned after
+            built = real()
+            gate.wait(5)
+            return built
+
+        search._build = read_then_wait
+        search.invalidate(at_once=True)
+        building = asyncio.create_task(search.ready())
+        await asyncio.sleep(0.1)
+        write(tmp_path, "mod.py", "def modulo(a, b):\n    \"\"\"Remainder of a division.\"\"\"\n    return a\n")
+        index_workspace(tmp_path, store)
+        search.invalidate(at_once=True)
+        gate.set()
+        await building
+        search._build = real
+        await search.ready()
+        assert [h.symbol.name for h in search.search("remainder of a division")] == ["modulo"]
         search.invalidate()  # an answer landing: the search is rebuilt at most every 30 s
         write(tmp_path, "lcm.py", "def lcm(a, b):\n    \"\"\"Least common multiple.\"\"\"\n    return a\n")
         index_workspace(tmp_path, store)

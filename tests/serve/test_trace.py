@@ -28,3 +28,18 @@ def test_callers_are_calls_not_comments_strings_or_declarations(tmp_path: Path):
         store.close()
     assert sorted((c["path"], c["line"], c["in"]) for c in found) == [
         ("gcd.c", 4, "reduce"), ("lib.rs", 2, "lcm"), ("use.py", 4, "show")]
+
+
+def test_a_named_callback_or_an_anonymous_class_method_is_not_a_caller(tmp_path: Path):
+    write(tmp_path, "app.js", "app.get('/', function handler(req, res) {\n  return res;\n});\n"
+                              "function handler(x) { return x; }\nserve(handler, handler(1));\n")
+    write(tmp_path, "Main.java", "class Main {\n  void go() {\n    run(new Runnable() { public void handler(int a) {} });\n"
+                                 "    this.handler(2);\n  }\n  void handler(int a) {}\n}\n")
+    store = Store.for_workspace(tmp_path)
+    try:
+        index_workspace(tmp_path, store)
+        handler = [s for s in symbols.in_file(store, "app.js") if s.name == "handler"][-1]
+        found = sorted((c["path"], c["line"]) for c in callers(tmp_path, store.path, handler))
+    finally:
+        store.close()
+    assert found == [("Main.java", 4), ("app.js", 5)]  # by name, as the tool says: not lines 1 and 3

@@ -71,7 +71,7 @@ async def _distill(root, settings, limit) -> int:
             reason, count = stats.errors.most_common(1)[0]
             later = "" if stats.failed.get(reason) else ", left to ask again on the next run"  # as "retries" said
             print(f"trm-lsp: error: the teacher answered none of {stats.asked} questions; "
-                  f"{count} got no usable answer ({reason}){later}", file=sys.stderr)
+                  f"{count} {'try' if count == 1 else 'tries'} got no usable answer ({reason}){later}", file=sys.stderr)
             return 1
         return 0
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -29,8 +30,9 @@ def run(args: argparse.Namespace) -> int:
     if url:
         problem = reachable(url, settings.serve.mcp_token)
         if problem == UNAUTHORIZED:
-            log.error("the daemon at %s wants a bearer token (serve.mcpToken) this command does not have: "
-                      "set the same serve.mcpToken in %s, which `trm-lsp mcp` reads", url, root / "trm-lsp.toml")
+            log.error("the daemon at %s wants a bearer token (serve.mcpToken) other than the one this command has "
+                      "(none, or another): set the same serve.mcpToken in %s, which `trm-lsp mcp` reads", url,
+                      root / "trm-lsp.toml")
             return 1
         if not problem:
             log.info("bridging to the daemon at %s", url)
@@ -39,12 +41,14 @@ def run(args: argparse.Namespace) -> int:
                     root / ".trm-lsp" / "daemon.json", url, problem)
     from trm_lsp.student.blas import ensure_fast_blas
 
-    ensure_fast_blas()
+    # Re-executed headless: the daemon is not probed (nor the warning said) twice.
+    ensure_fast_blas(sys.argv[1:] + ([] if args.headless else ["--headless"]))
     code = asyncio.run(_headless(root, settings))
     # As `serve` leaves: everything is committed and closed, and neither a student answer still
     # running on its thread nor MLX's thread state (the checkpoint is read on a worker) may hold
     # the exit of a process whose client has gone.
-    sys.stdout.flush()
+    with contextlib.suppress(OSError):  # the client has gone: nothing more to say to it
+        sys.stdout.flush()
     logging.shutdown()
     os._exit(code)
 
@@ -65,9 +69,11 @@ UNAUTHORIZED = "401 Unauthorized"
 
 
 def reachable(url: str, token: str, timeout: float = 3.0) -> str:
-    """"" when the MCP endpoint at `url` takes an `initialize` from us, else why not: a
-    daemon.json can outlive its daemon, its pid can be another process's by now, and the
-    daemon's token can be set where this command does not read it (the editor's settings)."""
+    """"" unless nobody serves MCP at `url` (then why) or it refuses our token (`UNAUTHORIZED`):
+    a daemon.json can outlive its daemon and its pid be another process's by now, and the
+    daemon's token can be set where this command does not read it (the editor's settings). A
+    daemon that is slow to answer (starting, busy) is taken as there: serving the workspace
+    from here too would run a second indexer and distiller on its store."""
     import httpx
 
     hello = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
@@ -76,9 +82,16 @@ def reachable(url: str, token: str, timeout: float = 3.0) -> str:
     if token:
         headers["authorization"] = f"Bearer {token}"
     try:
-        reply = httpx.post(url, json=hello, headers=headers, timeout=timeout)
-    except httpx.HTTPError as exc:
+        with httpx.Client(timeout=timeout) as http:
+            reply = http.post(url, json=hello, headers=headers)
+            session = reply.headers.get("mcp-session-id")
+            if session:  # the probe's session ends here, not left open in the daemon
+                http.delete(url, headers={**headers, "mcp-session-id": session})
+    except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
         return str(exc) or type(exc).__name__
+    except httpx.HTTPError as exc:  # slow, not gone
+        log.info("the daemon at %s is slow to answer (%s); bridging to it anyway", url, exc or type(exc).__name__)
+        return ""
     if reply.status_code == 401:
         return UNAUTHORIZED
     return "" if reply.status_code == 200 else f"HTTP {reply.status_code}"

@@ -71,8 +71,9 @@ def extract_code(language_id: str, data: bytes, max_doc_chars: int = 600, valid_
     defs = _definitions(language_id, tree.root_node, data)
     if tree.root_node.has_error:
         defs = _recovered(language_id, data) or defs
-        if notes is not None and BY_ID[language_id].family != "code":
-            notes.append(f"syntax error at line {_first_error_line(tree.root_node)}: what follows it may be missing")
+        line = _first_error_line(tree.root_node) if notes is not None and language_id in _NOTED else None
+        if line is not None:
+            notes.append(f"syntax error at line {line}: what follows it may be missing")
     _nest(defs, nested_names=language_id in _CODE_FAMILY)
     own = _sharing_a_line(defs)
     items = [_item(language_id, d, data, max_doc_chars, ascii, i in own) for i, d in enumerate(defs)]
@@ -190,17 +191,24 @@ def _recovered(language_id: str, data: bytes) -> list[_Def] | None:
     return defs
 
 
-def _first_error_line(root) -> int:
+#: Data files whose keys a syntax error loses. Not code (half typed in an editor), not HTML
+#: (unclosed tags are legal) or CSS (newer syntax than the grammar's is common).
+_NOTED = frozenset({"json", "yaml", "xml"})
+
+
+def _first_error_line(root) -> int | None:
+    """The line of the first syntax error, None when there is none but a trailing comma
+    (JSON with comments allows one: tsconfig.json, .vscode/settings.json)."""
     cursor = root.walk()
     while True:
         node = cursor.node
-        if node.is_error or node.is_missing:
+        if (node.is_error or node.is_missing) and (node.text or b"").strip() != b",":
             return node.start_point[0] + 1
         if node.has_error and cursor.goto_first_child():
             continue
         while not cursor.goto_next_sibling():
             if not cursor.goto_parent():
-                return root.start_point[0] + 1
+                return None
 
 
 def _python_statement_starts(data: bytes) -> list[int] | None:

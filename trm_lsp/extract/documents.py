@@ -147,45 +147,71 @@ _MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
 
 
 def _blocks(body):
-    """The body's paragraphs and tables in order, those inside content controls (`w:sdt`) too."""
+    """The body's paragraphs and tables in order, those inside content controls (`w:sdt`) and
+    custom XML elements too."""
     for child in body.iterchildren():
         if child.tag in (_W + "p", _W + "tbl"):
             yield child
-        elif child.tag == _W + "sdt":
-            content = child.find(_W + "sdtContent")
-            if content is not None:
-                yield from _blocks(content)
+        elif child.tag in _WRAPPERS:
+            yield from _blocks(_content(child))
+
+
+#: Elements that wrap blocks, rows or cells without being one (content controls, custom XML).
+_WRAPPERS = (_W + "sdt", _W + "customXml")
+
+
+def _content(wrapper):
+    """What a wrapper holds: a content control's `w:sdtContent`, a custom XML element itself."""
+    content = wrapper.find(_W + "sdtContent")
+    return content if content is not None else wrapper
 
 
 def _text(element) -> str:
     """The text of a paragraph (or a cell) as Word shows it: every run, inserted ones included
-    (deleted text is `w:delText`, left out), tabs and breaks; a drawing's alternative content
-    once (`mc:Fallback` repeats the `mc:Choice`)."""
+    (deleted text is `w:delText`, moved-away text `w:moveFrom`: left out), tabs, breaks and
+    non-breaking hyphens; a paragraph inside it (a text box, a cell) on its own line; a drawing's
+    alternative content once (`mc:Fallback` repeats the `mc:Choice`)."""
     out: list[str] = []
-    stack = [element]
+    stack: list = [element]
     while stack:
         node = stack.pop()
+        if node is _END_OF_PARAGRAPH:
+            if out and not out[-1].endswith("\n"):
+                out.append("\n")
+            continue
         tag = node.tag
+        if not isinstance(tag, str) or tag in _LEFT_OUT:
+            continue  # comments and processing instructions have a function as tag
         if tag == _W + "t":
             out.append(node.text or "")
-        elif tag == _W + "tab":
-            out.append("\t")
-        elif tag in (_W + "br", _W + "cr"):
-            out.append("\n")
-        elif tag == _W + "p" and node is not element and out and not out[-1].endswith("\n"):
-            out.append("\n")  # a paragraph inside (a text box, a cell): its own line
-        if tag != _MC + "Fallback" and isinstance(tag, str):
-            stack.extend(reversed(node))
+        elif tag in _AS_TEXT:
+            out.append(_AS_TEXT[tag])
+        elif tag == _W + "p" and node is not element:
+            if out and not out[-1].endswith("\n"):
+                out.append("\n")
+            stack.append(_END_OF_PARAGRAPH)
+        stack.extend(reversed(node))
     return "".join(out)
 
 
+_END_OF_PARAGRAPH = object()
+_LEFT_OUT = frozenset({_MC + "Fallback", _W + "moveFrom", _W + "del", _W + "rt"})  # rt: a ruby's reading
+_AS_TEXT = {_W + "tab": "\t", _W + "br": "\n", _W + "cr": "\n", _W + "noBreakHyphen": "-", _W + "softHyphen": ""}
+
+
 def _table_rows(table) -> list[str]:
-    """Each row as `cell | cell`, each merged cell once, a nested table's text in its cell."""
-    rows = []
-    for row in table.iterchildren(_W + "tr"):
-        cells = [" ".join(_text(cell).split()) for cell in row.iterchildren(_W + "tc")]
-        rows.append(" | ".join(cells))
-    return rows
+    """Each row as `cell | cell`, each merged cell once, a nested table's text in its cell;
+    rows and cells inside content controls too (a repeating section)."""
+    return [" | ".join(" ".join(_text(cell).split()) for cell in _children(row, _W + "tc"))
+            for row in _children(table, _W + "tr")]
+
+
+def _children(parent, tag: str):
+    for child in parent.iterchildren():
+        if child.tag == tag:
+            yield child
+        elif child.tag in _WRAPPERS:
+            yield from _children(_content(child), tag)
 
 
 def _heading_styles(document) -> set[str]:
@@ -197,7 +223,7 @@ def _heading_styles(document) -> set[str]:
         name = style.find(_W + "name")
         based = style.find(_W + "basedOn")
         ppr = style.find(_W + "pPr")
-        outline = ppr is not None and ppr.find(_W + "outlineLvl") is not None
+        outline = _outline_level(ppr)
         styles[sid] = ((name.get(_W + "val") if name is not None else "") or "",
                        based.get(_W + "val") if based is not None else None, outline)
 
@@ -205,8 +231,10 @@ def _heading_styles(document) -> set[str]:
         if sid not in styles or depth > 20:
             return False
         name, based, outline = styles[sid]
+        if outline is not None:  # its own outline level decides: 9 is body text
+            return outline < 9
         lowered = name.lower()
-        return outline or lowered.startswith("heading") or lowered == "title" or heading(based, depth + 1)
+        return lowered.startswith("heading") or lowered == "title" or heading(based, depth + 1)
 
     return {sid for sid in styles if heading(sid)}
 
@@ -215,7 +243,16 @@ def _is_heading(paragraph, headings: set[str]) -> bool:
     ppr = paragraph.find(_W + "pPr")
     if ppr is None:
         return False
-    if ppr.find(_W + "outlineLvl") is not None and ppr.find(_W + "outlineLvl").get(_W + "val") != "9":
-        return True  # level 9 is Word's "body text"
+    outline = _outline_level(ppr)
+    if outline is not None:  # the paragraph's own level overrides its style's; 9 is body text
+        return outline < 9
     style = ppr.find(_W + "pStyle")
     return style is not None and style.get(_W + "val") in headings
+
+
+def _outline_level(ppr) -> int | None:
+    level = ppr.find(_W + "outlineLvl") if ppr is not None else None
+    try:
+        return int(level.get(_W + "val")) if level is not None else None
+    except (TypeError, ValueError):
+        return None

@@ -16,7 +16,7 @@ import warnings
 from trm_lsp.config import DocumentSettings
 from trm_lsp.extract import deadline
 from trm_lsp.extract.documents import document_item
-from trm_lsp.extract.file import SkipFile
+from trm_lsp.extract.file import PartialFile, SkipFile
 from trm_lsp.extract.items import Item
 
 #: Text this short is noise from a picture without writing.
@@ -44,10 +44,11 @@ def extract_image(data: bytes, name: str, settings: DocumentSettings) -> list[It
 
     Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings():  # every page under the guard, not only the first
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             image.load()
+            frames = _frames(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         size = re.search(r"\((\d+) pixels\)", str(exc))  # Pillow names twice our limit past which it errs
         raise SkipFile(f"image too large (decompression bomb guard): {size.group(1) if size else 'more'} pixels, "
@@ -56,11 +57,12 @@ def extract_image(data: bytes, name: str, settings: DocumentSettings) -> list[It
         raise SkipFile("not an image (Pillow cannot identify it)") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise SkipFile(f"unreadable image: {exc}") from None
-    if image.width * image.height < _MIN_PIXELS:
-        raise SkipFile(f"image too small to hold text ({image.width}x{image.height} px)")
+    first = frames[0]
+    if first.width * first.height < _MIN_PIXELS:
+        raise SkipFile(f"image too small to hold text ({first.width}x{first.height} px)")
     pytesseract.pytesseract.tesseract_cmd = settings.tesseract_cmd
     texts = []
-    for frame in _frames(image):  # a TIFF's pages, a GIF's frames
+    for frame in frames:
         deadline.check()
         try:
             texts.append(pytesseract.image_to_string(_prepare(frame), lang=settings.ocr_lang,
@@ -77,20 +79,32 @@ def extract_image(data: bytes, name: str, settings: DocumentSettings) -> list[It
     text = "\n".join(line for line in lines if line)
     if sum(ch.isalnum() for ch in text) < _MIN_TEXT_CHARS:
         return []
-    return [document_item("image", name, 1, 1, text)]
+    items = [document_item("image", name, 1, 1, text)]
+    pages = getattr(image, "n_frames", 1) if image.format == "TIFF" else 1
+    if pages > len(frames):
+        raise PartialFile(items, f"{pages} pages: read the first {len(frames)}")
+    return items
 
 
 #: Frames of a multi-page image read, at most (each is one OCR run).
 MAX_FRAMES = 10
 
 
-def _frames(image):
+def _frames(image) -> list:
+    """A TIFF's pages (a scanner's one file per document), each loaded; of any other image the
+    first frame only: a phone's JPEG may carry a preview, a GIF or PNG animation frames, each
+    the same text again."""
     from PIL import ImageSequence
 
-    for number, frame in enumerate(ImageSequence.Iterator(image)):
-        if number >= MAX_FRAMES:
-            return
-        yield frame.copy()
+    if image.format != "TIFF":
+        return [image]
+    frames = []
+    for frame in ImageSequence.Iterator(image):
+        if len(frames) >= MAX_FRAMES:
+            break
+        frame.load()
+        frames.append(frame.copy())
+    return frames
 
 
 def _prepare(image):

@@ -334,7 +334,7 @@ class Daemon:
         if symbol is None and not self.indexed.is_set():  # asked before the first index is done
             unready = await self.until_indexed(wait)
             if unready:
-                raise NotFound(f"no indexed symbol at {target}{' yet' if 'still' in unready else ''}: {unready}")
+                raise NotFound(f"no indexed symbol at {target}{'' if self.index_problem else ' yet'}: {unready}")
             symbol = await find(self.store, self.search, target)
         if symbol is None:
             raise NotFound(f"no indexed symbol at {target}")

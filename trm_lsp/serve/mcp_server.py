@@ -41,7 +41,7 @@ MAX_QUERY_CHARS = 2000
 MAX_NAME_CHARS = 1000
 Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
 Query = Annotated[str, Field(max_length=100 * MAX_QUERY_CHARS)]
-Line = Annotated[int, Field(ge=1, le=MAX_LINE)]  # 1-based, as editors show it
+Line = Annotated[int, Field(ge=1, le=MAX_LINE, description="1-based, as editors show it")]
 _SOURCES = 5
 
 
@@ -64,7 +64,10 @@ def build_mcp(served: Daemon | Callable[[], Daemon]) -> FastMCP:
         if not question:
             raise ToolError("query is empty")
         full = detail == "full"
-        unready = await daemon.until_indexed(daemon.settings.serve.explain_wait_ms / 1000)
+        # Before the first index of a workspace: wait for it. A store indexed before (a restart,
+        # a re-index after a branch switch) answers at once.
+        unready = await daemon.until_indexed(daemon.settings.serve.explain_wait_ms / 1000) \
+            if daemon.store.empty() else ""
         if unready:
             result = consult.Consultation(f"No answer yet: {unready}.", note=note.strip())
             return ToolResult(content=result.text(), structured_content=result.structured())
@@ -111,6 +114,8 @@ def build_mcp(served: Daemon | Callable[[], Daemon]) -> FastMCP:
         try:
             return (await daemon.explain(lookup.Target(rel, symbol))).as_dict()
         except lookup.NotFound:
+            if rel is not None:
+                _indexed_file(daemon, rel)  # when the file is what is wrong, say so
             raise ToolError(f"no symbol named {symbol!r}" + (f" in {rel}" if rel else "")) from None
 
     @mcp.tool
@@ -121,17 +126,22 @@ def build_mcp(served: Daemon | Callable[[], Daemon]) -> FastMCP:
         daemon = current()
         limit = max(1, min(int(limit), 1000))
         rel = _workspace_path(daemon, file) if file else None
-        if rel is not None and (daemon.root / rel).is_dir():
-            rows = symbols.under(daemon.store, rel)
-            if not rows:
-                raise ToolError(f"{rel}: no indexed file in this folder")
-        elif rel is not None:
-            rows = symbols.in_file(daemon.store, _indexed_file(daemon, rel))
-        elif query:
+        folder = rel is not None and (daemon.root / rel).is_dir()
+        if rel is not None and not folder:
+            _indexed_file(daemon, rel)
+        if query:  # within the file or folder when one is given too
             await daemon.search.ready()
-            rows = [h.symbol for h in daemon.search.search(_bounded(query)[0], k=limit)]
+            inside = (lambda path: True) if rel is None else (lambda path: path == rel) if not folder else \
+                (lambda path: rel in ("", ".") or path.startswith(rel.rstrip("/") + "/"))
+            rows = [h.symbol for h in daemon.search.search(_bounded(query)[0]) if inside(h.symbol.path)]
+        elif folder:
+            rows = symbols.under(daemon.store, rel, kind, limit)
+        elif rel is not None:
+            rows = symbols.in_file(daemon.store, rel)
         else:
             raise ToolError("give a file or a query")
+        if not rows and folder and not symbols.under(daemon.store, rel, limit=1):
+            raise ToolError(f"{rel}: no indexed file in this folder")
         return [_brief(r) for r in rows if kind is None or r.kind == kind][:limit]
 
     @mcp.tool
@@ -142,7 +152,9 @@ def build_mcp(served: Daemon | Callable[[], Daemon]) -> FastMCP:
         rel = _workspace_path(daemon, file) if file else None
         found = await lookup.find(daemon.store, daemon.search, lookup.Target(rel, symbol))
         if found is None:
-            raise ToolError(f"no symbol named {symbol!r}")
+            if rel is not None:
+                _indexed_file(daemon, rel)  # when the file is what is wrong, say so
+            raise ToolError(f"no symbol named {symbol!r}" + (f" in {rel}" if rel else ""))
         from trm_lsp.serve.trace import callees, callers
 
         return {"symbol": _brief(found), "callees": [_brief(r) for r in callees(daemon.store, found)],

@@ -21,6 +21,11 @@ MAX_CALLERS = 50
 #: Parse-tree nodes of a call in the indexed languages: `call` (Python), `call_expression`,
 #: `method_invocation` and `object_creation_expression` (Java), `new_expression` (JS/TS).
 _CALL = re.compile(r"call|invocation|creation|new_expression")
+#: The field of each of those that holds what is called (Python's and C's `function`, Java's
+#: method `name`, JS's `new` `constructor`, Java's `new` `type`, Rust's `macro`).
+_CALLEE_FIELDS = ("function", "name", "constructor", "type", "macro")
+#: Nodes a called name is never inside: comments, strings, definitions and declarations.
+_NOT_A_CALL = re.compile(r"comment|string|definition|declaration|declarator|function_item|function_expression")
 _CODE_KINDS = ("function", "method", "constructor", "class")
 
 
@@ -87,17 +92,18 @@ def _parse(language: str, data: bytes):
 
 
 def _is_call(tree, start: int, length: int) -> bool:
-    """Whether the name at `start` is called there: not a comment, a string, a definition or a
-    declaration (`long gcd(long a, long b);`) that only looks like a call."""
+    """Whether the name at `start` is the callee of a call there: not a comment, a string, a
+    definition or a declaration (`long gcd(long a, long b);`, a named callback
+    `app.get('/', function handler(req) {...})`) that only looks like one."""
     if tree is None:
         return True
     node = tree.root_node.descendant_for_byte_range(start, start + length)
     for _ in range(4):  # `ns::gcd<int>(` is three nodes below its call_expression
-        if node is None:
+        if node is None or _NOT_A_CALL.search(node.type):
             return False
-        if "comment" in node.type or "string" in node.type:
-            return False
-        if _CALL.search(node.type):
-            return True
-        node = node.parent
+        parent = node.parent
+        if parent is not None and _CALL.search(parent.type):
+            callee = next((c for c in map(parent.child_by_field_name, _CALLEE_FIELDS) if c is not None), None)
+            return callee is not None and callee.start_byte <= start < callee.end_byte
+        node = parent
     return False

@@ -148,6 +148,10 @@ class Store:
         rows = self.db.execute("SELECT path, id, size, mtime_ns, sha256 FROM files")
         return {path: (fid, size, mtime, sha) for path, fid, size, mtime, sha in rows}
 
+    def empty(self) -> bool:
+        """No file indexed yet (a first index under way, or one that failed)."""
+        return self.db.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
+
     def has_file(self, path: str) -> bool:
         return self.db.execute("SELECT 1 FROM files WHERE path = ?", (path,)).fetchone() is not None
 

@@ -65,13 +65,19 @@ def in_file(store: Store, rel: str) -> list[Symbol]:
     return select(store, "WHERE f.path = ? ORDER BY s.start_line, s.id", (rel,))
 
 
-def under(store: Store, folder: str) -> list[Symbol]:
-    """The symbols of every file under a workspace folder ("." for all), by path and line."""
-    if folder in ("", "."):
-        return select(store, "ORDER BY f.path, s.start_line, s.id")
-    prefix = folder.rstrip("/") + "/"  # the paths from "dir/" up to "dir0" ("0" sorts right after "/")
-    return select(store, "WHERE f.path >= ? AND f.path < ? ORDER BY f.path, s.start_line, s.id",
-                  (prefix, prefix[:-1] + "0"))
+def under(store: Store, folder: str, kind: str | None = None, limit: int = 1000) -> list[Symbol]:
+    """The first `limit` symbols (of one `kind`) of the files under a workspace folder ("." for
+    all), by path and line."""
+    where, params = [], []
+    if folder not in ("", "."):
+        prefix = folder.rstrip("/") + "/"  # the paths from "dir/" up to "dir0" ("0" sorts right after "/")
+        where.append("f.path >= ? AND f.path < ?")
+        params += [prefix, prefix[:-1] + "0"]
+    if kind is not None:
+        where.append("s.kind = ?")
+        params.append(kind)
+    clause = f"WHERE {' AND '.join(where)} " if where else ""
+    return select(store, f"{clause}ORDER BY f.path, s.start_line, s.id LIMIT ?", (*params, limit))
 
 
 def at_line(store: Store, rel: str, line: int) -> Symbol | None:
