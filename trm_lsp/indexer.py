@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Iterator
 
 from trm_lsp.config import Settings
 from trm_lsp.extract.file import FileJob, FileResult, extract_file
-from trm_lsp.extract.languages import extractor_fingerprint
+from trm_lsp.extract.languages import BY_ID, extractor_fingerprint
 from trm_lsp.extract.scan import Candidate, Scanner, Skipped
 from trm_lsp.interpreter import die_with_parent
 from trm_lsp.store import Store
@@ -278,6 +278,10 @@ def _results(jobs: Iterable[FileJob], settings: Settings, report: IndexReport,
     buffer: list[FileJob] = []
     chunks: Chunks = {}  # in the order submitted
     ocr: Chunks = {}
+    #: Documents are parsed by libraries that can take gigabytes on a hostile file: in a process
+    #: of their own even when the few other files are parsed here, so the out-of-memory killer
+    #: takes that process (the file is skipped), never the daemon an editor is talking to.
+    documents: Chunks = {}
     ocr_state: dict[str, object] = {}
     with ExitStack() as stack:
         pools: dict[str, ProcessPoolExecutor] = {}
@@ -310,9 +314,13 @@ def _results(jobs: Iterable[FileJob], settings: Settings, report: IndexReport,
                 submit("code", workers, buffer, chunks)
                 buffer = []
                 yield from _collected(chunks, settings, context, done_only=True)
-        if not parallel:
+        if not parallel:  # few files: parsed here, but never a document (below)
             for job in buffer:
-                yield extract_file(job, settings)
+                if BY_ID[job.language].family == "document":
+                    submit("document", 1, [job], documents)
+                else:
+                    yield extract_file(job, settings)
+            yield from _collected(documents, settings, context)
         else:
             if buffer:
                 submit("code", workers, buffer, chunks)

@@ -45,3 +45,25 @@ async def test_explain_finds_by_name_or_line_and_moves_the_symbol_to_the_front_o
                     await daemon.explain(missing, wait=0.05)
         finally:
             await daemon.stop()
+
+
+def test_a_document_section_not_yet_explained_shows_how_it_begins_not_a_student_guess(tmp_path):
+    """The student explains code: asked of a design document's "Retry policy" the shipped base
+    said "Returns the symbol of the symbol table.". Until the teacher has explained a section,
+    page or diagram, the answer is how its own text begins, and says why."""
+    from tests.conftest import run_cli
+    from tests.docgen import make_docx
+
+    make_docx(tmp_path / "design.docx", [("Retry policy", ["Every call is retried three times.",
+                                                           "Backoff doubles each time."])])
+    (tmp_path / "queue.py").write_text("def push(q, x):\n    q.append(x)\n", encoding="utf-8")
+    shown = run_cli("explain", str(tmp_path), "design.docx::Retry policy", "--json").stdout
+    import json
+
+    answer = json.loads(shown)
+    assert answer["source"] == "structure"
+    assert answer["explanation"] == ('Section `Retry policy`. It begins: "Every call is retried three times. '
+                                     'Backoff doubles each time."')
+    assert "the student explains code, not documents" in answer["provenance"]
+    code = json.loads(run_cli("explain", str(tmp_path), "queue.py::push", "--json").stdout)
+    assert code["source"] == "student"  # code still gets the student's answer

@@ -254,6 +254,21 @@ def test_answers_are_salvaged_from_a_damaged_store_of_the_previous_schema(tmp_pa
     assert store.db.execute("SELECT COUNT(*) FROM samples WHERE origin = ''").fetchone()[0] == 3
 
 
+def kill_the_process_extracting(rel: str, monkeypatch) -> None:
+    """What the out-of-memory killer does to the process that reads `rel`: a SIGKILL (forked
+    workers inherit the patched function)."""
+    import trm_lsp.indexer as indexer
+
+    real = indexer.extract_file
+
+    def extract_or_die(job, settings):
+        if job.rel == rel:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(job, settings)
+
+    monkeypatch.setattr(indexer, "extract_file", extract_or_die)
+
+
 def test_a_worker_killed_mid_index_costs_its_file_not_the_index(workspace: Path, monkeypatch):
     """The kernel's out-of-memory killer takes the process extracting one file: that file is
     skipped with the reason, every other file is indexed and committed, and the store is whole."""
@@ -263,14 +278,7 @@ def test_a_worker_killed_mid_index_costs_its_file_not_the_index(workspace: Path,
     for n in range(40):
         write(workspace, f"m{n:02}.py", f"def f{n}(x):\n    return x + {n}\n")
     write(workspace, "bomb.py", "def bomb():\n    return 0\n")
-    real = indexer.extract_file
-
-    def extract_or_die(job, settings):  # the forked workers inherit this
-        if job.rel == "bomb.py":
-            os.kill(os.getpid(), signal.SIGKILL)
-        return real(job, settings)
-
-    monkeypatch.setattr(indexer, "extract_file", extract_or_die)
+    kill_the_process_extracting("bomb.py", monkeypatch)
     settings = Settings()
     settings.index.workers = 2
     store = Store.for_workspace(workspace)
@@ -279,5 +287,23 @@ def test_a_worker_killed_mid_index_costs_its_file_not_the_index(workspace: Path,
         assert report.skipped == {"bomb.py": indexer.DIED}
         assert report.parsed == 40 and sorted(store.file_states()) == [f"m{n:02}.py" for n in range(40)]
         assert store.db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        store.close()
+
+
+def test_a_document_never_takes_the_indexing_process_with_it(workspace: Path, monkeypatch):
+    """A few files are parsed in the indexing process itself (the daemon's, on a save), but a
+    document always in a process of its own: one that kills its process (the out-of-memory
+    killer on a hostile DOCX) is skipped, and the indexer, here pytest itself, lives on."""
+    import trm_lsp.indexer as indexer
+
+    for n in range(3):
+        write(workspace, f"m{n}.py", f"def f{n}(x):\n    return x + {n}\n")
+    write(workspace, "bomb.docx", b"PK\x03\x04 not read: the worker dies first")
+    kill_the_process_extracting("bomb.docx", monkeypatch)
+    store = Store.for_workspace(workspace)
+    try:
+        report = index_workspace(workspace, store, start_method="fork")
+        assert report.skipped == {"bomb.docx": indexer.DIED} and report.parsed == 3
     finally:
         store.close()

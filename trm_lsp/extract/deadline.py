@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 _local = threading.local()
-_CHUNK = 1 << 16  # bytes tree-sitter reads per call of `reader`
+_CHUNK = 1 << 13  # bytes tree-sitter reads per call of `reader`: small, as it asks for more only as it goes
 
 
 class TooSlow(Exception):

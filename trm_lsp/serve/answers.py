@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from trm_lsp.extract.languages import BY_ID
 from trm_lsp.store import Store, symbols
 from trm_lsp.store.symbols import Symbol
 from trm_lsp.store.samples import Samples
@@ -78,12 +79,25 @@ def first_sentence(text: str, limit: int = 300) -> str:
 
 def structure_text(sym: Symbol) -> str:
     """What the index alone can say: kind, name and the docstring's first sentence (the
-    signature is shown beside every answer anyway)."""
+    signature is shown beside every answer anyway); of a document's section, page or diagram,
+    how its own text begins."""
     text = f"{sym.kind.capitalize()} `{sym.qualname}`."
+    if is_document(sym) and sym.text:
+        body = sym.text.split("\n", 1)[1] if sym.text.startswith(sym.name + "\n") else sym.text
+        opening = " ".join(body.split())
+        return f"{text} It begins: \"{opening[:200]}{' …' if len(opening) > 200 else ''}\"" if opening else text
     sentence = first_sentence(sym.doc or "")
     if sentence:
         text += f" {sentence}"
     return text
+
+
+def is_document(sym: Symbol) -> bool:
+    """A PDF page, a DOCX section, a diagram page or an image: prose the student, trained to
+    explain code, would explain as if it were a function ("Return the capacity of the stack."
+    for a design document's section)."""
+    language = BY_ID.get(sym.language)
+    return language is not None and language.family == "document"
 
 
 class StudentSlot:
@@ -170,6 +184,8 @@ class AnswerEngine:
         found = self.cached(sym)
         if found is not None:
             return found
+        if is_document(sym):
+            return self._structure(sym, "the student explains code, not documents")
         if self.student.student is None:
             return self._structure(sym, self.student.problem)
         try:
@@ -201,7 +217,7 @@ class AnswerEngine:
         newest request first, one at a time so a hover never queues behind a whole file."""
         if self.student.student is None:
             return
-        fresh = [r for r in rows if r.sha256 not in self._student_cache]
+        fresh = [r for r in rows if r.sha256 not in self._student_cache and not is_document(r)]
         self._warm_queue.extendleft(reversed(fresh))
         while len(self._warm_queue) > _WARM_LIMIT:
             self._warm_queue.pop()
