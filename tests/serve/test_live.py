@@ -34,6 +34,7 @@ async def test_a_hung_teacher_costs_one_question_its_wait_then_rests():
             assert await live.ask(teacher, MESSAGES) is None
             assert time.monotonic() - started < 3
             assert live.last_problem == "no answer within 1 s"
+            assert live.status() == {"state": "resting", "resting_s": QUIET_SECONDS, "last_problem": live.last_problem}
             calls = server.calls
             started = time.monotonic()
             assert await live.ask(teacher, MESSAGES) is None  # resting: not asked, no wait

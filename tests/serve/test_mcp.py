@@ -61,6 +61,9 @@ async def test_tools_answer_with_citations_and_refuse_what_they_must(tmp_path, t
             # What narrows a question but names nothing indexed is said, never quietly dropped.
             unknown = await mcp.call_tool("consult_logic_model", {"query": "sum", "symbol": "NoSuchThing"})
             assert "No symbol named 'NoSuchThing'" in unknown.content[0].text
+            past = await mcp.call_tool("consult_logic_model", {"query": "what is this", "file": "factorial.py",
+                                                               "line": 999})
+            assert "Line 999 is past the last symbol of factorial.py" in past.content[0].text
             for args, said in (({"file": "nonexistent.py"}, "nonexistent.py: no such file"),
                                ({"file": "factorial.py", "line": 0}, "greater than or equal to 1")):
                 with pytest.raises(ToolError, match=said):

@@ -414,7 +414,8 @@ class Daemon:
             "failed": jobs.get("failed", 0),
             "teacher": {"model": self.teacher_name, "backend": self.settings.teacher.backend,
                         "state": (self.distiller.teacher_state if self.distiller is not None else "off"),
-                        "hosts": self._teacher.status() if hasattr(self._teacher, "status") else None},
+                        "hosts": self._teacher.status() if hasattr(self._teacher, "status") else None,
+                        "live": self.live.status() if self.live is not None else None},
             "samples": self.engine.samples.count(),
             "shared_answers": (self.distiller.shared.status() if self.distiller is not None
                                and self.distiller.shared is not None else None),

@@ -31,6 +31,12 @@ class LiveTeacher:
     def available(self) -> bool:
         return not self._busy.locked() and self._clock() >= self._quiet_until
 
+    def status(self) -> dict:
+        """For `status`: whether chat questions are put to the teacher now, and why not."""
+        resting = max(0.0, self._quiet_until - self._clock())
+        state = "asking" if self._busy.locked() else "resting" if resting else "ready"
+        return {"state": state, "resting_s": round(resting), "last_problem": self.last_problem}
+
     async def ask(self, teacher: Teacher, messages: list[dict]) -> Reply | None:
         """The teacher's reply, or None when it is busy with another live question, resting
         after a failure, or fails now (said once in the log, with why)."""

@@ -77,6 +77,9 @@ def build_mcp(served: Daemon | Callable[[], Daemon]) -> FastMCP:
         if rel is not None and line is not None:
             at = symbols.at_line(daemon.store, rel, int(line))
             found += [at] if at is not None else []
+            last = max((s.end_line for s in symbols.in_file(daemon.store, rel)), default=0)
+            if at is None and last and line > last:  # said, as a missing symbol is
+                note = f"\n\n(Line {line} is past the last symbol of {rel}, which ends at line {last}.)" + note
         if symbol:
             named = await lookup.find(daemon.store, daemon.search, lookup.Target(rel, symbol))
             found += [named] if named is not None else []
