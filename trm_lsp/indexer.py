@@ -359,20 +359,16 @@ def _collected(chunks: Chunks, settings: Settings, context, done_only: bool = Fa
 
 
 def _one_by_one(jobs: list[FileJob], settings: Settings, context) -> Iterator[FileResult]:
-    pool: ProcessPoolExecutor | None = None
-    try:
+    with ExitStack() as stack:
+        pool: ProcessPoolExecutor | None = None
         for job in jobs:
-            pool = pool or ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=die_with_parent)
+            pool = pool or stack.enter_context(_pool(1, context))
             try:
                 yield from pool.submit(_extract_many, [job], settings).result()
             except BrokenProcessPool:
                 log.warning("%s: %s", job.rel, DIED)
-                pool.shutdown(wait=False, cancel_futures=True)
-                pool = None
+                pool = None  # the next file gets a process of its own
                 yield FileResult(job.rel, job.language, job.size, job.mtime_ns, skip=DIED)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextmanager

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
             log.info("bridging to the daemon at %s", url)
             return asyncio.run(_bridge(url, settings.serve.mcp_token))
         log.warning("the daemon in %s does not answer at %s (%s): serving from this process instead",
-                    root / ".trm-lsp" / "daemon.json", url, problem)
+                    _daemon_file(root), url, problem)
     from trm_lsp.student.blas import ensure_fast_blas
 
     # Re-executed headless: the daemon is not probed (nor the warning said) twice.
@@ -53,12 +53,20 @@ def run(args: argparse.Namespace) -> int:
     os._exit(code)
 
 
+def _daemon_file(root: Path) -> Path:
+    """Where a daemon serving `root` records its MCP URL (the state dir may be outside a
+    read-only workspace)."""
+    from trm_lsp.store import state_dir
+
+    return state_dir(root) / "daemon.json"
+
+
 def running_daemon(root: Path) -> str | None:
     """The MCP URL of a live daemon serving `root`, or None."""
-    from trm_lsp.store import StoreError, state_dir
+    from trm_lsp.store import StoreError
 
     try:
-        record = json.loads((state_dir(root) / "daemon.json").read_text(encoding="utf-8"))
+        record = json.loads(_daemon_file(root).read_text(encoding="utf-8"))
         os.kill(int(record["pid"]), 0)
     except (OSError, ValueError, KeyError, TypeError, StoreError):
         return None

@@ -18,8 +18,10 @@ _local = threading.local()
 _CHUNK = 1 << 13  # bytes tree-sitter reads per call of `reader`: small, as it asks for more only as it goes
 
 
-class TooSlow(Exception):
-    """The file took longer than its budget to extract; the message is the skip reason."""
+class TooSlow(BaseException):
+    """The file took longer than its budget to extract; the message is the skip reason. Not an
+    `Exception`, as `KeyboardInterrupt` is not: the handlers that make a library's failure cost
+    one file (`except Exception`) must let it through to `extract_data`."""
 
 
 @contextmanager

@@ -89,9 +89,7 @@ def _with_problems(items: list[Item], problems: list[SkipFile]) -> list[Item]:
 
 def _inflate_page(payload: str, settings: DocumentSettings, name: str):
     """base64 -> raw deflate -> URL-encoded XML, with the inflated size capped."""
-    payload = payload.strip()
-    if not payload:
-        raise SkipFile(f"Draw.io page {name!r} is empty")
+    payload = payload.strip()  # not empty: an empty page is no page (`extract_drawio`)
     try:
         raw = base64.b64decode(payload, validate=False)
         inflater = zlib.decompressobj(-zlib.MAX_WBITS)

@@ -93,8 +93,6 @@ def _extract(job: FileJob, data: bytes, settings: Settings, result: FileResult) 
             result.items, result.note = exc.items, str(exc)
         except SkipFile as exc:
             result.skip = str(exc)
-        except deadline.TooSlow:
-            raise
         except Exception as exc:  # a library choking on hostile input costs one file
             log.exception("extracting %s failed", job.rel)
             result.skip = f"extractor error: {type(exc).__name__}: {exc}"
@@ -126,8 +124,6 @@ def _extract(job: FileJob, data: bytes, settings: Settings, result: FileResult) 
         result.note = "; ".join(filter(None, [result.note, *notes])) or None
     except RecursionError:
         result.skip = "nesting too deep to extract"
-    except deadline.TooSlow:
-        raise
     except Exception as exc:  # an extractor bug must cost one file, not the whole index
         log.exception("extracting %s failed", job.rel)
         result.skip = f"extractor error: {type(exc).__name__}: {exc}"

@@ -48,7 +48,7 @@ def extract_image(data: bytes, name: str, settings: DocumentSettings) -> list[It
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             image.load()
-            frames = _frames(image)
+            frames, pages = _frames(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         size = re.search(r"\((\d+) pixels\)", str(exc))  # Pillow names twice our limit past which it errs
         raise SkipFile(f"image too large (decompression bomb guard): {size.group(1) if size else 'more'} pixels, "
@@ -80,7 +80,6 @@ def extract_image(data: bytes, name: str, settings: DocumentSettings) -> list[It
     if sum(ch.isalnum() for ch in text) < _MIN_TEXT_CHARS:
         return []
     items = [document_item("image", name, 1, 1, text)]
-    pages = getattr(image, "n_frames", 1) if image.format == "TIFF" else 1
     if pages > len(frames):
         raise PartialFile(items, f"{pages} pages: read the first {len(frames)}")
     return items
@@ -90,21 +89,21 @@ def extract_image(data: bytes, name: str, settings: DocumentSettings) -> list[It
 MAX_FRAMES = 10
 
 
-def _frames(image) -> list:
-    """A TIFF's pages (a scanner's one file per document), each loaded; of any other image the
-    first frame only: a phone's JPEG may carry a preview, a GIF or PNG animation frames, each
-    the same text again."""
+def _frames(image) -> tuple[list, int]:
+    """A TIFF's pages (a scanner's one file per document), each loaded, and how many it has; of
+    any other image the first frame only: a phone's JPEG may carry a preview, a GIF or PNG
+    animation frames, each the same text again."""
     from PIL import ImageSequence
 
     if image.format != "TIFF":
-        return [image]
+        return [image], 1
     frames = []
     for frame in ImageSequence.Iterator(image):
         if len(frames) >= MAX_FRAMES:
             break
         frame.load()
         frames.append(frame.copy())
-    return frames
+    return frames, getattr(image, "n_frames", len(frames))
 
 
 def _prepare(image):

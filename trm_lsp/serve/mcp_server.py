@@ -77,8 +77,8 @@ def build_mcp(served: Daemon | Callable[[], Daemon]) -> FastMCP:
         if rel is not None and line is not None:
             at = symbols.at_line(daemon.store, rel, int(line))
             found += [at] if at is not None else []
-            last = max((s.end_line for s in symbols.in_file(daemon.store, rel)), default=0)
-            if at is None and last and line > last:  # said, as a missing symbol is
+            last = max((s.end_line for s in symbols.in_file(daemon.store, rel)), default=0) if at is None else 0
+            if last and line > last:  # said, as a missing symbol is
                 note = f"\n\n(Line {line} is past the last symbol of {rel}, which ends at line {last}.)" + note
         if symbol:
             named = await lookup.find(daemon.store, daemon.search, lookup.Target(rel, symbol))
@@ -134,9 +134,9 @@ def build_mcp(served: Daemon | Callable[[], Daemon]) -> FastMCP:
             _indexed_file(daemon, rel)
         if query:  # within the file or folder when one is given too
             await daemon.search.ready()
-            inside = (lambda path: True) if rel is None else (lambda path: path == rel) if not folder else \
-                (lambda path: rel in ("", ".") or path.startswith(rel.rstrip("/") + "/"))
-            rows = [h.symbol for h in daemon.search.search(_bounded(query)[0]) if inside(h.symbol.path)]
+            prefix = symbols.folder_prefix(rel) if folder else None
+            rows = [h.symbol for h in daemon.search.search(_bounded(query)[0])
+                    if rel is None or h.symbol.path == rel or (prefix is not None and h.symbol.path.startswith(prefix))]
         elif folder:
             rows = symbols.under(daemon.store, rel, kind, limit)
         elif rel is not None:

@@ -90,32 +90,29 @@ class SymbolSearch:
         self._ids: list[int] = []
         self._keys: list[tuple[str, str]] = []  # (path, qualname) of each id, to re-find a moved symbol
         self._embeddings: dict[str, np.ndarray] = {}
-        self._stale = True
         self._built_at = 0.0
-        #: Changes counted by `invalidate`: how many the current index has seen, and the last
-        #: that asked for a rebuild at once (one that lands mid-build is not lost).
+        #: Changes counted by `invalidate`: how many the current index has seen (stale while
+        #: fewer), and the last that asked for a rebuild at once (one landing mid-build is kept).
         self._changes = self._built_from = self._urgent = 0
         self._lock = asyncio.Lock()
 
     def invalidate(self, at_once: bool = False) -> None:
         """The store changed. `at_once`: the next query rebuilds (a whole index just landed:
         a question asked in the first seconds must not be held to the empty store for 30 s)."""
-        self._stale = True
         self._changes += 1
         if at_once:
             self._urgent = self._changes
 
     async def ready(self) -> None:
-        if self._bm25 is not None and not (self._stale and (
+        if self._bm25 is not None and not (self._changes > self._built_from and (
                 self._urgent > self._built_from or time.monotonic() - self._built_at > _REBUILD_SECONDS)):
             return
         async with self._lock:
-            if self._bm25 is not None and not self._stale:
+            if self._bm25 is not None and self._changes == self._built_from:
                 return
             changes = self._changes  # what lands while building is still to be seen
             self._ids, self._keys, self._bm25, self._terms = await asyncio.to_thread(self._build)
             self._built_at, self._built_from = time.monotonic(), changes
-            self._stale = self._changes != changes
 
     def _build(self):
         import bm25s

@@ -69,8 +69,8 @@ def under(store: Store, folder: str, kind: str | None = None, limit: int = 1000)
     """The first `limit` symbols (of one `kind`) of the files under a workspace folder ("." for
     all), by path and line."""
     where, params = [], []
-    if folder not in ("", "."):
-        prefix = folder.rstrip("/") + "/"  # the paths from "dir/" up to "dir0" ("0" sorts right after "/")
+    prefix = folder_prefix(folder)
+    if prefix:  # the paths from "dir/" up to "dir0" ("0" sorts right after "/")
         where.append("f.path >= ? AND f.path < ?")
         params += [prefix, prefix[:-1] + "0"]
     if kind is not None:
@@ -78,6 +78,11 @@ def under(store: Store, folder: str, kind: str | None = None, limit: int = 1000)
         params.append(kind)
     clause = f"WHERE {' AND '.join(where)} " if where else ""
     return select(store, f"{clause}ORDER BY f.path, s.start_line, s.id LIMIT ?", (*params, limit))
+
+
+def folder_prefix(folder: str) -> str:
+    """What the paths of the files under a workspace folder start with ("" for the workspace)."""
+    return "" if folder in ("", ".") else folder.rstrip("/") + "/"
 
 
 def at_line(store: Store, rel: str, line: int) -> Symbol | None:
