@@ -150,3 +150,89 @@ def test_symbols_sharing_a_line_each_have_their_own_text_and_hash(tmp_path: Path
     shas = [rows[name]["sha256"] for name in ("name", "retries", "timeout", "add", "sub")]
     assert len(set(shas)) == 5 and rows["sub"]["sha256"] == hashlib.sha256(rows["sub"]["text"].encode()).hexdigest()
     assert rows["K.f"]["text"] == "    def f(self):\n        return 1"
+
+
+def _qualnames(language: str, source: str) -> list[tuple[str, str, int, int]]:
+    from trm_lsp.extract.code import extract_code
+
+    return [(i.kind, i.qualname, i.start_line, i.end_line) for i in extract_code(language, source.encode())]
+
+
+def test_cpp_macros_the_parser_cannot_expand_do_not_become_names():
+    """libstdc++ style (probe of stop 41): `_GLIBCXX_NOEXCEPT` after the parameters named 39 of its
+    functions, a macro line before a template lost the template, `namespace std VISIBILITY(default)`
+    made a function `namespace`, and `Box<T>::` at a line's end put a newline in the name."""
+    source = ("namespace std VISIBILITY(default)\n{\nBEGIN_NAMESPACE_VERSION\n"
+              "  template<typename T>\n    struct Node\n    {\n      T* ptr() { return p; }\n"
+              "      void clear() NOEXCEPT { p = 0; }\n      T* p;\n    };\n"
+              "  template<typename T>\n    CONSTEXPR\n    void\n    Box<T>::\n    grow(int n) NOEXCEPT\n    { n++; }\n"
+              "END_NAMESPACE_VERSION\n}\nclass Q_CORE_EXPORT Widget { int n; };\n")
+    assert _qualnames("cpp", source) == [
+        ("module", "std", 1, 18), ("struct", "std.Node", 4, 10), ("method", "std.Node.ptr", 7, 7),
+        ("method", "std.Node.clear", 8, 8), ("method", "std.Box.grow", 11, 16), ("class", "Widget", 19, 19)]
+    # A macro that names a definition, with its body under it, stays the definition it was.
+    assert [q for _, q, _, _ in _qualnames("c", "PHP_FUNCTION(strlen)\n{\n  return 1;\n}\n")] == ["strlen"]
+
+
+def test_rust_impls_of_types_without_a_name_keep_their_methods():
+    """`impl<T> [T]` held core's 110 slice methods, extracted as free functions; `impl dyn Any`
+    was named `dyn`, `*const T` `const`, `(A, B)` `(A,`."""
+    source = ("impl<T> Hash for [T] {\n    fn hash(&self) {}\n}\nimpl<T, const N: usize> Debug for [T; N] {\n"
+              "    fn fmt(&self) {}\n}\nimpl dyn Any + Send {\n    pub fn is<T>(&self) -> bool { true }\n}\n"
+              "impl<T: ?Sized> Clone for *const T {\n    fn clone(&self) -> Self { *self }\n}\n"
+              "impl<A, B> PartialEq for (A, B) {\n    fn eq(&self) -> bool { true }\n}\n")
+    methods = [q for kind, q, _, _ in _qualnames("rust", source) if kind == "method"]
+    assert methods == ["slice.hash", "array.fmt", "Any.is", "pointer.clone", "tuple.eq"]
+
+
+def test_doc_comments_above_export_decorators_and_extern_c_are_read():
+    """The doc comment of every exported JavaScript/TypeScript declaration was lost (it is above
+    `export`, not above `function`), and so were those of decorated TypeScript members, whose
+    decorators fell outside the range; `extern "C" void f()` lost its too."""
+    from trm_lsp.extract.code import extract_code
+
+    ts = ('/** Adds two numbers. */\nexport function add(a: number, b: number): number { return a + b; }\n'
+          '/** Subtracts. */\nexport const sub = (a: number, b: number) => a - b;\n'
+          '/** A service. */\n@Injectable()\nexport class Svc {\n  /** Runs it. */\n  @Log()\n  run(): void {}\n}\n')
+    items = {i.qualname: i for i in extract_code("typescript", ts.encode())}
+    assert {q: i.doc for q, i in items.items()} == {"add": "Adds two numbers.", "sub": "Subtracts.",
+                                                    "Svc": "A service.", "Svc.run": "Runs it."}
+    assert (items["Svc"].start_line, items["Svc.run"].start_line) == (6, 9)  # from the decorator
+    js = "/** Greets. */\nexport default function greet(name) { return name; }\n"
+    assert [i.doc for i in extract_code("javascript", js.encode())] == ["Greets."]
+    cpp = '// Adds the library info.\nextern "C" void AddLibraryInfo(int b)\n{\n}\n'
+    assert [(i.qualname, i.doc) for i in extract_code("cpp", cpp.encode())] == [("AddLibraryInfo", "Adds the library info.")]
+
+
+def test_overload_signatures_fold_into_the_implementation():
+    """rxjs' `Observable.pipe` was 12 symbols, 11 of them a line of types, each a teacher call, and
+    `explain Observable.pipe` found the first signature. One symbol now, from the first signature
+    (its doc is above it) to the end of the body; a signature with no body after it stays."""
+    from trm_lsp.extract.code import extract_code
+
+    ts = ("/** Parses. */\nexport function parse(x: string): number;\nexport function parse(x: number): number;\n"
+          "export function parse(x: any): number { return 0; }\n"
+          "class S {\n  f(a: string): void;\n  f(a: any): void {}\n}\ndeclare function declared(x: number): void;\n")
+    assert [(i.qualname, i.start_line, i.end_line, i.doc) for i in extract_code("typescript", ts.encode())] == [
+        ("parse", 2, 4, "Parses."), ("S", 5, 8, ""), ("S.f", 6, 7, ""), ("declared", 9, 9, "")]
+    py = ("@overload\ndef ov(x: int) -> int: ...\n@typing.overload\ndef ov(x: str) -> str: ...\n"
+          "def ov(x):\n    \"\"\"Either.\"\"\"\n    return x\n")
+    assert [(i.qualname, i.start_line, i.end_line, i.doc) for i in extract_code("python", py.encode())] == [
+        ("ov", 1, 7, "Either.")]
+
+
+def test_object_literals_enum_constants_and_interfaces_hold_their_methods():
+    """`const api = { get() {} }` gave `get` (parent `api`), a Java enum constant's own `code()`
+    was a second `Color.code`, an anonymous class's `run()` was the outer class's, TypeScript missed
+    `arrow: () => 2`, and Go's interface methods (`io.Reader.Read`) were not extracted at all."""
+    js = "const api = {\n  get(url) { return url; },\n  put: (url) => url,\n};\n"
+    assert [q for _, q, _, _ in _qualnames("javascript", js)] == ["api", "api.get", "api.put"]
+    assert [q for _, q, _, _ in _qualnames("typescript", js)] == ["api", "api.get", "api.put"]
+    java = ("class Outer {\n  enum Color {\n    RED { String code() { return \"r\"; } },\n    GREEN;\n"
+            "    String code() { return \"g\"; }\n  }\n  Runnable task = new Runnable() {\n"
+            "    public void run() {}\n  };\n}\n")
+    assert [q for _, q, _, _ in _qualnames("java", java)] == [
+        "Outer", "Outer.Color", "Outer.Color.RED", "Outer.Color.RED.code", "Outer.Color.code", "Outer.task",
+        "Outer.task.run"]
+    go = "package p\n\n// Reader reads.\ntype Reader interface {\n\t// Read reads into p.\n\tRead(p []byte) (int, error)\n}\n"
+    assert _qualnames("go", go) == [("interface", "Reader", 4, 7), ("method", "Reader.Read", 6, 6)]

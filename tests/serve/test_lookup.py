@@ -22,3 +22,23 @@ def test_names_in_any_script_are_found_at_their_utf16_columns(tmp_path):
     assert word_at(lines[8], lines[8].index("naïve") + 1 + 1) == "naïve_sum"
     assert symbol_at_position(store, "accents.py", 8, 30, lines).name == "after_emoji"
     store.close()
+
+
+def test_a_hover_finds_the_setter_it_is_on_and_no_other_languages_symbol(tmp_path):
+    """`@x.setter` above `def x(self, v)` made the setter's first line naming `x` the decorator's,
+    so a hover on the setter showed the getter; a hover on a name this file does not define fell
+    back to any file's symbol of that name, a TypeScript declaration's for a JavaScript `helper`."""
+    py = "class A:\n    @property\n    def x(self):\n        return 1\n\n    @x.setter\n    def x(self, v):\n        pass\n"
+    (tmp_path / "a.py").write_text(py, encoding="utf-8")
+    (tmp_path / "types.ts").write_text("export function helper(): void {}\n", encoding="utf-8")
+    (tmp_path / "other.py").write_text("def helper():\n    pass\n", encoding="utf-8")
+    js = "module.exports.helper = function () {};\nhelper();\n"
+    (tmp_path / "app.js").write_text(js, encoding="utf-8")
+    (tmp_path / "main.c").write_text("int main(void) { return helper(); }\n", encoding="utf-8")
+    store = Store(state_dir(tmp_path) / "index.sqlite3")
+    index_workspace(tmp_path, store)
+    setter = symbol_at_position(store, "a.py", 6, 9, py.splitlines(keepends=True))
+    assert (setter.qualname, setter.start_line) == ("A.x", 6)
+    assert symbol_at_position(store, "app.js", 1, 2, js.splitlines(keepends=True)).path == "types.ts"
+    assert symbol_at_position(store, "main.c", 0, 26, ["int main(void) { return helper(); }\n"]) is None
+    store.close()

@@ -16,12 +16,17 @@ from trm_lsp.extract.items import Item
 from trm_lsp.extract.languages import BY_ID, definition_roots, ts_parser, ts_query
 
 _CLASSLIKE = frozenset({"class", "interface", "struct", "union", "enum", "trait", "impl"})
-#: Kinds whose name prefixes the qualnames of what they contain.
-_SCOPES = _CLASSLIKE | {"function", "method", "module"}
+#: Kinds whose name prefixes the qualnames of what they contain: `api.get` for a method of an
+#: object literal `const api = {...}`, `Color.RED.code` for one of a Java enum constant's body.
+_SCOPES = _CLASSLIKE | {"function", "method", "module", "constant", "variable"}
 _CODE_FAMILY = frozenset({"python", "javascript", "typescript", "tsx", "java", "go", "c", "cpp", "rust", "bash"})
 
-# Nodes that wrap a definition and belong to its range: decorators, templates, single-spec groups.
-_ALWAYS_WRAP = {"python": {"decorated_definition"}, "cpp": {"template_declaration"}}
+# Nodes that wrap a definition and belong to its range: decorators, templates, single-spec groups,
+# `export` (and the decorators a TypeScript class has inside it), `extern "C" void f()`. The doc
+# comment is read above the wrapper: above `export function f`, not above `function f`.
+_ALWAYS_WRAP = {"python": {"decorated_definition"}, "cpp": {"template_declaration", "linkage_specification"},
+                "c": {"linkage_specification"}, "javascript": {"export_statement"},
+                "typescript": {"export_statement"}, "tsx": {"export_statement"}}
 _WRAP_IF_SINGLE = {
     "go": {"type_declaration", "const_declaration", "var_declaration"},
     "javascript": {"lexical_declaration", "variable_declaration"},
@@ -29,8 +34,9 @@ _WRAP_IF_SINGLE = {
     "tsx": {"lexical_declaration", "variable_declaration"},
     "rust": set(),
 }
-# Rust attributes (`#[derive(..)]`) are siblings in front of the item, like decorators.
-_LEADING_SIBLINGS = {"rust": {"attribute_item"}}
+# Rust attributes (`#[derive(..)]`) are siblings in front of the item, like decorators; so are a
+# TypeScript class member's decorators (JavaScript's are inside the member).
+_LEADING_SIBLINGS = {"rust": {"attribute_item"}, "typescript": {"decorator"}, "tsx": {"decorator"}}
 
 _WS = re.compile(r"\s+")
 _COMMENT_MARKS = re.compile(r"^\s*(?:/\*+!?|\*+(?!/)|//+[/!]?|#+|<!--|--)\s?|\s*(?:\*+/|-->)\s*$")
@@ -66,7 +72,8 @@ def extract_code(language_id: str, data: bytes, max_doc_chars: int = 600, valid_
         valid_utf8 = ascii or _is_utf8(data)
     if not valid_utf8:
         data = data.decode("utf-8", "replace").encode("utf-8")
-    tree = ts_parser(language_id).parse(deadline.reader(data))
+    source = _macros_blanked(data) if language_id in ("c", "cpp") else data
+    tree = ts_parser(language_id).parse(deadline.reader(source))
     deadline.check()
     defs = _definitions(language_id, tree.root_node, data)
     if tree.root_node.has_error:
@@ -75,6 +82,8 @@ def extract_code(language_id: str, data: bytes, max_doc_chars: int = 600, valid_
         if line is not None:
             notes.append(f"syntax error at line {line}: what follows it may be missing")
     _nest(defs, nested_names=language_id in _CODE_FAMILY)
+    if language_id in _OVERLOAD_STUB:
+        defs = _fold_overloads(defs, _OVERLOAD_STUB[language_id])
     own = _sharing_a_line(defs)
     items = [_item(language_id, d, data, max_doc_chars, ascii, i in own) for i, d in enumerate(defs)]
     if not valid_utf8:
@@ -115,6 +124,35 @@ def _definitions(language_id: str, root, data: bytes) -> list[_Def]:
         defs.append(_Def(node, _outer(node, always, if_single, leading), kind, name, scope))
     defs.sort(key=lambda d: (d.start, -d.end))
     return defs
+
+
+# Where C and C++ code puts a macro the parser cannot expand (it sees no `#define` in the file):
+# a line of its own (`_GLIBCXX_BEGIN_NAMESPACE_VERSION`, `CONSTEXPR` above a return type), after
+# a function's parameters (`void clear() NOEXCEPT {`, `) Q_DECL_OVERRIDE;`), between `class` or
+# `namespace` and the name (`class Q_CORE_EXPORT QObject`, `namespace std VISIBILITY(default)`).
+# tree-sitter takes them for names: 39 functions of libstdc++'s list and string headers were
+# called `_GLIBCXX_NOEXCEPT`, and a macro line before a template lost the template. As ctags'
+# `-I`, they are blanked (spaces, so every offset holds) in what is parsed; names, text and
+# hashes are read from the file as it is.
+_MACRO = rb"[A-Z_][A-Z0-9_]{2,}(?:\([^()\n]*\))?"
+_MACROS = (
+    # not one a body follows: `PHP_FUNCTION(strlen)` or `TEST_F(Suite, Case)` above a `{` is the definition
+    re.compile(rb"^[ \t]*(" + _MACRO + rb")[ \t]*$(?!\s*\{)", re.MULTILINE),
+    re.compile(rb"\)(?:\s*(?:const|volatile|&&?|noexcept|override|final)\b)*\s*(" + _MACRO
+               + rb")(?=\s*(?:[{;:=]|->|$))", re.MULTILINE),
+    re.compile(rb"\b(?:class|struct|union|namespace)\s+(" + _MACRO + rb")\s+(?=[A-Za-z_{])"),
+)
+
+
+def _macros_blanked(data: bytes) -> bytes:
+    if not re.search(rb"[A-Z_][A-Z0-9_]{2,}", data):
+        return data
+    out = bytearray(data)
+    for pattern in _MACROS:
+        for match in pattern.finditer(data):
+            start, end = match.span(1)
+            out[start:end] = b" " * (end - start)
+    return bytes(out)
 
 
 # Lines that start a top-level definition, per language: where a parse broken by a syntax error
@@ -276,18 +314,31 @@ def _name(language_id: str, node, data: bytes, declarators: bool) -> tuple[str, 
         text = _WS.sub(" ", text)
     scope = None
     if "::" in text and language_id in ("cpp", "c"):
-        scope, _, text = text.rpartition("::")
-        scope = re.sub(r"<[^<>]*>", "", scope).replace("::", ".") or None
+        scope, _, text = text.rpartition("::")  # GNU style breaks lines after `Box<T>::`
+        scope = _WS.sub("", re.sub(r"<[^<>]*>", "", scope)).replace("::", ".") or None
+        text = text.strip()
     if language_id == "rust" and node.parent is not None and node.parent.type == "impl_item":
         text = _bare_type(text)
     return text, scope
 
 
+#: Rust types with no name of their own, named as the standard library's docs name them.
+_RUST_PRIMITIVE = ((re.compile(r"^\[[^\]]*;"), "array"), (re.compile(r"^\["), "slice"),
+                   (re.compile(r"^\*\s*(?:const|mut)\b"), "pointer"), (re.compile(r"^\(\s*\)"), "unit"),
+                   (re.compile(r"^\("), "tuple"), (re.compile(r"^(?:unsafe\s+)?(?:extern\s+\S+\s+)?fn\b"), "fn"))
+
+
 def _bare_type(text: str) -> str:
-    """`*Stack[T]` -> `Stack`, `Foo<T>` -> `Foo`, `&'a mut Bar` -> `Bar`."""
+    """`*Stack[T]` -> `Stack`, `Foo<T>` -> `Foo`, `&'a mut Bar` -> `Bar`, `dyn Any + Send` -> `Any`;
+    Rust's `[T]` -> `slice`, `*const T` -> `pointer`, `(A, B)` -> `tuple`."""
+    text = text.strip()
+    for pattern, name in _RUST_PRIMITIVE:
+        if pattern.match(text):
+            return name
     text = text.lstrip("*&").replace("mut ", "").strip()
     text = re.sub(r"^'\w+\s+", "", text)
-    return re.split(r"[\[<\s]", text, maxsplit=1)[0].split("::")[-1]
+    text = re.sub(r"^(?:dyn|impl)\s+", "", text)
+    return re.split(r"[\[<\s+]", text, maxsplit=1)[0].split("::")[-1]
 
 
 def _nest(defs: list[_Def], nested_names: bool) -> None:
@@ -308,6 +359,42 @@ def _nest(defs: list[_Def], nested_names: bool) -> None:
                 prefix = f"{parent.qualname}.{d.scope}"
             d.qualname = f"{prefix}.{d.name}" if prefix else d.name
         stack.append(d)
+
+
+def _python_stub(d: _Def) -> bool:
+    outer = d.outer
+    return outer.type == "decorated_definition" and any(
+        child.type == "decorator" and child.text.rstrip().endswith(b"overload") for child in outer.children)
+
+
+#: Overload signatures that are not the function: `function f(x: string): number;` (TypeScript),
+#: `@overload def f(x: int) -> int: ...` (Python).
+_OVERLOAD_STUB = {"typescript": lambda d: d.node.type in ("function_signature", "method_signature"),
+                  "python": _python_stub}
+_OVERLOAD_STUB["tsx"] = _OVERLOAD_STUB["typescript"]
+
+
+def _fold_overloads(defs: list[_Def], is_stub) -> list[_Def]:
+    """Overload signatures folded into the implementation that follows them: one symbol from the
+    first signature (its doc comment is above it) to the end of the body, not one per signature,
+    each a teacher call on a line of types, the first of them what `explain f` finds. Signatures
+    with no implementation after them (a `declare`, an interface) stay as they are."""
+    out: list[_Def] = []
+    stubs: list[_Def] = []
+    for d in defs:
+        if stubs and d.qualname != stubs[0].qualname:
+            out.extend(stubs)
+            stubs = []
+        if is_stub(d):
+            stubs.append(d)
+            continue
+        if stubs:
+            first = stubs[0].outer
+            d.outer = _Span(first.first if isinstance(first, _Span) else first, d.outer)
+            d.start = d.outer.start_byte
+            stubs = []
+        out.append(d)
+    return out + stubs
 
 
 def _parent_name(d: _Def) -> str | None:

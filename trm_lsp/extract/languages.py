@@ -105,8 +105,11 @@ def refine(language: Language, data: bytes) -> Language:
 #: signatures, docs). 2: comments are cut out of signatures. 3: C++ names under a reference
 #: declarator (`double& at`); items sharing a line have their own bytes as text. 4: DOCX
 #: sections from the XML (headings by outline level and based-on styles, the text Word shows),
-#: diagram files without their bad pages, EXIF-upright and multi-page images.
-EXTRACTOR_VERSION = 4
+#: diagram files without their bad pages, EXIF-upright and multi-page images. 5: C/C++ macros
+#: blanked before parsing, names across lines; Rust impls of slices, pointers, tuples, `dyn`; doc
+#: comments above `export` and TypeScript decorators; overload signatures folded into their
+#: implementation; object literals and Java enum constants as scopes; Go interface methods.
+EXTRACTOR_VERSION = 5
 
 
 @functools.lru_cache(maxsize=None)

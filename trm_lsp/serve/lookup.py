@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
+from trm_lsp.extract.languages import language_for
 from trm_lsp.store import Store, symbols
 from trm_lsp.store.symbols import Symbol
 
@@ -104,15 +105,27 @@ def symbol_at_position(store: Store, rel: str, line: int, character: int, lines:
     same_file = symbols.select(store, "WHERE f.path = ? AND s.name = ? ORDER BY s.start_line LIMIT 1", (rel, word))
     if same_file:
         return same_file[0]
-    anywhere = symbols.select(store, "WHERE s.name = ? ORDER BY length(f.path), f.path LIMIT 1", (word,))
+    # Elsewhere, only in a language this file could be calling: a JavaScript `helper` is not a
+    # TypeScript declaration's, nor a C++ `clear` a Python one's.
+    language = language_for(rel)
+    kin = _KIN.get(language.id, (language.id,)) if language is not None else ()
+    marks = ", ".join("?" * len(kin))
+    anywhere = symbols.select(store, f"WHERE s.name = ? AND f.language IN ({marks}) ORDER BY length(f.path), f.path LIMIT 1",
+                              (word, *kin)) if kin else []
     return anywhere[0] if anywhere else None
 
 
+#: Languages whose symbols a file of each language can use (others: its own).
+_KIN = {**{language: family for family in (("javascript", "typescript", "tsx"), ("c", "cpp")) for language in family},
+        "html": ("html", "javascript", "typescript", "css")}
+
+
 def _first_line_naming(symbol: Symbol, word: str, lines: list[str]) -> int | None:
-    """The first line of the symbol (after decorators, attributes) that holds its name."""
+    """The first line of the symbol that holds its name, decorators and attributes left out
+    (`@x.setter` names the getter, `def x(self, v)` on the next line is the setter)."""
     pattern = re.compile(rf"(?<![\w$]){re.escape(word)}(?![\w$])")
     for number in range(symbol.sl, min(symbol.el, len(lines) - 1) + 1):
-        if pattern.search(lines[number]):
+        if pattern.search(lines[number]) and not lines[number].lstrip().startswith(("@", "#[")):
             return number
     return None
 
