@@ -52,7 +52,7 @@ def run(name: str, flags: list[str]) -> dict:
     return report
 
 
-def row(name: str, system: dict, gate: dict | None = None) -> str:
+def row(name: str, system: dict, gate: dict | None = None, n_test: int = 0) -> str:
     def f(key, fmt):
         value = system.get(key)
         return format(value, fmt) if isinstance(value, (int, float)) else "-"
@@ -60,6 +60,8 @@ def row(name: str, system: dict, gate: dict | None = None) -> str:
     shown = "-"
     if gate and "shown" in gate:
         shown = f"{gate['shown_share']:.0%} shown, {gate['shown']['unreadable']:.1%} unreadable"
+        if gate.get("left_to_the_doc_comment") and n_test:  # the base alone: declined, its doc quoted
+            shown += f" ({gate['left_to_the_doc_comment'] / n_test:.0%} left to their doc comment)"
     same = system.get("fluency_check", {}).get("said_of_another")
     same = format(same, ".1%") if isinstance(same, (int, float)) else "-"
     return (f"| {name} | {f('rougeL', '.3f')} | {f('chrf', '.1f')} | {f('median_ppl', '.1f')} | "
@@ -71,7 +73,7 @@ def table(results: dict[str, dict]) -> str:
              "|---|---|---|---|---|---|---|"]
     for name, report in results.items():
         student = report["explain"]["student"]
-        lines.append(row(f"student, {name}", student, student.get("gate")))
+        lines.append(row(f"student, {name}", student, student.get("gate"), report.get("n_test", 0)))
     reference = results.get("base + all") or next(iter(results.values()))
     for system in ("nearest_neighbour", "template", "teacher"):
         lines.append(row(system.replace("_", " "), reference["explain"][system]))
@@ -87,7 +89,8 @@ def side_by_side(results: dict[str, dict], count: int = 6, seed: int = 7) -> str
     for r in picked:
         out.append(f"**{r['symbol']}**\n")
         for who in ("teacher", "student", "nearest_neighbour"):
-            note = " (declined by the gate)" if who == "student" and r["declined"] else ""
+            note = (" (left to its doc comment)" if r.get("left_to_doc") else " (declined by the gate)") \
+                if who == "student" and r["declined"] else ""
             out.append(f"- {who.replace('_', ' ')}{note}: {textwrap.shorten(r[who], 400)}")
         out.append("")
     return "\n".join(out)

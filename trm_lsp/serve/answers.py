@@ -23,6 +23,7 @@ from trm_lsp.store.symbols import Symbol
 from trm_lsp.store.samples import Samples
 from trm_lsp.student import LABEL
 from trm_lsp.student.code_input import with_doc
+from trm_lsp.student.doc_prose import doc_sentence
 from trm_lsp.textutil import first_paragraph, sentences
 
 if TYPE_CHECKING:
@@ -81,15 +82,20 @@ def structure_text(sym: Symbol) -> str:
     """What the index alone can say: kind, name and the docstring's first sentence (the
     signature is shown beside every answer anyway); of a document's section, page or diagram,
     how its own text begins."""
-    text = f"{sym.kind.capitalize()} `{sym.qualname}`."
+    text = structure_head(sym)
     if is_document(sym) and sym.text:
         body = sym.text.split("\n", 1)[1] if sym.text.startswith(sym.name + "\n") else sym.text
         opening = " ".join(body.split())
         return f"{text} It begins: \"{opening[:200]}{' …' if len(opening) > 200 else ''}\"" if opening else text
-    sentence = first_sentence(sym.doc or "")
+    sentence = doc_sentence(sym.doc or "", sym.language)
     if sentence:
         text += f" {sentence}"
     return text
+
+
+def structure_head(sym: Symbol) -> str:
+    """How the structure answer begins: its kind and name ("Method `Daemon.spawn`.")."""
+    return f"{sym.kind.capitalize()} `{sym.qualname}`."
 
 
 def is_document(sym: Symbol) -> bool:
@@ -203,6 +209,9 @@ class AnswerEngine:
         explained, saying the student declined and why."""
         if not explanation.declined:
             return self._answer(sym, explanation.text, "student", note=self._queue_note(sym))
+        if explanation.doc:  # the structure says it: kind, name and the doc's first sentence
+            return self._structure(sym, "from its doc comment (until it has learnt from this workspace's teacher "
+                                        "answers, the student answers only for symbols without one)")
         why = (f"it would say of this what it said of `{explanation.same_as}`" if explanation.same_as
                else f"its answer would say nothing (\"{explanation.says_nothing}\")" if explanation.says_nothing
                else "its answer would likely not read well")

@@ -16,7 +16,7 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 
-from trm_lsp.serve.answers import Answer, first_sentence
+from trm_lsp.serve.answers import Answer, first_sentence, structure_head
 from trm_lsp.student import LABEL
 from trm_lsp.store.symbols import Symbol
 from trm_lsp.textutil import sentences, words
@@ -105,8 +105,10 @@ def most_specific(found: list[Symbol]) -> list[Symbol]:
 def source_of(answer: Answer, sym: Symbol, full: bool, code: str = "") -> Source:
     by = {"teacher": f"teacher {answer.teacher}", "student": LABEL}.get(answer.source, "structure")
     age = round(time.time() - answer.created_at, 1) if answer.source == "teacher" else None
-    excerpt = _cut_code(code) if full and code else _cut_words(_without_opening(first_sentence(answer.text)),
-                                                               SOURCE_WORDS)
+    text = answer.text
+    if answer.source == "structure":  # what follows its kind and name: the doc's sentence, if any
+        text = text.removeprefix(structure_head(sym)).strip() or text
+    excerpt = _cut_code(code) if full and code else _cut_words(_without_opening(first_sentence(text)), SOURCE_WORDS)
     return Source(sym.path, sym.start_line, sym.end_line, sym.kind, sym.qualname, by, age, excerpt)
 
 

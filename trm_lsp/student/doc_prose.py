@@ -12,6 +12,7 @@ import html
 import re
 
 from trm_lsp.extract.languages import line_comment
+from trm_lsp.textutil import sentences
 
 MIN_WORDS, MAX_WORDS = 4, 80
 
@@ -101,6 +102,27 @@ _LEFTOVER = re.compile(r"\{@|(?<![\w.])@(?:param|returns?|throws|link|code|see)\
 
 def explain_doc(lines: list[str], language: str) -> tuple[str, str | None]:
     """The first paragraph of a doc comment as plain prose, or ("", why it is no target)."""
+    prose, reason = _prose(lines, language)
+    if reason is not None:
+        return "", reason
+    words = len(prose.split())
+    if words < MIN_WORDS or not re.search(r"[A-Za-z]{2}", prose):
+        return "", "too_few_words"
+    return (prose, None) if words <= MAX_WORDS else ("", "too_many_words")
+
+
+def doc_sentence(doc: str, language: str) -> str:
+    """What a symbol's doc comment says first, as a reader would quote it: its first paragraph's
+    first sentence with the markup turned into words; "" for a doc that says nothing to quote (a
+    licence, a directive, a bare tag list, one word). Unlike `explain_doc`, a short doc ("Decoding
+    iterator.") or a long paragraph (its first sentence) is quoted: it is shown, not learnt from."""
+    prose, reason = _prose(doc.splitlines(), language)
+    first = next(iter(sentences(prose)), "") if reason is None else ""
+    return first if len(re.findall(r"[A-Za-z]{2,}", first)) >= 2 else ""
+
+
+def _prose(lines: list[str], language: str) -> tuple[str, str | None]:
+    """The doc's first paragraph, markup out, or ("", why there is no prose to take)."""
     para: list[str] = []
     first = ""
     for line in lines:
@@ -122,12 +144,7 @@ def explain_doc(lines: list[str], language: str) -> tuple[str, str | None]:
         params = re.match(r"(?:@param|:param|Args|Parameters)\b", first)
         return "", "no_doc" if not first else "params" if params else "tag_only"
     prose = clean_prose(" ".join(para), language)
-    words = len(prose.split())
-    if _LEFTOVER.search(prose):
-        return "", "markup"
-    if words < MIN_WORDS or not re.search(r"[A-Za-z]{2}", prose):
-        return "", "too_few_words"
-    return (prose, None) if words <= MAX_WORDS else ("", "too_many_words")
+    return ("", "markup") if _LEFTOVER.search(prose) else (prose, None)
 
 
 def _link(match: re.Match) -> str:
