@@ -78,6 +78,9 @@ def tree_for(lang: str) -> Path | None:
             for path in sdist.glob("zstandard-*.tar.gz"):
                 with tarfile.open(path) as archive:
                     archive.extractall(target / "zstd-src", filter="data")
+        # The headers are links into /usr/include, which the index skips unless told it may
+        # follow them there (`index.outsideRoots`; ctags is run with --links=yes).
+        (target / "trm-lsp.toml").write_text('[index]\noutsideRoots = ["/usr/include"]\n', encoding="utf-8")
         return target
     if lang in ("javascript", "typescript"):
         package, sub = ("lodash@4.17.21", "") if lang == "javascript" else ("rxjs@7.8.2", "src")
