@@ -28,7 +28,7 @@ from trm_lsp.config import Settings
 from trm_lsp.extract.file import FileJob, FileResult, extract_file
 from trm_lsp.extract.languages import BY_ID, extractor_fingerprint
 from trm_lsp.extract.scan import Candidate, Scanner, Skipped
-from trm_lsp.interpreter import die_with_parent
+from trm_lsp.interpreter import die_with_owner
 from trm_lsp.store import Store
 
 log = logging.getLogger(__name__)
@@ -373,7 +373,8 @@ def _one_by_one(jobs: list[FileJob], settings: Settings, context) -> Iterator[Fi
 
 @contextmanager
 def _pool(workers: int, context) -> Iterator[ProcessPoolExecutor]:
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_owner,
+                               initargs=(os.getpid(),))
     try:
         yield pool
     finally:

@@ -38,7 +38,7 @@ def protect_children(env: dict[str, str] | None = None) -> dict[str, str]:
 
 def die_with_parent() -> None:
     """Have the kernel SIGKILL this process when its parent dies (Linux only; elsewhere a no-op).
-    Used as the worker initializer of every process pool."""
+    Every process pool's workers arm it (`die_with_owner`)."""
     if not sys.platform.startswith("linux"):
         return
     import ctypes
@@ -48,6 +48,35 @@ def die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # it died before the signal was armed
         os._exit(1)
+
+
+def die_with_owner(owner: int) -> None:
+    """The worker initializer of every process pool: die with the pool's owner, `owner`, the
+    process that made the pool. A forkserver's workers are the forkserver's children, not the
+    daemon's, and each holds the daemon's end of the pipe that would tell the forkserver the
+    daemon is gone: after a kill -9 of the daemon mid-index, the forkserver waited for that pipe
+    and the workers for a reader of their results, for ever (a probe, stop 41). Such a worker
+    watches its owner once a second and leaves when it has gone; then the forkserver sees the
+    pipe close and leaves too."""
+    die_with_parent()
+    if owner != os.getppid() and sys.platform.startswith("linux"):
+        import threading
+
+        threading.Thread(target=_leave_without, args=(owner,), name="trm-lsp owner watch", daemon=True).start()
+
+
+def _leave_without(owner: int) -> None:
+    import time
+
+    while True:
+        time.sleep(1.0)
+        try:
+            with open(f"/proc/{owner}/stat", encoding="ascii", errors="replace") as fh:
+                state = fh.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            os._exit(1)
+        if state in ("Z", "X"):  # dead, not yet reaped by its own parent (the editor)
+            os._exit(1)
 
 
 def die_with_starter() -> None:

@@ -199,3 +199,32 @@ def test_cli_distill_with_the_teacher_down_fails_in_one_line(workspace: Path):
 
 def test_teacher_error_types():
     assert issubclass(TeacherUnavailable, TeacherError)
+
+
+def test_what_the_teacher_gave_up_on_while_failing_is_asked_again_once_it_answers(workspace: Path):
+    """A model runner restarting answers HTTP 500 for a while: the symbol in hand spent its tries
+    and was never asked again that session, its hover saying only "not queued" (a probe, stop 41).
+    The next answer the teacher gives puts what it gave up on back in the queue."""
+    store = workspace_with(workspace, 1)
+    with FakeTeacher() as server:
+        server.faults.extend(["http500"] * 3)
+        settings = fast_settings(server.url, timeout=1)
+
+        async def go():
+            teacher = make_teacher(settings)
+            try:
+                distiller = Distiller(store, teacher, settings)
+                distiller.plan()
+                first = await distiller.run()
+                assert sum(first.failed.values()) == 1 and Samples(store).count() == 0
+                write(workspace, "n.py", "def g(x):\n    return x * 2\n")  # an edit: a new symbol to ask about
+                index_workspace(workspace, store)
+                distiller.symbols_changed()  # queues it as the daemon does after an edit
+                return await distiller.run()
+            finally:
+                await teacher.close()
+
+        second = asyncio.run(go())
+    assert second.answered == 2 and {s.symbol for s in Samples(store).all()} == {"f0", "g"}
+    assert server.calls == 5
+    store.close()

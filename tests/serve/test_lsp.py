@@ -353,3 +353,51 @@ async def test_a_store_damaged_while_serving_is_rebuilt_once_keeping_the_answers
         result = await hover(client, root / "factorial.py", *position_of(root / "factorial.py", "factorial_iterative"))
         assert result is not None and "factorial_iterative" in result.contents.value
     assert (root / ".trm-lsp" / "damaged.sqlite3").exists()
+
+
+async def _rename_in_the_buffer(client, path, old: str, new: str) -> None:
+    """Open `path` in the editor and type `new` over `old` (unsaved)."""
+    text = path.read_text(encoding="utf-8")
+    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+        uri=path.as_uri(), language_id="python", version=1, text=text)))
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=path.as_uri(), version=2),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text=text.replace(old, new))]))
+
+
+async def test_an_edit_closed_unsaved_within_the_quiet_spell_never_reaches_the_index(tmp_path, teacher):
+    """A rename typed and closed without saving inside `serve.debounceMs` was indexed after the
+    close (a probe, stop 41): the index named a function that exists nowhere, the teacher was asked
+    about it, and a hover on the real name found nothing until the file was touched again."""
+    import sqlite3
+
+    from trm_lsp.store import state_dir
+
+    root = lab_copy(tmp_path, teacher.url, distill=False)
+    factorial = root / "factorial.py"
+    line, col = position_of(factorial, "def factorial_iterative")
+    async with lsp(root) as client:
+        await wait_for(client, lambda s: s["indexed"])
+        await _rename_in_the_buffer(client, factorial, "def factorial_iterative", "def factorial_discarded")
+        client.text_document_did_close(types.DidCloseTextDocumentParams(
+            text_document=types.TextDocumentIdentifier(uri=factorial.as_uri())))
+        await asyncio.sleep(1.0)  # ten quiet spells
+        result = await hover(client, factorial, line, col + 6)
+        assert result is not None and "**factorial_iterative**" in result.contents.value
+        with sqlite3.connect(state_dir(root) / "index.sqlite3") as db:
+            names = {row[0] for row in db.execute("SELECT s.name FROM symbols s JOIN files f ON f.id = s.file_id "
+                                                  "WHERE f.path = 'factorial.py'")}
+        assert "factorial_iterative" in names and "factorial_discarded" not in names, names
+
+
+async def test_a_hover_right_after_typing_is_about_the_code_as_typed(tmp_path, teacher):
+    """Within `serve.debounceMs` of an edit, a hover showed the answer for the code before it, and
+    said nothing of it (a probe, stop 41): the hover extracts the buffer first."""
+    root = lab_copy(tmp_path, teacher.url, distill=False)
+    factorial = root / "factorial.py"
+    line, col = position_of(factorial, "def factorial_iterative")
+    async with lsp(root) as client:
+        await wait_for(client, lambda s: s["indexed"])
+        await _rename_in_the_buffer(client, factorial, "def factorial_iterative", "def factorial_loop")
+        result = await hover(client, factorial, line, col + 6)
+        assert result is not None and "**factorial_loop**" in result.contents.value, result

@@ -235,3 +235,21 @@ async def test_huge_or_out_of_range_arguments_are_refused_fast_and_block_no_hove
                     await mcp.call_tool("consult_logic_model", {"query": "gcd", "file": "gcd.c", "line": line})
             reply = await mcp.call_tool("consult_logic_model", {"query": "gcd", "file": "gcd.c", "line": 2**31 - 1})
             assert "Python int" not in reply.content[0].text
+
+
+async def test_when_one_of_two_editors_quits_daemon_json_names_the_other(tmp_path, teacher):
+    """daemon.json names the newest daemon of a workspace; the second editor's daemon quitting
+    deleted it though the first still ran, and `trm-lsp mcp` then started a third process on the
+    same store (a probe, stop 41)."""
+    root = lab_copy(tmp_path, teacher.url, distill=False)
+    daemon_file = root / ".trm-lsp" / "daemon.json"
+    async with lsp(root) as first:
+        await wait_for(first, lambda s: s["indexed"])
+        a = json.loads(daemon_file.read_text())
+        async with lsp(root) as second:
+            await wait_for(second, lambda s: s["indexed"])
+            b = json.loads(daemon_file.read_text())
+            assert b["pid"] != a["pid"] and b["mcp_url"] != a["mcp_url"]
+        after = json.loads(daemon_file.read_text())
+        assert (after["pid"], after["mcp_url"]) == (a["pid"], a["mcp_url"])
+    assert not daemon_file.exists()

@@ -68,9 +68,9 @@ async def test_a_folder_deleted_or_moved_as_one_event_takes_its_files_along(tmp_
             types.FileEvent(uri=(root / "gone").as_uri(), type=types.FileChangeType.Deleted),
             types.FileEvent(uri=(root / "old").as_uri(), type=types.FileChangeType.Deleted),
             types.FileEvent(uri=(root / "new").as_uri(), type=types.FileChangeType.Created)]))
-        for _ in range(100):
-            answer = await hover(client, moved, 0, 6)
-            if answer is not None:
+        for _ in range(100):  # until it is answered from its new place (a name not indexed in the
+            answer = await hover(client, moved, 0, 6)  # file yet is looked up elsewhere: the old one)
+            if answer is not None and "new/deep/old_mod.py" in answer.contents.value:
                 break
             await asyncio.sleep(0.1)
         assert answer is not None and "old_helper" in answer.contents.value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -54,6 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("--out", type=Path, help="checkpoint folder (default: student/ beside the data file)")
     parser.add_argument("--resume", action="store_true", help="continue the checkpoint in --out for the remaining epochs")
+    parser.add_argument("--nice", type=int, default=0, metavar="N",
+                        help="lower this process's priority by N before anything else (the daemon trains at 10, so "
+                             "the editor keeps the CPU)")
 
 
 def refuse_out(out: Path) -> None:
@@ -127,7 +131,13 @@ def load_records(path: Path, console):
 def run(args: argparse.Namespace) -> int:
     from trm_lsp.student.blas import ensure_fast_blas
 
-    ensure_fast_blas()
+    ensure_fast_blas()  # may re-exec this command: the priority is lowered after, once
+    if args.nice:
+        # Here, not in a preexec_fn of the daemon's: that makes Python fork() the daemon, and a
+        # fork while the student's thread is inside OpenBLAS deadlocks in OpenBLAS's fork handler
+        # (the daemon froze for good at the start of a background training). MLX and its BLAS
+        # threads, made from now on, inherit the priority.
+        os.nice(args.nice)
     from trm_lsp.student.train import train_student
 
     console = stderr_console()

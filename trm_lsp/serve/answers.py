@@ -273,7 +273,19 @@ class AnswerEngine:
 
     def _queue_note(self, sym: Symbol) -> str:
         position = self.queue_position(sym.sha256)
-        return f"teacher queue position {position}{self._stalled()}" if position is not None else ""
+        return f"teacher queue position {position}{self._stalled()}" if position is not None else self._given_up(sym)
+
+    def _given_up(self, sym: Symbol) -> str:
+        """Why a symbol is in no queue when the teacher tried it and gave up ("" otherwise): a
+        hover said only "not queued" after a short outage spent its tries."""
+        from trm_lsp.store.jobs import Jobs
+        from trm_lsp.textutil import summary
+
+        last = Jobs.last_try(self.store, sym.sha256)
+        if last is None or last[0] != "failed":
+            return ""
+        return (f"the teacher gave up on it after {last[1]} {'try' if last[1] == 1 else 'tries'} "
+                f"({summary(last[2], 120)}); asked again once it answers again, or by `trm-lsp.distill`")
 
     def _stalled(self) -> str:
         """A queue position promises an answer to come: not while the teacher is down."""
@@ -282,7 +294,8 @@ class AnswerEngine:
     def _structure(self, sym: Symbol, reason: str) -> Answer:
         """The index's own answer, noting the teacher queue and why the student did not answer."""
         position = self.queue_position(sym.sha256)
-        queued = f"queued, position {position}{self._stalled()}" if position is not None else "not queued"
+        queued = f"queued, position {position}{self._stalled()}" if position is not None else (
+            self._given_up(sym) or "not queued")
         return self._answer(sym, structure_text(sym), "structure", note=f"{queued}; {reason}" if reason else queued)
 
     @staticmethod

@@ -54,7 +54,12 @@ class Daemon:
         self.index_problem = ""  # why the first index failed, if it did
         self._tasks: set[asyncio.Task] = set()
         self._debounce: dict[str, asyncio.TimerHandle] = {}
+        #: Per file, which edit of the buffer is current: an extraction of an older one, or of a
+        #: buffer closed or saved since, must not land (`extract_buffer`).
+        self._buffer_edits: dict[str, int] = {}
+        self._unsettled: dict[str, str] = {}  # the buffer text each pending extraction will read
         self._answers_since_training = 0
+        self._trained_on: frozenset[str] = frozenset()  # the answers the last training run learnt
         self._training = TrainingRun()
         self._train_lock = asyncio.Lock()
         self._lens_refresh: asyncio.TimerHandle | None = None
@@ -167,17 +172,48 @@ class Daemon:
         return self.state / "daemon.json"
 
     def write_daemon_file(self) -> None:
-        record = {"pid": os.getpid(), "mcp_url": self.mcp_url, "workspace": str(self.root),
-                  "version": __version__, "started_at": time.time()}
-        with atomic_write(self.daemon_file) as fh:
-            fh.write(json.dumps(record))
+        """Record this daemon in daemon.json (the newest daemon of a workspace is the one named
+        there) and in `daemons/<pid>.json`, from which daemon.json is written again for another
+        daemon still running when this one leaves (`forget_daemon_file`)."""
+        record = json.dumps({"pid": os.getpid(), "mcp_url": self.mcp_url, "workspace": str(self.root),
+                             "version": __version__, "started_at": time.time()})
+        own = self._own_record
+        own.parent.mkdir(exist_ok=True)
+        for target in (own, self.daemon_file):
+            with atomic_write(target) as fh:
+                fh.write(record)
 
     def forget_daemon_file(self) -> None:
+        """Leaving: daemon.json names another daemon of this workspace that still runs, if any
+        (the second editor's daemon quitting took the first's record with it, and `trm-lsp mcp`
+        then started a third process on the store), else it goes."""
+        self._own_record.unlink(missing_ok=True)
         try:
-            if json.loads(self.daemon_file.read_text(encoding="utf-8")).get("pid") == os.getpid():
-                self.daemon_file.unlink()
+            if json.loads(self.daemon_file.read_text(encoding="utf-8")).get("pid") != os.getpid():
+                return
         except (OSError, ValueError):
             return
+        others = []
+        for path in self._own_record.parent.glob("*.json"):
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+                os.kill(int(record["pid"]), 0)
+            except (OSError, ValueError, KeyError, TypeError):  # gone (a kill -9), or unreadable
+                path.unlink(missing_ok=True)
+                continue
+            others.append(record)
+        try:
+            if others:
+                with atomic_write(self.daemon_file) as fh:
+                    fh.write(json.dumps(max(others, key=lambda r: r.get("started_at", 0))))
+            else:
+                self.daemon_file.unlink()
+        except OSError as exc:
+            log.warning("could not update %s: %s", self.daemon_file, exc)
+
+    @property
+    def _own_record(self) -> Path:
+        return self.state / "daemons" / f"{os.getpid()}.json"
 
     # -- the pipeline ----------------------------------------------------------------------------
 
@@ -225,16 +261,41 @@ class Daemon:
 
     def buffer_changed(self, rel: str, text: str) -> None:
         """The editor's buffer changed: re-extract it after a quiet spell (debounced)."""
+        edit = self._forget_buffer(rel)
+        loop = asyncio.get_running_loop()
+        delay = self.settings.serve.debounce_ms / 1000
+        self._unsettled[rel] = text
+        self._debounce[rel] = loop.call_later(delay, lambda: self.spawn(self.extract_buffer(rel, text, edit), "re-extract"))
+
+    async def settle_buffer(self, rel: str) -> None:
+        """A hover in a buffer typed in within the quiet spell: extract it now, not after. It
+        showed the teacher's answer for the code as it was before the edit, saying nothing of it."""
+        handle = self._debounce.pop(rel, None)
+        if handle is not None:
+            handle.cancel()
+            await self.extract_buffer(rel, self._unsettled[rel], self._buffer_edits.get(rel))
+
+    def buffer_closed(self, rel: str) -> None:
+        """Closed or saved: the file on disk is what to index. An edit still waiting out its quiet
+        spell, or being extracted, is dropped (a rename typed and closed unsaved within it was
+        indexed after the close, and its teacher asked about a name that exists nowhere)."""
+        self._forget_buffer(rel)
+
+    def _forget_buffer(self, rel: str) -> int:
+        """Drop the pending extraction of `rel`'s buffer; the number of the edit that is now current."""
         old = self._debounce.pop(rel, None)
         if old is not None:
             old.cancel()
-        loop = asyncio.get_running_loop()
-        delay = self.settings.serve.debounce_ms / 1000
-        self._debounce[rel] = loop.call_later(delay, lambda: self.spawn(self.extract_buffer(rel, text), "re-extract"))
+        self._unsettled.pop(rel, None)
+        self._buffer_edits[rel] = self._buffer_edits.get(rel, 0) + 1
+        return self._buffer_edits[rel]
 
-    async def extract_buffer(self, rel: str, text: str) -> bool:
-        """Re-extract one file from unsaved text; False when its language is not indexed."""
-        self._debounce.pop(rel, None)
+    async def extract_buffer(self, rel: str, text: str, edit: int | None = None) -> bool:
+        """Re-extract one file from unsaved text; False when its language is not indexed, or when
+        `edit` is no longer the buffer's current one once extracted (closed, saved, typed on)."""
+        if edit is None or self._buffer_edits.get(rel) == edit:  # not a later edit's, still waiting
+            self._debounce.pop(rel, None)
+            self._unsettled.pop(rel, None)
         language = language_for(rel)
         if language is None or language.family == "document":
             return False
@@ -244,6 +305,8 @@ class Daemon:
         result = await loop.run_in_executor(None, extract_data, job, data, self.settings)
         if result.skip:
             log.info("buffer %s not extracted: %s", rel, result.skip)
+            return False
+        if edit is not None and self._buffer_edits.get(rel) != edit:
             return False
         # The buffer's symbols carry their text: the file on disk does not hold it (yet).
         # mtime -1 makes the next scan compare the file on disk again.
@@ -372,23 +435,32 @@ class Daemon:
     # -- the student -----------------------------------------------------------------------------
 
     async def maybe_train(self, force: bool) -> str:
-        """Train the student on every teacher answer in a child process, then load it."""
-        from trm_lsp.store.samples import Samples
+        """Train the student on the teacher's answers about the code as it is, in a child
+        process, then load it."""
+        from trm_lsp.serve.training import workspace_records
 
         if self._train_lock.locked():
             return "training is already running"
-        samples = Samples(self.store).count()
-        if samples < (2 if force else _MIN_SAMPLES):
-            return f"not enough teacher answers to train on ({samples})"
+        records = workspace_records(self.store)
+        if len(records) < (2 if force else _MIN_SAMPLES):
+            return f"not enough teacher answers to train on ({len(records)})"
+        learnt = frozenset(r.id for r in records)
+        if not force and learnt == self._trained_on:  # the answers since were of text edited away since
+            self._answers_since_training = 0
+            return "no new teacher answers about the code as it is"
         async with self._train_lock:
             self._answers_since_training = 0
-            return await self._train(samples)
+            message = await self._train(records)
+            if not message.startswith("training failed"):
+                self._trained_on = learnt
+            return message
 
-    async def _train(self, samples: int) -> str:
+    async def _train(self, records: list) -> str:
         from trm_lsp.serve.training import write_training_file
 
+        samples = len(records)
         data = self.state / "train.jsonl"
-        write_training_file(self.store, data)
+        write_training_file(records, data)
         task = self.reporter.begin("Training the student", cancel=self.kill_training)
         task.report(f"{samples} teacher answers", 0)
         failure = await self._training.run(data, self.state / "student", self.settings.serve.train_minutes, task)

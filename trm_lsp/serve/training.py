@@ -20,21 +20,24 @@ from trm_lsp.student.data import Record
 
 
 def workspace_records(store: Store) -> list[Record]:
-    """The teacher's answers as the student learns from them: each sample's code with its
-    symbol's doc comment on top where the text lacks it (`code_input.with_doc`), as hover asks."""
+    """The teacher's answers as the student learns from them: those about the workspace's code as
+    it is now (`Samples.current`), each sample's code with its symbol's doc comment on top where
+    the text lacks it (`code_input.with_doc`), as hover asks."""
     docs = symbols.docs(store)
     return [Record(symbol=s.symbol, kind=s.kind, language=s.language, path=s.path, id=s.id,
                    input=with_doc(s.input, docs.get(s.sha256, ""), s.language), output=s.output)
-            for s in Samples(store).all()]
+            for s in Samples(store).current()]
 
 
-def write_training_file(store: Store, target: Path) -> int:
-    """`workspace_records` as JSONL for `trm-lsp train`, atomically; how many were written."""
-    records = workspace_records(store)
+def write_training_file(records: list[Record], target: Path) -> None:
+    """`records` as JSONL for `trm-lsp train`, atomically."""
     with atomic_write(target) as out:
         for record in records:
             out.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
-    return len(records)
+
+
+#: How much lower than the daemon's the training process's priority is (`trm-lsp train --nice`).
+TRAINING_NICE = 10
 
 
 class TrainingRun:
@@ -46,11 +49,12 @@ class TrainingRun:
     async def run(self, data: Path, out: Path, minutes: float, task: Task) -> str | None:
         """Train on `data` into `out`; None when it succeeded, else why it failed (the child's
         last words)."""
+        # Training yields the CPU to the editor and the daemon: it lowers its own priority (`--nice`).
         cmd = python_argv("trm_lsp", "train", "--data_path", str(data), "--out", str(out),
-                          "--max_minutes", str(minutes), "--progress-json")
+                          "--max_minutes", str(minutes), "--progress-json", "--nice", str(TRAINING_NICE))
         self.process = await asyncio.create_subprocess_exec(
             *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-            preexec_fn=_lower_priority, env=protect_children(dict(os.environ)))
+            env=protect_children(dict(os.environ)))
         tail: list[str] = []
         assert self.process.stderr is not None
         async for raw in self.process.stderr:
@@ -83,7 +87,3 @@ def progress_record(line: str) -> dict | None:
     ok = isinstance(record, dict) and all(isinstance(record.get(k), (int, float)) for k in ("step", "total", "loss"))
     return record if ok else None
 
-
-def _lower_priority() -> None:
-    """Training yields the CPU to the editor and the daemon (runs in the child before exec)."""
-    os.nice(10)

@@ -78,6 +78,12 @@ class Samples:
     def all(self) -> Iterator[Sample]:
         return self._query("ORDER BY created_at, id", ())
 
+    def current(self) -> Iterator[Sample]:
+        """The answers about text some indexed symbol still has: not those of a function's older
+        versions, which every save of an edit adds (one function edited 400 times was 132 of 151
+        training samples in a probe), nor of deleted code."""
+        return self._query("WHERE sha256 IN (SELECT sha256 FROM symbols) ORDER BY created_at, id", ())
+
     def _query(self, tail: str, params: tuple) -> Iterator[Sample]:
         cur = self.db.cursor()
         cur.row_factory = sqlite3.Row

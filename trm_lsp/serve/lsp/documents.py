@@ -61,12 +61,14 @@ def register(server: TrmLanguageServer) -> None:
     async def did_save(ls: TrmLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
         daemon, rel = ls.daemon_for(params.text_document.uri)
         if daemon is not None:
+            daemon.buffer_closed(rel)  # the file on disk holds what the buffer did
             await daemon.files_changed([rel])
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     async def did_close(ls: TrmLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
         daemon, rel = ls.daemon_for(params.text_document.uri)
         if daemon is not None:  # unsaved edits are gone with the buffer: back to the file on disk
+            daemon.buffer_closed(rel)
             await daemon.files_changed([rel])
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)

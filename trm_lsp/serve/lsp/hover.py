@@ -21,6 +21,7 @@ def register(server: TrmLanguageServer) -> None:
         daemon, rel = ls.daemon_for(params.text_document.uri)
         if daemon is None:
             return None
+        await daemon.settle_buffer(rel)  # typed in a moment ago: the index must hold what is shown
         lines = await _lines(ls, params.text_document.uri)
         with ls.store_guard(daemon):
             symbol = lookup.symbol_at_position(daemon.store, rel, params.position.line, params.position.character,
