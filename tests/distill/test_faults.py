@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port, write
-from tests.distill.conftest import fast_settings
+from tests.distill.conftest import distill_edit_distill, fast_settings
 from tests.fake_teacher import FakeTeacher
 from trm_lsp.distill.teacher import TeacherError, TeacherUnavailable, make_teacher, split_reasoning
 from trm_lsp.distill.worker import Distiller
@@ -201,30 +201,25 @@ def test_teacher_error_types():
     assert issubclass(TeacherUnavailable, TeacherError)
 
 
-def test_what_the_teacher_gave_up_on_while_failing_is_asked_again_once_it_answers(workspace: Path):
+@pytest.mark.parametrize("fault, again", [("http500", True), ("empty", False)])
+def test_what_the_teacher_gave_up_on_in_an_outage_is_asked_again_once_it_answers(workspace: Path, fault: str,
+                                                                                   again: bool):
     """A model runner restarting answers HTTP 500 for a while: the symbol in hand spent its tries
     and was never asked again that session, its hover saying only "not queued" (a probe, stop 41).
-    The next answer the teacher gives puts what it gave up on back in the queue."""
+    The next answer the teacher gives puts it back in the queue. Only a server error is an
+    outage: an answer that is no explanation (a prompt too long for the model) fails the same way
+    every time, and asking it again after every other answer cost four calls every ten minutes
+    for the whole session (the review)."""
     store = workspace_with(workspace, 1)
     with FakeTeacher() as server:
-        server.faults.extend(["http500"] * 3)
-        settings = fast_settings(server.url, timeout=1)
+        server.faults.extend([fault] * 3)
 
-        async def go():
-            teacher = make_teacher(settings)
-            try:
-                distiller = Distiller(store, teacher, settings)
-                distiller.plan()
-                first = await distiller.run()
-                assert sum(first.failed.values()) == 1 and Samples(store).count() == 0
-                write(workspace, "n.py", "def g(x):\n    return x * 2\n")  # an edit: a new symbol to ask about
-                index_workspace(workspace, store)
-                distiller.symbols_changed()  # queues it as the daemon does after an edit
-                return await distiller.run()
-            finally:
-                await teacher.close()
+        def edit() -> None:  # a new symbol to ask about: the teacher answers it
+            write(workspace, "n.py", "def g(x):\n    return x * 2\n")
+            index_workspace(workspace, store)
 
-        second = asyncio.run(go())
-    assert second.answered == 2 and {s.symbol for s in Samples(store).all()} == {"f0", "g"}
-    assert server.calls == 5
+        stats = distill_edit_distill(store, fast_settings(server.url, timeout=1), edit)
+    assert sum(stats.failed.values()) == 1
+    assert {s.symbol for s in Samples(store).all()} == ({"f0", "g"} if again else {"g"})
+    assert server.calls == 3 + 1 + again
     store.close()

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import run_cli, write
-from tests.distill.conftest import fast_settings
+from tests.distill.conftest import distill_edit_distill, fast_settings
 from tests.fake_teacher import FakeTeacher
 from trm_lsp.distill.plan import plan
 from trm_lsp.distill.prompts import PROMPT_VERSION
@@ -199,4 +199,24 @@ def test_an_edit_is_queued_at_once_without_planning_the_whole_workspace_again(wo
         queued, planning, counts = asyncio.run(go())
     assert queued is not None and planning is None
     assert counts["pending"] == 3 + 100, counts  # the old f0 dropped, the new one and gen.py queued
+    store.close()
+
+
+def test_a_prompt_after_an_edit_names_the_callees_the_edit_added(workspace: Path, monkeypatch):
+    """The edit's text is queued without a plan, and the prompt's context (the callees it shows the
+    teacher) is built again from the index as it is, not left as it was at the last plan."""
+    from trm_lsp.distill import worker
+
+    monkeypatch.setattr(worker, "_CONTEXT_EVERY", 0.0)  # a daemon does it at most every few seconds
+    write(workspace, "m.py", "def main():\n    return 1\n")
+    store = Store.for_workspace(workspace)
+    index_workspace(workspace, store)
+    with FakeTeacher() as server:
+        def edit() -> None:
+            write(workspace, "m.py", "def helper(a, b):\n    return a + b\n\n\ndef main():\n    return helper(1, 2)\n")
+            index_paths(workspace, ["m.py"], store)
+
+        distill_edit_distill(store, fast_settings(server.url), edit)
+        about_main = [p for p in server.prompts if "return helper(1, 2)" in p]
+    assert about_main and "def helper(a, b)" in about_main[-1], about_main
     store.close()

@@ -170,8 +170,13 @@ def test_cpp_macros_the_parser_cannot_expand_do_not_become_names():
     assert _qualnames("cpp", source) == [
         ("module", "std", 1, 18), ("struct", "std.Node", 4, 10), ("method", "std.Node.ptr", 7, 7),
         ("method", "std.Node.clear", 8, 8), ("method", "std.Box.grow", 11, 16), ("class", "Widget", 19, 19)]
-    # A macro that names a definition, with its body under it, stays the definition it was.
+    # A macro that names a definition, with its body under it, stays the definition it was; an
+    # all-capitals name is a name (the review's cases: blanked at first, they lost their symbols).
     assert [q for _, q, _, _ in _qualnames("c", "PHP_FUNCTION(strlen)\n{\n  return 1;\n}\n")] == ["strlen"]
+    capitals = ("struct URL { int a; };\ntypedef struct _NODE { int x; } NODE;\nstruct RESULT compute(int x) { return r; }\n"
+                "class HTTP final { void go() {} };\nnamespace GFX { int clear() { return 0; } }\n")
+    assert [q for _, q, _, _ in _qualnames("cpp", capitals)] == [
+        "URL", "NODE", "_NODE", "compute", "HTTP", "HTTP.go", "GFX", "GFX.clear"]
 
 
 def test_rust_impls_of_types_without_a_name_keep_their_methods():
@@ -180,9 +185,10 @@ def test_rust_impls_of_types_without_a_name_keep_their_methods():
     source = ("impl<T> Hash for [T] {\n    fn hash(&self) {}\n}\nimpl<T, const N: usize> Debug for [T; N] {\n"
               "    fn fmt(&self) {}\n}\nimpl dyn Any + Send {\n    pub fn is<T>(&self) -> bool { true }\n}\n"
               "impl<T: ?Sized> Clone for *const T {\n    fn clone(&self) -> Self { *self }\n}\n"
-              "impl<A, B> PartialEq for (A, B) {\n    fn eq(&self) -> bool { true }\n}\n")
+              "impl<A, B> PartialEq for (A, B) {\n    fn eq(&self) -> bool { true }\n}\n"
+              "impl<'a, T> Hash for &'a [T] {\n    fn hash(&self) {}\n}\n")
     methods = [q for kind, q, _, _ in _qualnames("rust", source) if kind == "method"]
-    assert methods == ["slice.hash", "array.fmt", "Any.is", "pointer.clone", "tuple.eq"]
+    assert methods == ["slice.hash", "array.fmt", "Any.is", "pointer.clone", "tuple.eq", "slice.hash"]
 
 
 def test_doc_comments_above_export_decorators_and_extern_c_are_read():
@@ -225,9 +231,9 @@ def test_object_literals_enum_constants_and_interfaces_hold_their_methods():
     """`const api = { get() {} }` gave `get` (parent `api`), a Java enum constant's own `code()`
     was a second `Color.code`, an anonymous class's `run()` was the outer class's, TypeScript missed
     `arrow: () => 2`, and Go's interface methods (`io.Reader.Read`) were not extracted at all."""
-    js = "const api = {\n  get(url) { return url; },\n  put: (url) => url,\n};\n"
-    assert [q for _, q, _, _ in _qualnames("javascript", js)] == ["api", "api.get", "api.put"]
-    assert [q for _, q, _, _ in _qualnames("typescript", js)] == ["api", "api.get", "api.put"]
+    js = "const api = {\n  get(url) { return url; },\n  put: (url) => url,\n  'delete-all': () => 0,\n};\n"
+    assert [q for _, q, _, _ in _qualnames("javascript", js)] == ["api", "api.get", "api.put", "api.delete-all"]
+    assert [q for _, q, _, _ in _qualnames("typescript", js)] == ["api", "api.get", "api.put", "api.delete-all"]
     java = ("class Outer {\n  enum Color {\n    RED { String code() { return \"r\"; } },\n    GREEN;\n"
             "    String code() { return \"g\"; }\n  }\n  Runnable task = new Runnable() {\n"
             "    public void run() {}\n  };\n}\n")

@@ -41,4 +41,5 @@ def test_a_hover_finds_the_setter_it_is_on_and_no_other_languages_symbol(tmp_pat
     assert (setter.qualname, setter.start_line) == ("A.x", 6)
     assert symbol_at_position(store, "app.js", 1, 2, js.splitlines(keepends=True)).path == "types.ts"
     assert symbol_at_position(store, "main.c", 0, 26, ["int main(void) { return helper(); }\n"]) is None
+    assert symbol_at_position(store, "README.md", 0, 2, ["helper() does it\n"]) is not None  # prose: any language
     store.close()

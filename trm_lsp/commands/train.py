@@ -128,16 +128,22 @@ def load_records(path: Path, console):
     return report.records
 
 
-def run(args: argparse.Namespace) -> int:
-    from trm_lsp.student.blas import ensure_fast_blas
+#: Set to the pid whose priority `--nice` lowered, so the BLAS re-exec of the same process does not lower it again.
+_NICED = "TRM_LSP_NICED"
 
-    ensure_fast_blas()  # may re-exec this command: the priority is lowered after, once
-    if args.nice:
+
+def run(args: argparse.Namespace) -> int:
+    if args.nice and os.environ.get(_NICED) != str(os.getpid()):
         # Here, not in a preexec_fn of the daemon's: that makes Python fork() the daemon, and a
         # fork while the student's thread is inside OpenBLAS deadlocks in OpenBLAS's fork handler
-        # (the daemon froze for good at the start of a background training). MLX and its BLAS
-        # threads, made from now on, inherit the priority.
+        # (the daemon froze for good at the start of a background training). And before the BLAS
+        # re-exec, which keeps it: Linux's priority is per thread, and the preloaded OpenBLAS
+        # starts its threads before any of our code runs in the new image; they inherit it.
         os.nice(args.nice)
+        os.environ[_NICED] = str(os.getpid())  # the re-exec keeps the pid: not twice
+    from trm_lsp.student.blas import ensure_fast_blas
+
+    ensure_fast_blas()
     from trm_lsp.student.train import train_student
 
     console = stderr_console()

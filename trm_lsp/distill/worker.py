@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: New symbol texts after a re-index up to which they are queued as they come, without a plan.
 _QUEUED_AS_THEY_ARE = 32
+#: Seconds at least between two rebuilds of the prompts' context after edits (`_rebuild_context`).
+_CONTEXT_EVERY = 5.0
 #: Seconds between two re-queuings of the symbols the teacher gave up on (`_ask_again_what_failed`).
 _RETRY_FAILED_EVERY = 600.0
 
@@ -84,6 +86,7 @@ class Distiller:
         self._context: ContextIndex | None = None
         self._gave_up = False  # a job failed for good since the failed ones were last queued again
         self._retried_failed_at = -_RETRY_FAILED_EVERY
+        self._context_stale, self._context_built = False, -_CONTEXT_EVERY
         self._inflight: dict[str, asyncio.Future] = {}  # sha256 -> the teacher call
         self._changed: set[str] = set()
         self._wake = asyncio.Event()
@@ -108,9 +111,16 @@ class Distiller:
         self._take_plan(counts)
         return counts
 
+    def _rebuild_context(self) -> None:
+        """The prompts' context (callees, types, documents) from the index as it is now: on the
+        event loop, as the plan does (110 ms on 17,000 symbols), so at most every
+        `_CONTEXT_EVERY` seconds however often edits are queued (`symbols_changed`)."""
+        self._context = ContextIndex(self.store)
+        self._context_stale, self._context_built = False, time.monotonic()
+
     def _take_plan(self, counts: dict[str, int]) -> None:
         """After planning: the prompt context of the new index, the counts, wake the workers."""
-        self._context = ContextIndex(self.store)
+        self._rebuild_context()
         self.stats.explainable, self.stats.cached = counts["explainable"], counts["cached"]
         self._total = counts["pending"]
         self._emit("planned", detail=f"{counts['pending']} to ask, {counts['cached']} cached")
@@ -146,6 +156,7 @@ class Distiller:
             self._replan_task = asyncio.ensure_future(self.replan())  # held: a bare task may be collected
         elif added:
             self._total += added
+            self._context_stale = True
             self._wake.set()
 
     async def replan(self, retry_failed: bool = False) -> None:
@@ -293,6 +304,8 @@ class Distiller:
             if shared is not None:
                 self._keep_shared(shared, job)
                 return
+        if self._context_stale and time.monotonic() - self._context_built >= _CONTEXT_EVERY:
+            self._rebuild_context()  # edits queued since the plan: their callees, their signatures
         prompt = build_prompt(sym, text, self._context, self.settings.context_tokens,  # type: ignore[arg-type]
                               self.settings.max_input_chars)
         self.stats.asked += 1
@@ -323,7 +336,7 @@ class Distiller:
             if failed:
                 self.stats.failed[cause] += 1
                 self._done += 1
-                self._gave_up = True
+                self._gave_up = self._gave_up or Jobs.outage(reason)
                 self._emit("failed", sym.qualname, reason)
             else:
                 self.stats.retries += 1
@@ -354,13 +367,14 @@ class Distiller:
     def _ask_again_what_failed(self) -> None:
         """The teacher answers (again): queue once more what it gave up on while it was failing (a
         model runner restarting answers 500 for a while; four tries in 15 s were spent on it, and
-        the symbol then waited for the next start). At most every `_RETRY_FAILED_EVERY` seconds,
-        so a symbol it can never answer costs a few calls now and then, not a loop."""
+        the symbol then waited for the next start). Only what a server error failed
+        (`Jobs.outage`): a prompt too long for the model fails the same way every time. At most
+        every `_RETRY_FAILED_EVERY` seconds."""
         if not self._gave_up or time.monotonic() - self._retried_failed_at < _RETRY_FAILED_EVERY:
             return
         self._gave_up, self._retried_failed_at = False, time.monotonic()
         with self.store.transaction():
-            retried = self.jobs.retry_failed()
+            retried = self.jobs.retry_failed(outages_only=True)
         if retried:
             log.info("the teacher answers again: asking again about the %d symbols it gave up on", retried)
             self._total += retried

@@ -140,7 +140,8 @@ _MACROS = (
     re.compile(rb"^[ \t]*(" + _MACRO + rb")[ \t]*$(?!\s*\{)", re.MULTILINE),
     re.compile(rb"\)(?:\s*(?:const|volatile|&&?|noexcept|override|final)\b)*\s*(" + _MACRO
                + rb")(?=\s*(?:[{;:=]|->|$))", re.MULTILINE),
-    re.compile(rb"\b(?:class|struct|union|namespace)\s+(" + _MACRO + rb")\s+(?=[A-Za-z_{])"),
+    # only when the real name follows: `struct URL {`, `typedef struct _NODE {`, `class HTTP final {` are names
+    re.compile(rb"\b(?:class|struct|union|namespace)\s+(" + _MACRO + rb")\s+(?!final\b)(?=[A-Za-z_]\w*(?:\s+final)?\s*[:{;])"),
 )
 
 
@@ -308,8 +309,8 @@ def _name(language_id: str, node, data: bytes, declarators: bool) -> tuple[str, 
     text = data[node.start_byte : node.end_byte].decode("utf-8", "replace").strip()
     if language_id in ("xml", "html"):
         text = text.strip("\"'")
-    elif language_id in ("json", "yaml"):
-        text = text.strip("\"'")
+    elif language_id in ("json", "yaml") or (node.type == "string" and language_id in ("javascript", "typescript", "tsx")):
+        text = text.strip("\"'`")  # `'delete-all': () => ...` is named delete-all
     elif language_id in ("css", "scss"):
         text = _WS.sub(" ", text)
     scope = None
@@ -331,7 +332,7 @@ _RUST_PRIMITIVE = ((re.compile(r"^\[[^\]]*;"), "array"), (re.compile(r"^\["), "s
 def _bare_type(text: str) -> str:
     """`*Stack[T]` -> `Stack`, `Foo<T>` -> `Foo`, `&'a mut Bar` -> `Bar`, `dyn Any + Send` -> `Any`;
     Rust's `[T]` -> `slice`, `*const T` -> `pointer`, `(A, B)` -> `tuple`."""
-    text = text.strip()
+    text = re.sub(r"^&\s*(?:'\w+\s+)?(?:mut\s+)?", "", text.strip())  # `&'a [T]`, `&mut [u8]`
     for pattern, name in _RUST_PRIMITIVE:
         if pattern.match(text):
             return name

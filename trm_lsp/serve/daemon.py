@@ -58,6 +58,7 @@ class Daemon:
         #: buffer closed or saved since, must not land (`extract_buffer`).
         self._buffer_edits: dict[str, int] = {}
         self._unsettled: dict[str, str] = {}  # the buffer text each pending extraction will read
+        self._settling: dict[str, asyncio.Future] = {}  # a hover's extraction of a pending buffer
         self._answers_since_training = 0
         self._trained_on: frozenset[str] = frozenset()  # the answers the last training run learnt
         self._training = TrainingRun()
@@ -176,7 +177,7 @@ class Daemon:
         there) and in `daemons/<pid>.json`, from which daemon.json is written again for another
         daemon still running when this one leaves (`forget_daemon_file`)."""
         record = json.dumps({"pid": os.getpid(), "mcp_url": self.mcp_url, "workspace": str(self.root),
-                             "version": __version__, "started_at": time.time()})
+                             "version": __version__, "started_at": time.time(), "boot": _process_start(os.getpid())})
         own = self._own_record
         own.parent.mkdir(exist_ok=True)
         for target in (own, self.daemon_file):
@@ -187,28 +188,17 @@ class Daemon:
         """Leaving: daemon.json names another daemon of this workspace that still runs, if any
         (the second editor's daemon quitting took the first's record with it, and `trm-lsp mcp`
         then started a third process on the store), else it goes."""
-        self._own_record.unlink(missing_ok=True)
         try:
+            self._own_record.unlink(missing_ok=True)
             if json.loads(self.daemon_file.read_text(encoding="utf-8")).get("pid") != os.getpid():
                 return
-        except (OSError, ValueError):
-            return
-        others = []
-        for path in self._own_record.parent.glob("*.json"):
-            try:
-                record = json.loads(path.read_text(encoding="utf-8"))
-                os.kill(int(record["pid"]), 0)
-            except (OSError, ValueError, KeyError, TypeError):  # gone (a kill -9), or unreadable
-                path.unlink(missing_ok=True)
-                continue
-            others.append(record)
-        try:
+            others = [record for record in map(_live_record, self._own_record.parent.glob("*.json")) if record]
             if others:
                 with atomic_write(self.daemon_file) as fh:
                     fh.write(json.dumps(max(others, key=lambda r: r.get("started_at", 0))))
             else:
                 self.daemon_file.unlink()
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # a read-only state folder: leaving goes on
             log.warning("could not update %s: %s", self.daemon_file, exc)
 
     @property
@@ -271,9 +261,17 @@ class Daemon:
         """A hover in a buffer typed in within the quiet spell: extract it now, not after. It
         showed the teacher's answer for the code as it was before the edit, saying nothing of it."""
         handle = self._debounce.pop(rel, None)
-        if handle is not None:
+        if handle is not None:  # the first hover extracts; one arriving meanwhile waits for it
             handle.cancel()
-            await self.extract_buffer(rel, self._unsettled[rel], self._buffer_edits.get(rel))
+            self._settling[rel] = asyncio.ensure_future(
+                self.extract_buffer(rel, self._unsettled[rel], self._buffer_edits.get(rel)))
+        settling = self._settling.get(rel)
+        if settling is not None:
+            try:
+                await asyncio.shield(settling)
+            finally:
+                if settling.done() and self._settling.get(rel) is settling:
+                    del self._settling[rel]
 
     def buffer_closed(self, rel: str) -> None:
         """Closed or saved: the file on disk is what to index. An edit still waiting out its quiet
@@ -450,12 +448,13 @@ class Daemon:
             return "no new teacher answers about the code as it is"
         async with self._train_lock:
             self._answers_since_training = 0
-            message = await self._train(records)
-            if not message.startswith("training failed"):
+            loaded, message = await self._train(records)
+            if loaded:
                 self._trained_on = learnt
             return message
 
-    async def _train(self, records: list) -> str:
+    async def _train(self, records: list) -> tuple[bool, str]:
+        """Train and load; (whether the new student is serving, what to tell the user)."""
         from trm_lsp.serve.training import write_training_file
 
         samples = len(records)
@@ -466,14 +465,14 @@ class Daemon:
         failure = await self._training.run(data, self.state / "student", self.settings.serve.train_minutes, task)
         if failure is not None:
             task.end(f"failed: {failure}")
-            return f"training failed: {failure}"
+            return False, f"training failed: {failure}"
         loop = asyncio.get_running_loop()
         loaded = await loop.run_in_executor(None, self.student.load)
         self.engine.forget_student_answers()
         self.reporter.answers_changed()
         message = f"student {self.student.version} trained on {samples} answers" if loaded else self.student.problem
         task.end(message)
-        return message
+        return loaded, message
 
     # -- questions -------------------------------------------------------------------------------
 
@@ -496,3 +495,28 @@ class Daemon:
             "indexed": self.indexed.is_set(),
             "mcp_url": self.mcp_url,
         }
+
+
+def _process_start(pid: int) -> str:
+    """When the process started (Linux: its start time in clock ticks since boot; "" elsewhere):
+    with the pid, what tells a live daemon from another process that has its old pid now."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _live_record(path: Path) -> dict | None:
+    """The daemons/<pid>.json record of a daemon still running, else None (the record removed:
+    its daemon was killed, and its pid may be another process's by now)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        pid = int(record["pid"])
+        os.kill(pid, 0)
+        if record.get("boot") and record["boot"] != _process_start(pid):
+            raise ProcessLookupError(pid)
+        return record
+    except (OSError, ValueError, KeyError, TypeError):
+        path.unlink(missing_ok=True)
+        return None

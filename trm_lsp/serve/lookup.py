@@ -105,19 +105,19 @@ def symbol_at_position(store: Store, rel: str, line: int, character: int, lines:
     same_file = symbols.select(store, "WHERE f.path = ? AND s.name = ? ORDER BY s.start_line LIMIT 1", (rel, word))
     if same_file:
         return same_file[0]
-    # Elsewhere, only in a language this file could be calling: a JavaScript `helper` is not a
-    # TypeScript declaration's, nor a C++ `clear` a Python one's.
+    # Elsewhere: from code, only in a language it could be calling (a JavaScript `helper` is not
+    # a TypeScript declaration's, nor a C++ `clear` a Python one's); from anything else (a README,
+    # a YAML file, a document) in any language.
     language = language_for(rel)
-    kin = _KIN.get(language.id, (language.id,)) if language is not None else ()
+    kin = _KIN.get(language.id, (language.id,)) if language is not None and language.family == "code" else ()
     marks = ", ".join("?" * len(kin))
-    anywhere = symbols.select(store, f"WHERE s.name = ? AND f.language IN ({marks}) ORDER BY length(f.path), f.path LIMIT 1",
-                              (word, *kin)) if kin else []
+    where = f"WHERE s.name = ? AND f.language IN ({marks})" if kin else "WHERE s.name = ?"
+    anywhere = symbols.select(store, f"{where} ORDER BY length(f.path), f.path LIMIT 1", (word, *kin))
     return anywhere[0] if anywhere else None
 
 
-#: Languages whose symbols a file of each language can use (others: its own).
-_KIN = {**{language: family for family in (("javascript", "typescript", "tsx"), ("c", "cpp")) for language in family},
-        "html": ("html", "javascript", "typescript", "css")}
+#: Languages whose symbols a code file of each language can use (others: its own).
+_KIN = {language: family for family in (("javascript", "typescript", "tsx"), ("c", "cpp")) for language in family}
 
 
 def _first_line_naming(symbol: Symbol, word: str, lines: list[str]) -> int | None:

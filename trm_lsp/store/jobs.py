@@ -35,11 +35,19 @@ class Jobs:
             "UPDATE jobs SET state='pending' WHERE state='running' AND teacher=? AND prompt_version=?", self._key
         ).rowcount
 
-    def retry_failed(self) -> int:
+    def retry_failed(self, outages_only: bool = False) -> int:
+        """Failed jobs pending again; `outages_only`: those a server error failed (`outage`)."""
+        where = " AND (last_error LIKE 'Ollama error 5%' OR last_error LIKE 'HTTP 5%')" if outages_only else ""
         return self.db.execute(
-            "UPDATE jobs SET state='pending', attempts=0, not_before=0 WHERE state='failed' AND teacher=? AND prompt_version=?",
-            self._key,
+            "UPDATE jobs SET state='pending', attempts=0, not_before=0 WHERE state='failed' AND teacher=? "
+            f"AND prompt_version=?{where}", self._key,
         ).rowcount
+
+    @staticmethod
+    def outage(error: str) -> bool:
+        """A server error (an HTTP 5xx: a model runner restarting, out of memory), which passes;
+        not a reply about this prompt (a 4xx, an answer that is no explanation, a timeout)."""
+        return error.startswith(("Ollama error 5", "HTTP 5"))
 
     def enqueue_missing(self, kinds: frozenset[str]) -> int:
         """A job for every explainable symbol text with neither a sample nor a job."""
