@@ -70,13 +70,20 @@ def _leave_without(owner: int) -> None:
 
     while True:
         time.sleep(1.0)
-        try:
-            with open(f"/proc/{owner}/stat", encoding="ascii", errors="replace") as fh:
-                state = fh.read().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
+        fields = proc_stat(owner)
+        if fields is None or fields[0] in ("Z", "X"):  # gone, or dead and not yet reaped by its parent
             os._exit(1)
-        if state in ("Z", "X"):  # dead, not yet reaped by its own parent (the editor)
-            os._exit(1)
+
+
+def proc_stat(pid: int) -> list[str] | None:
+    """The fields of Linux's /proc/<pid>/stat after the command name (state first, start time at
+    index 19), or None when there is no such process (or no /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields or None
 
 
 def die_with_starter() -> None:

@@ -21,6 +21,7 @@ from trm_lsp.config import Settings
 from trm_lsp.distill.worker import DistillEvent, Distiller
 from trm_lsp.extract.file import FileJob, extract_data
 from trm_lsp.extract.languages import language_for
+from trm_lsp.interpreter import proc_stat
 from trm_lsp.serve.answers import Answer, AnswerEngine, StudentSlot
 from trm_lsp.serve.live import LiveTeacher
 from trm_lsp.serve.lookup import NotFound, Target, find
@@ -500,11 +501,8 @@ class Daemon:
 def _process_start(pid: int) -> str:
     """When the process started (Linux: its start time in clock ticks since boot; "" elsewhere):
     with the pid, what tells a live daemon from another process that has its old pid now."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
+    fields = proc_stat(pid)
+    return fields[19] if fields is not None and len(fields) > 19 else ""
 
 
 def _live_record(path: Path) -> dict | None:

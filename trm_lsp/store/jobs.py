@@ -11,6 +11,8 @@ from trm_lsp.store.db import Store
 
 #: The priority of a symbol the user is looking at.
 URGENT = 100
+#: How the teachers' errors for a server error begin (`Jobs.outage`): Ollama's, an OpenAI-compatible server's.
+_OUTAGES = ("Ollama error 5", "HTTP 5")
 
 
 @dataclass
@@ -37,17 +39,18 @@ class Jobs:
 
     def retry_failed(self, outages_only: bool = False) -> int:
         """Failed jobs pending again; `outages_only`: those a server error failed (`outage`)."""
-        where = " AND (last_error LIKE 'Ollama error 5%' OR last_error LIKE 'HTTP 5%')" if outages_only else ""
+        where = " AND (" + " OR ".join(["substr(last_error, 1, ?) = ?"] * len(_OUTAGES)) + ")" if outages_only else ""
+        prefixes = [value for prefix in _OUTAGES for value in (len(prefix), prefix)] if outages_only else []
         return self.db.execute(
             "UPDATE jobs SET state='pending', attempts=0, not_before=0 WHERE state='failed' AND teacher=? "
-            f"AND prompt_version=?{where}", self._key,
+            f"AND prompt_version=?{where}", (*self._key, *prefixes),
         ).rowcount
 
     @staticmethod
     def outage(error: str) -> bool:
         """A server error (an HTTP 5xx: a model runner restarting, out of memory), which passes;
         not a reply about this prompt (a 4xx, an answer that is no explanation, a timeout)."""
-        return error.startswith(("Ollama error 5", "HTTP 5"))
+        return error.startswith(_OUTAGES)
 
     def enqueue_missing(self, kinds: frozenset[str]) -> int:
         """A job for every explainable symbol text with neither a sample nor a job."""
