@@ -4,7 +4,10 @@ tests: the one stand-in the project allows, since Ollama itself cannot be instal
 It answers /api/tags, /api/show, /api/version and /api/chat (streaming or not, with or without
 `think`), /v1/models and /v1/chat/completions; counts calls; and injects faults on request:
 slow answers, HTTP 500, malformed JSON, a stream cut mid-answer, an empty answer, a runaway
-answer (`huge:N`, N characters of prose) and one enormous word (`word:N`).
+answer (`huge:N`, N characters of prose), one enormous word (`word:N`), and the ways a small
+model goes wrong in words: an answer in Chinese (`script`, as DeepSeek's models answer English
+now and then), one that loops inside a sentence (`wordloop`) and one that writes its last
+sentence again and again (`repeat`).
 """
 
 from __future__ import annotations
@@ -119,9 +122,15 @@ class FakeTeacher:
                     reasoning, output = "", ""
                 elif fault.startswith("huge:"):
                     size = int(fault.split(":")[1])
-                    output = ("the loop adds one more line " * (size // 28 + 1))[:size]
+                    output = " ".join(f"Step {i} adds one more line." for i in range(size // 20 + 1))[:size]
                 elif fault.startswith("word:"):
                     output = "x" * int(fault.split(":")[1])
+                elif fault == "script":
+                    output = "这个函数根据输入计算结果，并把结果返回给调用者。"
+                elif fault == "wordloop":
+                    output = output.replace("its result", "the value of the value of the value of the value of the value")
+                elif fault == "repeat":
+                    output += " It is called by the tests of this module." * 5
                 if openai:
                     self._openai(reasoning, output, fault)
                 elif body.get("stream", True):

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import free_port, write
 from tests.distill.conftest import distill_edit_distill, fast_settings
 from tests.fake_teacher import FakeTeacher
-from trm_lsp.distill.teacher import TeacherError, TeacherUnavailable, make_teacher, split_reasoning
+from trm_lsp.distill.teacher import Reply, TeacherError, TeacherUnavailable, make_teacher, split_reasoning, vetted
 from trm_lsp.distill.worker import Distiller
 from trm_lsp.indexer import index_workspace
 from trm_lsp.store import Store
@@ -80,7 +80,7 @@ def run_distiller(store: Store, settings, **kwargs):
     return asyncio.run(go())
 
 
-@pytest.mark.parametrize("fault", ["http500", "malformed", "cut", "empty", "slow:3"])
+@pytest.mark.parametrize("fault", ["http500", "malformed", "cut", "empty", "slow:3", "script", "wordloop"])
 def test_a_fault_is_retried_and_writes_no_sample(workspace: Path, fault: str):
     store = workspace_with(workspace, 1)
     with FakeTeacher() as server:
@@ -95,7 +95,8 @@ def test_a_fault_is_retried_and_writes_no_sample(workspace: Path, fault: str):
 
 
 @pytest.mark.parametrize("fault,reason", [("http500", "Ollama error 500"), ("empty", "empty answer"),
-                                          ("cut", "broken answer from Ollama"), ("slow:3", "no answer within 1 s")])
+                                          ("cut", "broken answer from Ollama"), ("slow:3", "no answer within 1 s"),
+                                          ("script", "not in the question's language"), ("wordloop", "a loop")])
 def test_a_fault_every_time_fails_the_job_with_its_reason(workspace: Path, fault: str, reason: str):
     store = workspace_with(workspace, 1)
     with FakeTeacher() as server:
@@ -126,6 +127,43 @@ def test_a_runaway_answer_is_stored_cut_marked_and_counted(workspace: Path, back
         assert outputs[1].endswith("was 20,000,000 characters]")
     assert store.path.stat().st_size < 2_000_000
     store.close()
+
+
+def test_a_sentence_written_again_is_dropped_with_what_follows(workspace: Path):
+    store = workspace_with(workspace, 2)
+    with FakeTeacher() as server:
+        server.faults.extend(["repeat"])
+        stats, _ = run_distiller(store, fast_settings(server.url))
+    assert stats.answered == 2 and stats.repeats == 1 and not stats.retries and server.calls == 2
+    outputs = sorted((s.output for s in Samples(store).all()), key=len)
+    assert outputs[0].endswith("returns it to the caller.") and outputs[0].count(".") == 1
+    assert outputs[1].endswith("returns it to the caller. It is called by the tests of this module.")
+    store.close()
+
+
+def test_what_is_vetted_in_an_answer():
+    def kept(output: str, given: str = "def f(x):\n    return x + 1") -> str:
+        return vetted(Reply("", output), given)[0].output
+
+    # The question's own script may be answered in: code commented in Chinese.
+    assert kept("这个函数返回输入加一。", given="def f(x):\n    # 返回输入加一\n    return x + 1") == "这个函数返回输入加一。"
+    assert kept("It labels the row `计数` and adds one.") == "It labels the row `计数` and adds one."
+    assert kept("It computes α + β and returns their sum to the caller.").startswith("It computes")
+    # Code repeats itself, prose does not: a list of code spans, slices in a code span.
+    listing = "It takes `record` (default), `action` (default), `category` (default), `lineno` (default)."
+    assert kept(listing) == listing
+    assert kept("It joins `b[4:] + b[6:] + b[8:] + b[10:]` into a key.").startswith("It joins")
+    # A short sentence may recur (lists); numbers tell sentences apart.
+    assert kept("- Returns None.\n- Sets x.\n- Returns None.\n\nIt is the end.").endswith("It is the end.")
+    assert kept("If n is 2, it returns the first element. If n is 3, it returns the first element.").endswith("3, it returns the first element.")
+    assert kept("It returns x plus one. It is used by g. It returns x plus one. It is used by h.") == \
+        "It returns x plus one. It is used by g."
+    with pytest.raises(TeacherError, match="a loop: 'in place' 4 times in a row"):
+        kept("It turns the list into a heap in-place, in-place, in-place, in-place.")
+    with pytest.raises(TeacherError, match="not in the question's language: 100% of its letters are CJK"):
+        kept("这个函数返回输入加一。")
+    with pytest.raises(TeacherError, match="70% of its letters are Cyrillic"):
+        kept("Эта функция возвращает `x + 1` для input value.")
 
 
 def test_one_enormous_word_is_called_what_it_is(workspace: Path):

@@ -56,3 +56,18 @@ async def test_one_live_question_at_a_time_the_others_answered_without_it():
             await teacher.close()
     assert sum(r is not None for r in replies) == 1
     assert server.calls == 1
+
+
+async def test_a_reply_in_another_script_is_not_used_and_costs_no_rest():
+    with FakeTeacher() as server:
+        teacher = make_teacher(fast_settings(server.url, timeout=5))
+        live = LiveTeacher(5)
+        try:
+            server.faults.append("script")
+            assert await live.ask(teacher, MESSAGES) is None
+            assert live.last_problem.startswith("not in the question's language")
+            assert live.status()["state"] == "ready"  # one odd reply, not a teacher that is down
+            reply = await live.ask(teacher, MESSAGES)
+            assert reply is not None and "gcd" in reply.output and server.calls == 2
+        finally:
+            await teacher.close()

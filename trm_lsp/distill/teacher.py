@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from trm_lsp.config import TeacherSettings
+from trm_lsp.textutil import sentences
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 DEFAULT_OPENAI_HOST = "http://127.0.0.1:8080"
@@ -23,6 +26,20 @@ _THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.DOTALL)
 # of a model that reasons in plain text instead of a thinking channel.
 _FINAL = re.compile(r"^\W*(?:final\s+)?(?:explanation|answer)\W*:\W*", re.IGNORECASE | re.MULTILINE)
 _MIN_WORDS = 3
+#: A reply with more of its letters than this in a script the question is not written in is
+#: refused (`vetted`): DeepSeek's models answer English prompts in Chinese now and then, and the
+#: same prompt asked again mostly answers in English (deepseek-ai/DeepSeek-V3#1226).
+_FOREIGN = 0.2
+#: ... unless the question has this share of its letters in that script: code with Chinese
+#: comments, a Russian specification, may be explained in their own language.
+_GIVEN_SCRIPT = 0.05
+#: A word n-gram (n <= `_LOOP_N`) written this many times in a row is a loop, not prose.
+_LOOP_TIMES, _LOOP_N = 4, 6
+#: A sentence of this many words written again starts a loop; shorter ones ("Returns None.") recur in lists.
+_REPEAT_WORDS = 5
+#: What the checks leave out: code spans and quoted text, the code's own words and strings.
+_QUOTED = re.compile(r'`[^`]*`|"[^"]*"|“[^”]*”')
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
 @dataclass
@@ -86,9 +103,74 @@ def checked(answer: Reply) -> Reply:
     words = answer.output.split()
     if not words:
         raise TeacherError("empty answer")
-    if len(words) < _MIN_WORDS:
+    if len(words) < _MIN_WORDS and not _foreign_script(answer.output, "")[0]:  # Chinese has no spaces: `vetted` says
         raise TeacherError(f"not an explanation: {len(words)} word(s) in {len(answer.output):,} characters")
     return answer
+
+
+def vetted(answer: Reply, given: str) -> tuple[Reply, int]:
+    """The answer as it may be kept, and how many repeated sentences were dropped from it.
+
+    Small reasoning models fail in two ways that `checked` cannot see, and a reader of the hover
+    (and the student trained on it) would get the failure verbatim: a reply in another script
+    than the question (`given`, the code or document asked about) is refused, so the job is asked
+    again; a sentence written again word for word is dropped from its second time on, and a
+    reply that loops inside a sentence ("of the data of the data of the data ...") is refused."""
+    script, share = _foreign_script(answer.output, given)
+    if script:
+        raise TeacherError(f"not in the question's language: {share:.0%} of its letters are {script}")
+    output, dropped, seen, end = answer.output, 0, set(), 0
+    said_all = sentences(output)
+    for n, sentence in enumerate(said_all):
+        at = output.find(sentence, end)
+        end = at + len(sentence)
+        said = " ".join(re.findall(r"\w+", sentence.lower()))  # numbers too: "if n is 2" is not "if n is 3"
+        if len(said.split()) >= _REPEAT_WORDS and said in seen:  # the teacher started over: the rest is the loop
+            output, dropped = output[:at].rstrip(), len(said_all) - n
+            break
+        seen.add(said)
+    loop = _word_loop(output)
+    if loop:
+        raise TeacherError(f"a loop: {loop!r} {_LOOP_TIMES} times in a row")
+    return (replace(answer, output=output) if dropped else answer), dropped
+
+
+def _foreign_script(text: str, given: str) -> tuple[str, float]:
+    """The script most of `text`'s letters are in, with its share, when that is over `_FOREIGN`
+    and not the script of `given`; else ("", 0)."""
+    def scripts(s: str) -> tuple[Counter, int]:
+        letters = [ch for ch in _QUOTED.sub(" ", s) if ch.isalpha()]
+        counts = Counter(unicodedata.name(ch, "?").split()[0] for ch in letters if not ch.isascii())
+        return counts, len(letters)
+
+    counts, letters = scripts(text)
+    counts.pop("LATIN", None)
+    if not counts or not letters:
+        return "", 0.0
+    script, n = counts.most_common(1)[0]
+    theirs, total = scripts(given)
+    if sum(counts.values()) / letters <= _FOREIGN or theirs[script] >= _GIVEN_SCRIPT * max(total, 1):
+        return "", 0.0
+    return (script if len(script) <= 3 else script.capitalize()), sum(counts.values()) / letters  # CJK, Cyrillic
+
+
+def _word_loop(text: str) -> str:
+    """The words that repeat, when some n-gram of words is written `_LOOP_TIMES` times in a row:
+    a run of (`_LOOP_TIMES` - 1) x n words each equal to the word n after it (one pass for each n).
+    A code span or quote counts as one word, the same word only when it is the same text: code
+    repeats itself (`b[4:] + b[6:] + b[8:]`), and a list of `record` (default), `action`
+    (default), ... is not a loop of "default"."""
+    spans: dict[str, str] = {}
+    text = _QUOTED.sub(lambda m: f" span{spans.setdefault(m.group(0), str(len(spans)))} ", text)
+    words = re.findall(r"\w+", text.lower())
+    for n in range(1, _LOOP_N + 1):
+        run = 0
+        for j in range(len(words) - n):
+            run = run + 1 if words[j] == words[j + n] else 0
+            if run >= (_LOOP_TIMES - 1) * n:
+                start = j - run + 1
+                return " ".join(words[start:start + n])
+    return ""
 
 
 def capped(answer: Reply, settings: TeacherSettings) -> Reply:

@@ -24,7 +24,7 @@ from trm_lsp.distill.context import ContextIndex
 from trm_lsp.distill.plan import plan
 from trm_lsp.distill.prompts import EXPLAINABLE, PROMPT_VERSION, build_prompt
 from trm_lsp.distill.shared import SharedAnswers
-from trm_lsp.distill.teacher import Teacher, TeacherError, TeacherUnavailable, capped
+from trm_lsp.distill.teacher import Teacher, TeacherError, TeacherUnavailable, capped, vetted
 from trm_lsp.interpreter import protect_children, python_argv
 from trm_lsp.store import Store, symbols
 from trm_lsp.store.jobs import Jobs
@@ -60,6 +60,7 @@ class DistillStats:
     errors: Counter = field(default_factory=Counter)  # reasons of every attempt that failed, retried or not
     cancelled: int = 0
     cut: int = 0  # answers longer than teacher.maxAnswerChars / maxReasoningChars, stored cut
+    repeats: int = 0  # answers that wrote a sentence again, stored without it and what followed
     tokens: int = 0
     teacher_seconds: float = 0.0
     seconds: float = 0.0
@@ -312,7 +313,8 @@ class Distiller:
         call = asyncio.ensure_future(asyncio.wait_for(self.teacher.explain(prompt.messages), self.settings.timeout))
         self._inflight[job.sha256] = call
         try:
-            answer = await call
+            # Capped first: the checks read at most what would be stored.
+            answer, repeats = vetted(capped(await call, self.settings), text)
         except asyncio.CancelledError:
             if job.sha256 not in self._changed:
                 raise  # we are being stopped
@@ -342,10 +344,12 @@ class Distiller:
                 self.stats.retries += 1
                 self._emit("retry", sym.qualname, reason)
             return
-        answer = capped(answer, self.settings)
         if answer.cut:
             self.stats.cut += 1
             log.warning("%s: the teacher's answer was longer than the caps; stored cut", sym.qualname)
+        if repeats:
+            self.stats.repeats += 1
+            log.info("%s: the teacher wrote a sentence again; %d sentence(s) from there on dropped", sym.qualname, repeats)
         sample = Sample(
             sha256=job.sha256, teacher=self.teacher.name, prompt_version=PROMPT_VERSION, path=sym.path,
             language=sym.language, kind=sym.kind, symbol=sym.qualname, start_line=sym.start_line,

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 
-from trm_lsp.distill.teacher import Reply, Teacher
+from trm_lsp.distill.teacher import Reply, Teacher, TeacherError, vetted
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +44,17 @@ class LiveTeacher:
             return None
         async with self._busy:
             try:
-                return await asyncio.wait_for(teacher.explain(messages), self.seconds)
+                reply = await asyncio.wait_for(teacher.explain(messages), self.seconds)
             except Exception as exc:  # down, slow or junk: the stored answers stand
                 self.last_problem = (f"no answer within {self.seconds:g} s" if isinstance(exc, asyncio.TimeoutError)
                                      else str(exc) or type(exc).__name__)
                 self._quiet_until = self._clock() + QUIET_SECONDS
                 log.info("live teacher answer unavailable (%s); questions are answered from stored answers "
                          "for the next %g s", self.last_problem, QUIET_SECONDS)
+                return None
+            try:  # a reply in another script, or one that loops: this question only, no rest
+                return vetted(reply, messages[-1]["content"])[0]
+            except TeacherError as exc:
+                self.last_problem = str(exc)
+                log.info("live teacher answer not used (%s); answered from stored answers", exc)
                 return None
