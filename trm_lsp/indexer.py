@@ -191,8 +191,12 @@ _OCR_TIMEOUT = re.compile(r"OCR timed out after ([\d.e+]+) s")
 def _still_skipped(reason: str, settings: Settings) -> bool:
     """Whether a skip recorded for a file that has not changed stands. One the machine or the
     settings caused is tried again: tesseract or an OCR language installed since (the README
-    says to), OCR turned on, a time budget raised since."""
-    if reason.startswith(("OCR unavailable", "OCR failed", "OCR disabled")):
+    says to), OCR turned on, a time budget raised since. One tesseract failed on for the image's
+    own sake ("OCR failed") stands until the file changes: it would fail, and cost a tesseract
+    run, on every index."""
+    if reason.startswith(("OCR unavailable", "OCR disabled")):
+        return False
+    if reason.startswith("OCR failed") and "language" in reason:  # recorded before languages were checked first
         return False
     for pattern, budget in ((_TOOK_OVER, settings.index.extract_seconds), (_OCR_TIMEOUT, settings.documents.ocr_timeout)):
         spent = pattern.match(reason)

@@ -8,9 +8,12 @@ call has a timeout, after which pytesseract kills the tesseract process.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import shutil
+import subprocess
 import sys
+import time
 import warnings
 
 from trm_lsp.config import DocumentSettings
@@ -19,6 +22,14 @@ from trm_lsp.extract.documents import document_item
 from trm_lsp.extract.file import PartialFile, SkipFile
 from trm_lsp.extract.items import Item
 
+log = logging.getLogger(__name__)
+
+#: (tesseract_cmd, ocr_lang) -> (when asked, the languages missing); asked again after `_LANGUAGES_FOR` s.
+_languages_asked: dict[tuple[str, str], tuple[float, list[str]]] = {}
+_LANGUAGES_FOR = 60.0
+
+#: A line of `tesseract --list-langs` that names a language ("eng", "chi_sim", "script/Latin").
+_LANGUAGE = re.compile(r"[A-Za-z0-9_/-]+")
 #: Text this short is noise from a picture without writing.
 _MIN_TEXT_CHARS = 3
 #: An image with fewer pixels than 64x64 cannot hold a readable line of text (icons, favicons);
@@ -36,6 +47,36 @@ def install_hint() -> str:
 
 def tesseract_available(settings: DocumentSettings) -> bool:
     return shutil.which(settings.tesseract_cmd) is not None
+
+
+def missing_languages(settings: DocumentSettings) -> list[str]:
+    """The languages of `documents.ocr_lang` ("eng+deu") tesseract has no data for, asked at most
+    once a minute in a process (an index's OCR process). Without it every image failed with
+    tesseract's "Failed loading language", a failure retried on every index. Not pytesseract's
+    `get_languages`, which keeps its first answer for the life of the process, so a language
+    installed since would not be seen. [] when tesseract cannot say: each image then says why."""
+    key = (settings.tesseract_cmd, settings.ocr_lang)
+    asked = _languages_asked.get(key)
+    if asked is not None and time.monotonic() - asked[0] < _LANGUAGES_FOR:
+        return asked[1]
+    try:
+        listed = subprocess.run([settings.tesseract_cmd, "--list-langs"], capture_output=True, text=True,
+                                timeout=settings.ocr_timeout, check=False)
+        installed = {line.strip() for line in listed.stdout.splitlines() if _LANGUAGE.fullmatch(line.strip())}
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.info("tesseract --list-langs failed (%s); OCR languages not checked", exc)
+        installed = set()
+    missing = [lang for lang in settings.ocr_lang.split("+") if lang and lang not in installed] if installed else []
+    _languages_asked[key] = (time.monotonic(), missing)
+    return missing
+
+
+def language_hint(languages: list[str]) -> str:
+    if sys.platform == "darwin":
+        return "brew install tesseract-lang"
+    if sys.platform.startswith("win"):
+        return "run the Tesseract installer again and tick the languages"
+    return "sudo apt-get install " + " ".join(f"tesseract-ocr-{lang.lower().replace('_', '-')}" for lang in languages)
 
 
 def extract_image(data: bytes, name: str, settings: DocumentSettings) -> list[Item]:
@@ -60,6 +101,11 @@ def extract_image(data: bytes, name: str, settings: DocumentSettings) -> list[It
     first = frames[0]
     if first.width * first.height < _MIN_PIXELS:
         raise SkipFile(f"image too small to hold text ({first.width}x{first.height} px)")
+    missing = missing_languages(settings)
+    if missing:
+        names = "+".join(missing)
+        raise SkipFile(f"OCR unavailable: no tesseract language data for {names!r} (documents.ocr_lang); "
+                       f"install it with: {language_hint(missing)}")
     pytesseract.pytesseract.tesseract_cmd = settings.tesseract_cmd
     texts = []
     for frame in frames:
