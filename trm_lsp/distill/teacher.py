@@ -39,7 +39,6 @@ _LOOP_TIMES, _LOOP_N = 4, 6
 _REPEAT_WORDS = 5
 #: What the checks leave out: code spans and quoted text, the code's own words and strings.
 _QUOTED = re.compile(r'`[^`]*`|"[^"]*"|“[^”]*”')
-_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
 @dataclass
@@ -147,7 +146,7 @@ def _foreign_script(text: str, given: str) -> tuple[str, float]:
     counts.pop("LATIN", None)
     if not counts or not letters:
         return "", 0.0
-    script, n = counts.most_common(1)[0]
+    script = counts.most_common(1)[0][0]
     theirs, total = scripts(given)
     if sum(counts.values()) / letters <= _FOREIGN or theirs[script] >= _GIVEN_SCRIPT * max(total, 1):
         return "", 0.0
