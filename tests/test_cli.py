@@ -208,9 +208,15 @@ def test_explain_says_why_the_answer_is_not_the_teachers_and_how_to_get_it(works
     from trm_lsp.store.jobs import Jobs
 
     write(workspace, "m.py", "def f(x):\n    return x\n\n\ndef g(y):\n    return y * 2\n")
+    write(workspace, "limits.go", "package limits\n\nconst Limit = 10\n")
     fresh = run_cli("explain", str(workspace), "m.py::f", "--wait", "0")
     assert f"the teacher has not explained `f` yet: `trm-lsp distill {workspace.resolve()}` asks it" in fresh.stderr
     assert fresh.stdout.startswith("f (function) m.py:1")  # the answer itself is unchanged on stdout
+    assert "WARNING" not in fresh.stderr, fresh.stderr  # no daemon ran: no daemon.json to update
+    # A constant is context for the code, never asked: no promise that `distill` asks it.
+    constant = run_cli("explain", str(workspace), "limits.go::Limit", "--wait", "0")
+    assert "the teacher is not asked about a constant: it is context for the code that uses it" in constant.stderr
+    assert "distill" not in constant.stderr
     store = Store.for_workspace(workspace)
     with store.transaction():
         jobs = Jobs(store, "deepseek-r1:1.5b", 1)

@@ -122,8 +122,13 @@ async def test_bad_positions_unknown_buffers_and_a_request_storm(tmp_path, teach
     factorial = root / "factorial.py"
     outside = tmp_path / "elsewhere.py"
     outside.write_text("def stranger():\n    return 1\n", encoding="utf-8")
+    bundle = root / "bundle.min.js"  # minified: 2,000 functions on its first line
+    bundle.write_text("".join(f"function f{n}(a){{return a+{n}}};" for n in range(2000)) + "\nfunction last(){}\n")
     async with lsp(root) as client:
         await wait_for(client, lambda s: s["indexed"])
+        lenses = await client.text_document_code_lens_async(types.CodeLensParams(
+            text_document=types.TextDocumentIdentifier(uri=bundle.as_uri())))
+        assert [lens.data["qualname"] for lens in lenses] == ["f0", "last"]  # one a line, not 2,001
         assert await hover(client, factorial, 10_000, 0) is None
         assert await hover(client, factorial, 3, 10_000) is None
         assert await hover(client, outside, 0, 5) is None

@@ -85,6 +85,10 @@ def _teacher_note(store, answer, root) -> str:
     from trm_lsp.store.jobs import Jobs
     from trm_lsp.textutil import summary
 
+    from trm_lsp.serve.answers import not_asked
+
+    if not_asked(answer.kind):
+        return not_asked(answer.kind)
     ask = f"`trm-lsp distill {root}` asks it"
     last = Jobs.last_try(store, answer.sha256)
     if last is None or not last[2]:

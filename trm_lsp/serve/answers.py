@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from trm_lsp.distill.prompts import EXPLAINABLE
 from trm_lsp.extract.languages import BY_ID
 from trm_lsp.store import Store, symbols
 from trm_lsp.store.symbols import Symbol
@@ -64,6 +65,12 @@ class Answer:
         return {"symbol": self.symbol, "kind": self.kind, "path": self.path, "line": self.line,
                 "signature": self.signature, "explanation": self.text, "source": self.source,
                 "teacher": self.teacher, "reasoning": self.reasoning, "provenance": self.provenance()}
+
+
+def not_asked(kind: str) -> str:
+    """Why no teacher will explain a symbol of this kind ("" when one will): a hover or `explain`
+    that said "not queued", or "`trm-lsp distill` asks it", of a constant promised what never comes."""
+    return "" if kind in EXPLAINABLE else f"the teacher is not asked about a {kind}: it is context for the code that uses it"
 
 
 def _age(seconds: float) -> str:
@@ -273,7 +280,8 @@ class AnswerEngine:
 
     def _queue_note(self, sym: Symbol) -> str:
         position = self.queue_position(sym.sha256)
-        return f"teacher queue position {position}{self._stalled()}" if position is not None else self._given_up(sym)
+        return f"teacher queue position {position}{self._stalled()}" if position is not None else (
+            not_asked(sym.kind) or self._given_up(sym))
 
     def _given_up(self, sym: Symbol) -> str:
         """Why a symbol is in no queue when the teacher tried it and gave up ("" otherwise): a
@@ -295,7 +303,7 @@ class AnswerEngine:
         """The index's own answer, noting the teacher queue and why the student did not answer."""
         position = self.queue_position(sym.sha256)
         queued = f"queued, position {position}{self._stalled()}" if position is not None else (
-            self._given_up(sym) or "not queued")
+            not_asked(sym.kind) or self._given_up(sym) or "not queued")
         return self._answer(sym, structure_text(sym), "structure", note=f"{queued}; {reason}" if reason else queued)
 
     @staticmethod

@@ -191,7 +191,10 @@ class Daemon:
         then started a third process on the store), else it goes."""
         try:
             self._own_record.unlink(missing_ok=True)
-            if json.loads(self.daemon_file.read_text(encoding="utf-8")).get("pid") != os.getpid():
+            try:
+                if json.loads(self.daemon_file.read_text(encoding="utf-8")).get("pid") != os.getpid():
+                    return
+            except FileNotFoundError:  # never written (`explain`, a headless `mcp`) or already gone
                 return
             others = [record for record in map(_live_record, self._own_record.parent.glob("*.json")) if record]
             if others:

@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import re
+import signal
 import threading
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
@@ -278,6 +279,18 @@ async def serve_stdio(server, stdin, stdout, stop: Callable[[], Awaitable[None]]
     server._stop_event = threading.Event()
     server.protocol.set_writer(StdoutWriter(stdout))
     loop = asyncio.get_running_loop()
+    main, terminated, leaving = asyncio.current_task(), threading.Event(), threading.Event()
+
+    def on_sigterm() -> None:
+        # An editor that quits sends SIGTERM soon after `exit` (Neovim 0.7: 500 ms): the stop
+        # then runs as on a closed stdin, or goes on if it has begun, instead of the process
+        # dying with its daemon.json naming it. A second SIGTERM kills at once, as usual.
+        loop.remove_signal_handler(signal.SIGTERM)
+        if not leaving.is_set():
+            terminated.set()
+            main.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
     try:
         # Lines are read at most 64 KiB at a time: a body with no newline never fills memory.
         await read_messages(lambda: loop.run_in_executor(server.thread_pool, stdin.readline, 65536),
@@ -285,8 +298,15 @@ async def serve_stdio(server, stdin, stdout, stop: Callable[[], Awaitable[None]]
                             server.protocol, server._stop_event)
     except BrokenPipeError:
         log.warning("the client closed the connection")
+    except asyncio.CancelledError:
+        if not terminated.is_set():
+            raise
+        log.info("terminated (SIGTERM): stopping")
     finally:
+        leaving.set()
         try:
             await asyncio.wait_for(stop(), grace)
         except asyncio.TimeoutError:
             log.warning("stopping took more than %.0f s; exiting anyway", grace)
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)

@@ -11,7 +11,8 @@ from lsprotocol import types
 
 from trm_lsp.serve import lookup
 from trm_lsp.serve.lsp.documents import watch_files
-from trm_lsp.serve.lsp.server import SECTION, ClientLog, TrmLanguageServer, client_configuration, open_folder, roots, stop_all
+from trm_lsp.serve.lsp.server import (SECTION, ClientLog, TrmLanguageServer, begin_stop, client_configuration, open_folder,
+                                      roots, stop_all)
 
 log = logging.getLogger(__name__)
 
@@ -74,15 +75,15 @@ def register(server: TrmLanguageServer) -> None:
     def shutdown(ls: TrmLanguageServer, params: None) -> None:
         # Not awaited here: the protocol cancels the requests in flight (`TrmProtocol.lsp_shutdown`),
         # and an awaiting handler would let them finish under it. Stopping completes before `exit`.
-        ls.stopping = asyncio.ensure_future(stop_all(ls))
+        begin_stop(ls)
 
     @server.feature(types.EXIT)
     async def exit_(ls: TrmLanguageServer, params: None) -> None:
         """pygls exits the process after this: let the MCP server and the daemons finish first."""
-        if ls.stopping is None:
-            ls.stopping = asyncio.ensure_future(stop_all(ls))
         try:
-            await asyncio.wait_for(asyncio.shield(ls.stopping), EXIT_GRACE_SECONDS)
+            await asyncio.wait_for(stop_all(ls), EXIT_GRACE_SECONDS)
         except asyncio.TimeoutError:
             log.warning("stopping took more than %.0f s; exiting anyway", EXIT_GRACE_SECONDS)
-        ls.protocol.exit_now()
+        except asyncio.CancelledError:
+            pass  # the stdio loop ended first (stdin closed, SIGTERM), after waiting for the same stop
+        ls.protocol.exit_now()  # not pygls' exit, which waits for its stdin reader (rpc.exit_now)

@@ -152,7 +152,20 @@ def build_server(mcp: bool = True, mcp_port: int | None = None) -> TrmLanguageSe
     return server
 
 
+def begin_stop(ls: TrmLanguageServer) -> asyncio.Future:
+    """The one stop of everything, started once: `shutdown`, `exit` and the end of the stdio loop
+    (stdin closed, SIGTERM) all wait on it. Two stops at once left the first cancelled half-way
+    when the second ended the loop: its daemons never closed, their daemon.json stayed."""
+    if ls.stopping is None:
+        ls.stopping = asyncio.ensure_future(_stop_everything(ls))
+    return ls.stopping
+
+
 async def stop_all(ls: TrmLanguageServer) -> None:
+    await asyncio.shield(begin_stop(ls))
+
+
+async def _stop_everything(ls: TrmLanguageServer) -> None:
     if ls.mcp is not None:
         await ls.mcp.stop()
         ls.mcp = None
