@@ -238,3 +238,27 @@ def test_explain_takes_an_absolute_path_and_refuses_huge_lines_in_words(workspac
     assert "SQLite" not in huge.stderr and "Traceback" not in huge.stderr
     outside = run_cli("explain", str(workspace), "/etc/passwd:1", check=False)
     assert outside.returncode == 2 and "outside the workspace" in outside.stderr
+
+
+def test_distill_when_the_teacher_goes_away_mid_run_keeps_its_answers_and_says_it_stopped(workspace: Path):
+    import threading
+    import time
+
+    from tests.fake_teacher import FakeTeacher
+
+    write(workspace, "m.py", "".join(f"def f{n}(x):\n    return x + {n}\n\n" for n in range(12)))
+    with FakeTeacher() as server:
+        def stop_after_three() -> None:
+            while server.calls < 3:
+                time.sleep(0.01)
+            server.server.shutdown()
+            server.server.server_close()  # gone: connections are refused from now on
+
+        threading.Thread(target=stop_after_three, daemon=True).start()
+        result = run_cli("distill", str(workspace), "--host", server.url, check=False)
+    assert result.returncode == 1
+    assert f"trm-lsp: error: stopped: teacher down ({server.url})" in result.stderr, result.stderr
+    assert "the teacher stopped answering: Ollama is not running" in result.stderr
+    assert "trying again every" not in result.stderr and "teacher_down" not in result.stderr  # it does not try again
+    answered = int(result.stderr.split("answered ")[1].split(",")[0])
+    assert answered >= 2 and f"exported {answered} samples" in run_cli("export", str(workspace)).stderr

@@ -33,6 +33,11 @@ def test_camel_and_snake_case_keys():
     ({"teacher": {"maxAnswerChars": 0}}, "'teacher.maxAnswerChars' must be at least 100"),
     ({"teacher": {"max_attempts": 0}}, "'teacher.maxAttempts' must be at least 1"),
     ({"serve": {"mcpPort": 99999}}, "'serve.mcpPort' must be 0-65535, not 99999"),
+    ({"teacher": {"model": " "}}, "'teacher.model' must name a model"),
+    ({"teacher": {"host": "not a url"}}, "'teacher.host' must be a URL like http://127.0.0.1:11434, not 'not a url'"),
+    ({"teacher": {"host": "ftp://gpu-box"}}, "'teacher.host' must be a URL"),
+    ({"teacher": {"host": "gpu-box:port"}}, "'teacher.host' must be a URL"),
+    ({"teacher": {"hosts": [{"url": "gpu box"}]}}, r"'teacher.hosts\[0\].url' must be a URL"),
 ])
 def test_errors_name_the_bad_key(data, message):
     with pytest.raises(ConfigError, match=message):
@@ -46,3 +51,10 @@ def test_the_editor_keeps_every_other_setting_when_one_is_out_of_range(tmp_path)
     settings, problems = Settings.load_lenient(tmp_path)
     assert settings.serve.mcp_port == 8765 and settings.serve.debounce_ms == 50
     assert len(problems) == 1 and "'serve.mcpPort' must be 0-65535" in problems[0]
+
+
+def test_a_teacher_host_may_be_written_as_ollama_host_takes_it():
+    from trm_lsp.distill.teacher import resolve_host
+
+    for host, url in (("gpu-box:11434", "http://gpu-box:11434"), ("https://gpu.example/ollama/", "https://gpu.example/ollama")):
+        assert resolve_host(Settings.from_dict({"teacher": {"host": host}}).teacher) == url

@@ -232,7 +232,11 @@ def _check_choices(settings: "Settings") -> None:
             name = f"{section}.{_camel(key)}"
             bounds = f"{low}-{high}" if high is not None else f"at least {low}"
             raise ConfigError(f"setting '{name}' must be {bounds}, not {value!r}", name)
+    if not settings.teacher.model.strip():
+        raise ConfigError("setting 'teacher.model' must name a model (`ollama list` shows them), not ''", "teacher.model")
+    _check_url(settings.teacher.host, "teacher.host")
     for number, host in enumerate(settings.teacher.hosts):
+        _check_url(host.url, f"teacher.hosts[{number}].url", key="teacher.hosts", required=True)
         if host.backend not in ("", *_CHOICES[("teacher", "backend")]):
             raise ConfigError(f"setting 'teacher.hosts[{number}].backend' must be ollama or openai, not "
                               f"{host.backend!r}", "teacher.hosts")
@@ -242,6 +246,22 @@ def _check_choices(settings: "Settings") -> None:
     if shared and not shared.startswith(("http://", "https://", "file:///")):
         raise ConfigError(f"setting 'teacher.sharedAnswers' must be an http://, https:// or file:/// URL, "
                           f"not {shared!r}", "teacher.sharedAnswers")
+
+
+def _check_url(url: str, name: str, key: str = "", required: bool = False) -> None:
+    """A teacher's address: http(s)://host[:port][/path], or host:port as OLLAMA_HOST takes it. A
+    typo was only found at the first call, as "Ollama is not running at not a url"."""
+    from urllib.parse import urlsplit
+
+    if not url and not required:
+        return
+    try:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+        raise ConfigError(f"setting '{name}' must be a URL like http://127.0.0.1:11434, not {url!r}", key or name)
 
 
 def _camel(key: str) -> str:

@@ -83,7 +83,7 @@ async def _demo(root: Path, recorded: Path, args) -> int:
     finally:
         store.close()
     console.print(f"done in {time.perf_counter() - started:.0f} s.\n")
-    console.print(_CONNECT.format(root=root), markup=False, highlight=False)
+    console.print(_CONNECT.format(root=root, cmd=command_name()), markup=False, highlight=False)
     return 0
 
 
@@ -174,5 +174,21 @@ _CONNECT = """Connect an editor (each starts `trm-lsp serve` itself; see editors
   Helix   : editors/helix/languages.toml into ~/.config/helix/languages.toml
   Emacs   : (load "editors/emacs/trm-lsp.el")
   MCP     : while an editor runs the daemon, its URL is in {root}/.trm-lsp/daemon.json;
-            or let the client launch `trm-lsp mcp {root}` (editors/mcp/)
-Try it now:  trm-lsp explain {root} factorial.py::factorial_iterative"""
+            or let the client launch `{cmd} mcp {root}` (editors/mcp/)
+Try it now:  {cmd} explain {root} factorial.py::factorial_iterative"""
+
+
+def command_name() -> str:
+    """`trm-lsp` as this shell can run it: `make demo` installs it into .venv, whose bin is not on
+    PATH, and "Try it now: trm-lsp explain ..." said "command not found"."""
+    import os
+    import shutil
+    import sys
+
+    if shutil.which("trm-lsp"):
+        return "trm-lsp"
+    script = Path(sys.executable).parent / "trm-lsp"
+    if not script.exists():
+        return f"{sys.executable} -m trm_lsp"
+    relative = os.path.relpath(script)
+    return relative if not relative.startswith("..") else str(script)

@@ -101,8 +101,10 @@ class _progress:
     def on_event(self, event) -> None:
         if self.bar is not None:
             self.bar.update(self.task, completed=event.done, total=event.total or None, description=event.symbol[:40])
-        elif event.kind in ("failed", "teacher_down"):
-            self.console.print(f"{event.kind}: {event.symbol} {event.detail}", markup=False)
+        elif event.kind == "failed":
+            self.console.print(f"gave up on {event.symbol}: {event.detail}", markup=False)
+        elif event.kind == "teacher_down":
+            self.console.print(f"the teacher stopped answering: {event.detail}", markup=False)
 
     def __exit__(self, *exc) -> None:
         if self.bar is not None:

@@ -195,8 +195,9 @@ def _cut_at_word(text: str, limit: int) -> str:
 
 
 def resolve_host(settings: TeacherSettings) -> str:
-    if settings.host:
-        return settings.host.rstrip("/")
+    if settings.host:  # host:port as OLLAMA_HOST takes it, too
+        host = settings.host.rstrip("/")
+        return host if "://" in host else f"http://{host}"
     if settings.backend == "ollama":
         host = os.environ.get("OLLAMA_HOST", "") or DEFAULT_OLLAMA_HOST
         return host if "://" in host else f"http://{host}"

@@ -94,6 +94,7 @@ class Distiller:
         self._down_streak = 0
         self._heard_from = False  # the teacher has answered, or refused, at least once
         self._breaker_open = False
+        self._stop_when_down = False  # `run(stop_when_down=True)`: the CLI stops, not waits, when the teacher goes down
         self._breaker_closed = asyncio.Event()
         self._breaker_closed.set()
         self._probe_lock = asyncio.Lock()
@@ -246,6 +247,7 @@ class Distiller:
         started = time.perf_counter()
         await self.import_shared()
         budget = [limit if limit is not None else -1]
+        self._stop_when_down = stop_when_down
         workers = [asyncio.create_task(self._worker(budget, until_idle, stop_when_down), name=f"distill-{n}")
                    for n in range(max(1, getattr(self.teacher, "slots", self.settings.concurrency)))]
         try:
@@ -391,7 +393,8 @@ class Distiller:
         if self._down_streak >= self.settings.breaker_failures and not self._breaker_open:
             self._breaker_open = True
             self._breaker_closed.clear()
-            log.warning("teacher unavailable: %s; trying again every %g s", reason, self.settings.probe_interval)
+            if not self._stop_when_down:  # else the caller stops, and says so (`distill`: "stopped: teacher down")
+                log.warning("teacher unavailable: %s; trying again every %g s", reason, self.settings.probe_interval)
             self._emit("teacher_down", detail=reason)
 
     async def _wait_for_teacher(self) -> None:
