@@ -156,8 +156,21 @@ def test_what_is_vetted_in_an_answer():
     # A short sentence may recur (lists); numbers tell sentences apart.
     assert kept("- Returns None.\n- Sets x.\n- Returns None.\n\nIt is the end.").endswith("It is the end.")
     assert kept("If n is 2, it returns the first element. If n is 3, it returns the first element.").endswith("3, it returns the first element.")
+    example = "It retries:\n```python\nwhile not done. Try the call again now.\nwhile not done. Try the call again now.\n```\nIt gives up after three tries."
+    assert kept(example) == example  # a code example may repeat its lines
     assert kept("It returns x plus one. It is used by g. It returns x plus one. It is used by h.") == \
         "It returns x plus one. It is used by g."
+    # A loop started over with other endings; a list number or heading left at the cut goes too.
+    assert kept("It reads the file.\n\nHere is how:\n1. The code uses a try block to catch any error it meets.\n"
+                "2. The code uses a try block to catch any error in the input.\n3. Done.") == \
+        "It reads the file.\n\nHere is how:\n1. The code uses a try block to catch any error it meets."
+    assert kept("It reads the file. It reads the file from the disk now.\n\nSteps:\n1. It reads the file from the disk now.") == \
+        "It reads the file. It reads the file from the disk now."
+    # The reasoning, shown folded under the answer, loses its loop too.
+    looped = Reply("First it reads the whole file into memory. First it reads the whole file into memory.", "It reads x.")
+    assert vetted(looped, "")[0].reasoning == "First it reads the whole file into memory."
+    with pytest.raises(TeacherError, match="a loop: '`x` of the' 4 times in a row"):  # says the span, not a placeholder
+        kept("It takes `x` of the `x` of the `x` of the `x` of the list.")
     with pytest.raises(TeacherError, match="a loop: 'in place' 4 times in a row"):
         kept("It turns the list into a heap in-place, in-place, in-place, in-place.")
     with pytest.raises(TeacherError, match="not in the question's language: 100% of its letters are CJK"):

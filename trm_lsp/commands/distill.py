@@ -122,7 +122,7 @@ def _summary(console, stats, teacher, shared=None) -> None:
     console.print(f"[bold]teacher[/] {teacher.name} at {teacher.host}")
     console.print(f"asked {stats.asked}, answered {stats.answered}, cached {stats.cached}, failed {failed}, "
                   f"retries {stats.retries}" + (f", cut {stats.cut} (longer than the caps)" if stats.cut else "")
-                  + (f", {stats.repeats} stored without a sentence written again" if stats.repeats else ""))
+                  + (f", {stats.repeats} stored cut where the teacher began to repeat itself" if stats.repeats else ""))
     for reason, count in stats.failed.most_common():
         console.print(f"  failed {count}: {reason}", markup=False)
     for reason, count in (stats.errors - stats.failed).most_common():  # each attempt that failed and was asked again

@@ -37,6 +37,12 @@ _GIVEN_SCRIPT = 0.05
 _LOOP_TIMES, _LOOP_N = 4, 6
 #: A sentence of this many words written again starts a loop; shorter ones ("Returns None.") recur in lists.
 _REPEAT_WORDS = 5
+#: Sentences that start with this many words alike start a loop with other endings.
+_SAME_START = 8
+#: What a cut may leave at the end: a list number or bullet, a heading or a line that announces more.
+_ORPHAN_END = re.compile(r"(?:\n[ \t]*(?:\d+[.)]|[-*+]|#+)?[ \t]*|\n[^\n]*:[ \t]*)+\Z")
+#: A fenced code block, closed or cut off at the answer's end.
+_FENCED = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 #: What the checks leave out: code spans and quoted text, the code's own words and strings.
 _QUOTED = re.compile(r'`[^`]*`|"[^"]*"|“[^”]*”')
 
@@ -118,20 +124,37 @@ def vetted(answer: Reply, given: str) -> tuple[Reply, int]:
     script, share = _foreign_script(answer.output, given)
     if script:
         raise TeacherError(f"not in the question's language: {share:.0%} of its letters are {script}")
-    output, dropped, seen, end = answer.output, 0, set(), 0
-    said_all = sentences(output)
-    for n, sentence in enumerate(said_all):
-        at = output.find(sentence, end)
-        end = at + len(sentence)
-        said = " ".join(re.findall(r"\w+", sentence.lower()))  # numbers too: "if n is 2" is not "if n is 3"
-        if len(said.split()) >= _REPEAT_WORDS and said in seen:  # the teacher started over: the rest is the loop
-            output, dropped = output[:at].rstrip(), len(said_all) - n
-            break
-        seen.add(said)
+    output, dropped = _without_repeats(answer.output)
     loop = _word_loop(output)
     if loop:
         raise TeacherError(f"a loop: {loop!r} {_LOOP_TIMES} times in a row")
-    return (replace(answer, output=output) if dropped else answer), dropped
+    reasoning = _without_repeats(answer.reasoning)[0]  # shown folded under the answer: its loops too
+    if not dropped and reasoning == answer.reasoning:
+        return answer, 0
+    return replace(answer, output=output, reasoning=reasoning), dropped
+
+
+def _without_repeats(text: str) -> tuple[str, int]:
+    """`text` up to the first sentence that says again what one before it said, and how many
+    sentences that drops. Said again: the same words (numbers too: "if n is 2" is not "if n is
+    3"), or the same first `_SAME_START` words, as a small model starts its loop over with
+    another ending ("The code uses a try-except block to catch ..." three times). Sentences in a
+    fenced code example are not read; a list number or a heading left at the cut goes with it."""
+    fenced = [m.span() for m in _FENCED.finditer(text)]
+    said_all = sentences(text)
+    seen: set[str] = set()
+    end = 0
+    for n, sentence in enumerate(said_all):
+        at = text.find(sentence, end)
+        end = at + len(sentence)
+        if any(start <= at < stop for start, stop in fenced):
+            continue
+        words = re.findall(r"\w+", sentence.lower())
+        keys = {" ".join(words)} | ({" ".join(words[:_SAME_START]) + " …"} if len(words) > _SAME_START else set())
+        if len(words) >= _REPEAT_WORDS and keys & seen:
+            return _ORPHAN_END.sub("", text[:at].rstrip()), len(said_all) - n
+        seen |= keys
+    return text, 0
 
 
 def _foreign_script(text: str, given: str) -> tuple[str, float]:
@@ -168,7 +191,8 @@ def _word_loop(text: str) -> str:
             run = run + 1 if words[j] == words[j + n] else 0
             if run >= (_LOOP_TIMES - 1) * n:
                 start = j - run + 1
-                return " ".join(words[start:start + n])
+                quoted = {f"span{number}": span for span, number in spans.items()}
+                return " ".join(quoted.get(word, word) for word in words[start:start + n])
     return ""
 
 
