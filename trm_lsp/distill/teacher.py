@@ -114,13 +114,13 @@ def checked(answer: Reply) -> Reply:
 
 
 def vetted(answer: Reply, given: str) -> tuple[Reply, int]:
-    """The answer as it may be kept, and how many repeated sentences were dropped from it.
+    """The answer as it may be kept, and how many sentences were cut from it.
 
-    Small reasoning models fail in two ways that `checked` cannot see, and a reader of the hover
-    (and the student trained on it) would get the failure verbatim: a reply in another script
-    than the question (`given`, the code or document asked about) is refused, so the job is asked
-    again; a sentence written again word for word is dropped from its second time on, and a
-    reply that loops inside a sentence ("of the data of the data of the data ...") is refused."""
+    Small reasoning models fail in ways that `checked` cannot see, and a reader of the hover (and
+    the student trained on it) would get the failure verbatim: a reply in another script than the
+    question (`given`, the code or document asked about) is refused, so the job is asked again,
+    as is one that loops inside a sentence ("of the data of the data of the data ..."); an answer
+    or reasoning that starts to repeat itself is cut where it does (`_without_repeats`)."""
     script, share = _foreign_script(answer.output, given)
     if script:
         raise TeacherError(f"not in the question's language: {share:.0%} of its letters are {script}")
