@@ -289,6 +289,36 @@ def test_sigterm_soon_after_exit_as_neovim_sends_it_stops_cleanly(tmp_path, teac
     assert "Traceback" not in log and "ERROR" not in log, log
 
 
+def test_an_mcp_call_the_caller_got_wrong_is_no_server_error_on_stderr(tmp_path, teacher):
+    """Neovim logs every line of a server's stderr in lsp.log as [ERROR]: a question about a file
+    that is not there is the caller's mistake, said to the caller, not a server error."""
+    import asyncio
+
+    from fastmcp import Client
+    from fastmcp.exceptions import ToolError
+
+    root = lab_copy(tmp_path, teacher.url, distill=False)
+    client = RawClient(root, mcp=True)
+    client.initialize()
+    client.wait_indexed()
+    url = json.loads((root / ".trm-lsp" / "daemon.json").read_text())["mcp_url"]
+
+    async def ask() -> str:
+        async with Client(url) as mcp:
+            with pytest.raises(ToolError, match="nope.py: no such file"):
+                await mcp.call_tool("consult_logic_model", {"query": "what is this", "file": "nope.py"})
+            return (await mcp.call_tool("consult_logic_model", {"query": "factorial loop"})).content[0].text
+
+    assert "factorial" in asyncio.run(ask())
+    client.send({"id": "bye", "method": "shutdown"})
+    client.reply("bye")
+    client.send({"method": "exit"})
+    assert client.proc.wait(30) == 0
+    time.sleep(0.2)
+    log = b"".join(client.stderr).decode(errors="replace")
+    assert "Error calling tool" not in log and "ERROR" not in log, log
+
+
 def test_explain_errors_say_what_is_wrong_without_a_traceback(client):
     client.initialize()
     _works(client, 40)

@@ -67,7 +67,9 @@ async def test_a_reply_in_another_script_is_not_used_and_costs_no_rest():
             assert await live.ask(teacher, MESSAGES) is None
             assert live.last_problem.startswith("not in the question's language")
             assert live.status()["state"] == "ready"  # one odd reply, not a teacher that is down
+            assert live.answered == 0
             reply = await live.ask(teacher, MESSAGES)
             assert reply is not None and "gcd" in reply.output and server.calls == 2
+            assert live.answered == 1  # what `status` reads: the teacher is up
         finally:
             await teacher.close()

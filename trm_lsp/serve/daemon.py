@@ -167,6 +167,14 @@ class Daemon:
     def kill_training(self) -> None:
         self._training.kill()
 
+    def _teacher_state(self) -> str:
+        """The distiller's breaker state, but "up" once a live question was answered: with every
+        symbol cached the distiller asks nothing, and status said "not asked yet" after answers."""
+        if self.distiller is None:
+            return "off"
+        state = self.distiller.teacher_state
+        return "up" if state == "not asked yet" and self.live is not None and self.live.answered else state
+
     # -- daemon.json: how `trm-lsp mcp` and the VS Code extension find this process ----------
 
     @property
@@ -488,7 +496,7 @@ class Daemon:
             "queue": jobs.get("pending", 0),
             "failed": jobs.get("failed", 0),
             "teacher": {"model": self.teacher_name, "backend": self.settings.teacher.backend,
-                        "state": (self.distiller.teacher_state if self.distiller is not None else "off"),
+                        "state": self._teacher_state(),
                         "hosts": self._teacher.status() if hasattr(self._teacher, "status") else None,
                         "live": self.live.status() if self.live is not None else None},
             "samples": self.engine.samples.count(),

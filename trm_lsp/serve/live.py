@@ -27,6 +27,7 @@ class LiveTeacher:
         self._busy = asyncio.Lock()
         self._quiet_until = 0.0
         self.last_problem = ""
+        self.answered = 0  # replies used: the teacher is up, whatever the distiller has yet asked
 
     def available(self) -> bool:
         return not self._busy.locked() and self._clock() >= self._quiet_until
@@ -53,8 +54,10 @@ class LiveTeacher:
                          "for the next %g s", self.last_problem, QUIET_SECONDS)
                 return None
             try:  # a reply in another script, or one that loops: this question only, no rest
-                return vetted(reply, messages[-1]["content"])[0]
+                reply = vetted(reply, messages[-1]["content"])[0]
             except TeacherError as exc:
                 self.last_problem = str(exc)
                 log.info("live teacher answer not used (%s); answered from stored answers", exc)
                 return None
+            self.answered += 1
+            return reply

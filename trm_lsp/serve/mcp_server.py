@@ -35,6 +35,14 @@ from trm_lsp.serve.tasks import supervise
 
 log = logging.getLogger(__name__)
 
+
+def refused(message: str) -> ToolError:
+    """A call the caller got wrong (an empty query, a file that is not there): said to the caller
+    as the tool's error and logged at DEBUG (fastmcp prints its INFO), not as its ERROR "Error
+    calling tool", which an editor that logs a server's stderr (Neovim's lsp.log) shows as a
+    server error each time."""
+    return ToolError(message, log_level=logging.DEBUG)
+
 MAX_QUERY_CHARS = 2000
 #: Every string argument is bounded before a tool runs: a 3.6 MB symbol name once took the
 #: search 6 s on the loop. Names and paths are refused past this; a longer query is cut.
@@ -62,7 +70,7 @@ def build_mcp(served: Daemon | Callable[[], Daemon]) -> FastMCP:
         daemon = current()
         question, note = _bounded(query)
         if not question:
-            raise ToolError("query is empty")
+            raise refused("query is empty")
         full = detail == "full"
         # Before the first index of a workspace: wait for it. A store indexed before (a restart,
         # a re-index after a branch switch) answers at once.
@@ -119,7 +127,7 @@ def build_mcp(served: Daemon | Callable[[], Daemon]) -> FastMCP:
         except lookup.NotFound:
             if rel is not None:
                 _indexed_file(daemon, rel)  # when the file is what is wrong, say so
-            raise ToolError(f"no symbol named {symbol!r}" + (f" in {rel}" if rel else "")) from None
+            raise refused(f"no symbol named {symbol!r}" + (f" in {rel}" if rel else "")) from None
 
     @mcp.tool
     async def list_symbols(file: Name | None = None, query: Query | None = None, kind: Name | None = None,
@@ -142,9 +150,9 @@ def build_mcp(served: Daemon | Callable[[], Daemon]) -> FastMCP:
         elif rel is not None:
             rows = symbols.in_file(daemon.store, rel)
         else:
-            raise ToolError("give a file or a query")
+            raise refused("give a file or a query")
         if not rows and folder and not symbols.under(daemon.store, rel, limit=1):
-            raise ToolError(f"{rel}: no indexed file in this folder")
+            raise refused(f"{rel}: no indexed file in this folder")
         return [_brief(r) for r in rows if kind is None or r.kind == kind][:limit]
 
     @mcp.tool
@@ -157,7 +165,7 @@ def build_mcp(served: Daemon | Callable[[], Daemon]) -> FastMCP:
         if found is None:
             if rel is not None:
                 _indexed_file(daemon, rel)  # when the file is what is wrong, say so
-            raise ToolError(f"no symbol named {symbol!r}" + (f" in {rel}" if rel else ""))
+            raise refused(f"no symbol named {symbol!r}" + (f" in {rel}" if rel else ""))
         from trm_lsp.serve.trace import callees, callers
 
         return {"symbol": _brief(found), "callees": [_brief(r) for r in callees(daemon.store, found)],
@@ -188,7 +196,7 @@ def _workspace_path(daemon: Daemon, file: str) -> str:
     try:
         return candidate.resolve().relative_to(daemon.root).as_posix()
     except (ValueError, OSError):
-        raise ToolError(f"{file}: outside the workspace {daemon.root}") from None
+        raise refused(f"{file}: outside the workspace {daemon.root}") from None
 
 
 def _indexed_file(daemon: Daemon, rel: str) -> str:
@@ -200,7 +208,7 @@ def _indexed_file(daemon: Daemon, rel: str) -> str:
     place = daemon.root / rel
     why = (f"skipped when indexing: {skipped}" if skipped else "a folder, not a file" if place.is_dir()
            else "not indexed (ignored, or not a kind of file trm-lsp reads)" if place.exists() else "no such file")
-    raise ToolError(f"{rel}: {why}")
+    raise refused(f"{rel}: {why}")
 
 
 class SymbolBrief(TypedDict):
