@@ -56,5 +56,6 @@ def test_the_editor_keeps_every_other_setting_when_one_is_out_of_range(tmp_path)
 def test_a_teacher_host_may_be_written_as_ollama_host_takes_it():
     from trm_lsp.distill.teacher import resolve_host
 
-    for host, url in (("gpu-box:11434", "http://gpu-box:11434"), ("https://gpu.example/ollama/", "https://gpu.example/ollama")):
+    for host, url in (("gpu-box:11434", "http://gpu-box:11434"), ("https://gpu.example/ollama/", "https://gpu.example/ollama"),
+                      ("gpu-box", "http://gpu-box:11434"), ("[::1]:8000", "http://[::1]:8000")):
         assert resolve_host(Settings.from_dict({"teacher": {"host": host}}).teacher) == url

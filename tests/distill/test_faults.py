@@ -160,10 +160,21 @@ def test_what_is_vetted_in_an_answer():
     assert kept(example) == example  # a code example may repeat its lines
     assert kept("It returns x plus one. It is used by g. It returns x plus one. It is used by h.") == \
         "It returns x plus one. It is used by g."
-    # A loop started over with other endings; a list number or heading left at the cut goes too.
+    # A loop started over with other endings (a third time), cut at the second; a list number or
+    # heading left at the cut goes too. Two branches said alike are prose, not a loop.
     assert kept("It reads the file.\n\nHere is how:\n1. The code uses a try block to catch any error it meets.\n"
-                "2. The code uses a try block to catch any error in the input.\n3. Done.") == \
+                "2. The code uses a try block to catch any error in the input.\n"
+                "3. The code uses a try block to catch any error in the file.") == \
         "It reads the file.\n\nHere is how:\n1. The code uses a try block to catch any error it meets."
+    branches = ("It looks the key up. If the key is in the cache and the entry is fresh, it returns it. "
+                "If the key is in the cache and the entry has expired, it drops it. Otherwise it fetches it.")
+    assert kept(branches) == branches
+    assert kept("It listens on 0.0.0.0 port 8080 and answers (0, 0, 0, 0) when idle.").startswith("It listens")
+    # Blank and indented lines before a cut cost linear time (a regex anchored at the end did not).
+    import time
+    started = time.perf_counter()
+    padded = "It reads the whole file now. Here is how:\n1." + "\n    " * 5000 + "\nIt reads the whole file now."
+    assert kept(padded) == "It reads the whole file now. Here is how:" and time.perf_counter() - started < 1
     assert kept("It reads the file. It reads the file from the disk now.\n\nSteps:\n1. It reads the file from the disk now.") == \
         "It reads the file. It reads the file from the disk now."
     # The reasoning, shown folded under the answer, loses its loop too.

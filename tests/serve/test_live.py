@@ -73,3 +73,16 @@ async def test_a_reply_in_another_script_is_not_used_and_costs_no_rest():
             assert live.answered == 1  # what `status` reads: the teacher is up
         finally:
             await teacher.close()
+
+
+async def test_a_question_in_chinese_may_be_answered_in_chinese():
+    """The reply is held to the question's language, not to the code quoted around it."""
+    chinese = [{"role": "user", "content": "def gcd(a, b):\n    return a\n" * 40 + "Question: 配置文件是在哪里读取的？"}]
+    with FakeTeacher() as server:
+        teacher = make_teacher(fast_settings(server.url, timeout=5))
+        live = LiveTeacher(5)
+        try:
+            server.faults.append("script")
+            assert await live.ask(teacher, chinese, "配置文件是在哪里读取的？") is not None
+        finally:
+            await teacher.close()

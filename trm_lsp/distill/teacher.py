@@ -39,8 +39,8 @@ _LOOP_TIMES, _LOOP_N = 4, 6
 _REPEAT_WORDS = 5
 #: Sentences that start with this many words alike start a loop with other endings.
 _SAME_START = 8
-#: What a cut may leave at the end: a list number or bullet, a heading or a line that announces more.
-_ORPHAN_END = re.compile(r"(?:\n[ \t]*(?:\d+[.)]|[-*+]|#+)?[ \t]*|\n[^\n]*:[ \t]*)+\Z")
+#: What a cut may leave on its last lines: a list number or bullet, a heading, a line that announces more.
+_ORPHAN_LINE = re.compile(r"\s*(?:\d+[.)]|[-*+]|#+)?\s*|.*:\s*")
 #: A fenced code block, closed or cut off at the answer's end.
 _FENCED = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 #: What the checks leave out: code spans and quoted text, the code's own words and strings.
@@ -137,12 +137,14 @@ def vetted(answer: Reply, given: str) -> tuple[Reply, int]:
 def _without_repeats(text: str) -> tuple[str, int]:
     """`text` up to the first sentence that says again what one before it said, and how many
     sentences that drops. Said again: the same words (numbers too: "if n is 2" is not "if n is
-    3"), or the same first `_SAME_START` words, as a small model starts its loop over with
-    another ending ("The code uses a try-except block to catch ..." three times). Sentences in a
-    fenced code example are not read; a list number or a heading left at the cut goes with it."""
+    3"); or a third sentence that starts with the same `_SAME_START` words, as a small model
+    starts its loop over with other endings ("The code uses a try-except block to catch ..."),
+    cut at the second (two branches may well be said alike). Sentences in a fenced code example
+    are not read; a list number or a heading left at the cut goes with it."""
     fenced = [m.span() for m in _FENCED.finditer(text)]
     said_all = sentences(text)
     seen: set[str] = set()
+    starts: dict[str, list[tuple[int, int]]] = {}  # first words -> (offset, index) of each sentence so begun
     end = 0
     for n, sentence in enumerate(said_all):
         at = text.find(sentence, end)
@@ -150,11 +152,24 @@ def _without_repeats(text: str) -> tuple[str, int]:
         if any(start <= at < stop for start, stop in fenced):
             continue
         words = re.findall(r"\w+", sentence.lower())
-        keys = {" ".join(words)} | ({" ".join(words[:_SAME_START]) + " …"} if len(words) > _SAME_START else set())
-        if len(words) >= _REPEAT_WORDS and keys & seen:
-            return _ORPHAN_END.sub("", text[:at].rstrip()), len(said_all) - n
-        seen |= keys
+        if len(words) >= _REPEAT_WORDS and " ".join(words) in seen:
+            return _without_orphans(text[:at]), len(said_all) - n
+        seen.add(" ".join(words))
+        if len(words) > _SAME_START:  # two branches may be said alike; a third time is a loop
+            start = starts.setdefault(" ".join(words[:_SAME_START]), [])
+            start.append((at, n))
+            if len(start) == 3:
+                at, n = start[1]
+                return _without_orphans(text[:at]), len(said_all) - n
     return text, 0
+
+
+def _without_orphans(text: str) -> str:
+    """`text` cut, less the lines a cut may leave at its end ("5.", "Here's how it works:")."""
+    lines = text.rstrip().split("\n")
+    while len(lines) > 1 and _ORPHAN_LINE.fullmatch(lines[-1]):
+        lines.pop()
+    return "\n".join(lines).rstrip()
 
 
 def _foreign_script(text: str, given: str) -> tuple[str, float]:
@@ -189,8 +204,8 @@ def _word_loop(text: str) -> str:
         run = 0
         for j in range(len(words) - n):
             run = run + 1 if words[j] == words[j + n] else 0
-            if run >= (_LOOP_TIMES - 1) * n:
-                start = j - run + 1
+            if run >= (_LOOP_TIMES - 1) * n and not all(w.isdigit() for w in words[j - run + 1:j - run + 1 + n]):
+                start = j - run + 1  # numbers repeat in prose ("0.0.0.0", "(0, 0, 0, 0)"); words do not
                 quoted = {f"span{number}": span for span, number in spans.items()}
                 return " ".join(quoted.get(word, word) for word in words[start:start + n])
     return ""
@@ -219,13 +234,23 @@ def _cut_at_word(text: str, limit: int) -> str:
 
 
 def resolve_host(settings: TeacherSettings) -> str:
-    if settings.host:  # host:port as OLLAMA_HOST takes it, too
-        host = settings.host.rstrip("/")
-        return host if "://" in host else f"http://{host}"
+    if settings.host:  # host:port or a bare host, as OLLAMA_HOST takes it, too
+        return _with_scheme(settings.host.rstrip("/"), settings.backend)
     if settings.backend == "ollama":
-        host = os.environ.get("OLLAMA_HOST", "") or DEFAULT_OLLAMA_HOST
-        return host if "://" in host else f"http://{host}"
+        return _with_scheme(os.environ.get("OLLAMA_HOST", "") or DEFAULT_OLLAMA_HOST, settings.backend)
     return DEFAULT_OPENAI_HOST
+
+
+def _with_scheme(host: str, backend: str) -> str:
+    """http:// before a host without a scheme, and Ollama's port after one without a port, as
+    Ollama reads OLLAMA_HOST ("gpu-box" is gpu-box:11434, not port 80)."""
+    if "://" in host:
+        return host
+    from urllib.parse import urlsplit
+
+    if backend == "ollama" and urlsplit(f"http://{host}").port is None:
+        host = f"{host}:11434"
+    return f"http://{host}"
 
 
 def make_teacher(settings: TeacherSettings) -> Teacher:

@@ -70,7 +70,8 @@ class Answer:
 def not_asked(kind: str) -> str:
     """Why no teacher will explain a symbol of this kind ("" when one will): a hover or `explain`
     that said "not queued", or "`trm-lsp distill` asks it", of a constant promised what never comes."""
-    return "" if kind in EXPLAINABLE else f"the teacher is not asked about a {kind}: it is context for the code that uses it"
+    article = "an" if kind[:1] in "aeiou" else "a"
+    return "" if kind in EXPLAINABLE else f"the teacher is not asked about {article} {kind}: it is context for the code that uses it"
 
 
 def _age(seconds: float) -> str:

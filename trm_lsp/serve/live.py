@@ -38,7 +38,7 @@ class LiveTeacher:
         state = "asking" if self._busy.locked() else "resting" if resting else "ready"
         return {"state": state, "resting_s": round(resting), "last_problem": self.last_problem}
 
-    async def ask(self, teacher: Teacher, messages: list[dict]) -> Reply | None:
+    async def ask(self, teacher: Teacher, messages: list[dict], question: str = "") -> Reply | None:
         """The teacher's reply, or None when it is busy with another live question, resting
         after a failure, or fails now (said once in the log, with why)."""
         if not self.available():
@@ -54,7 +54,7 @@ class LiveTeacher:
                          "for the next %g s", self.last_problem, QUIET_SECONDS)
                 return None
             try:  # a reply in another script, or one that loops: this question only, no rest
-                reply = vetted(reply, messages[-1]["content"])[0]
+                reply = vetted(reply, question or messages[-1]["content"])[0]  # the user's language, not the code's
             except TeacherError as exc:
                 self.last_problem = str(exc)
                 log.info("live teacher answer not used (%s); answered from stored answers", exc)

@@ -273,7 +273,7 @@ async def _ask_teacher_live(daemon: Daemon, question: str, cited: list[Symbol], 
         return ""
     sources = [(f"{s.path}:{s.start_line} {s.qualname}", (symbols.text_of(daemon.store, s) or "")[:1500], answer.text)
                for s, answer in zip(cited[:3], answers)]
-    reply = await live.ask(teacher, question_prompt(question, sources, budget))
+    reply = await live.ask(teacher, question_prompt(question, sources, budget), question)
     if reply is None:
         return ""
     words = reply.output.split()

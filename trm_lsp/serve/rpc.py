@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import logging
 import os
@@ -290,7 +291,10 @@ async def serve_stdio(server, stdin, stdout, stop: Callable[[], Awaitable[None]]
             terminated.set()
             main.cancel()
 
-    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    try:
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    except NotImplementedError:  # Windows' event loop: no signal handlers, SIGTERM kills as before
+        log.debug("no SIGTERM handler on this platform")
     try:
         # Lines are read at most 64 KiB at a time: a body with no newline never fills memory.
         await read_messages(lambda: loop.run_in_executor(server.thread_pool, stdin.readline, 65536),
@@ -309,4 +313,5 @@ async def serve_stdio(server, stdin, stdout, stop: Callable[[], Awaitable[None]]
         except asyncio.TimeoutError:
             log.warning("stopping took more than %.0f s; exiting anyway", grace)
         finally:
-            loop.remove_signal_handler(signal.SIGTERM)
+            with contextlib.suppress(NotImplementedError):  # Windows: none was added
+                loop.remove_signal_handler(signal.SIGTERM)
