@@ -234,9 +234,10 @@ def _check_choices(settings: "Settings") -> None:
             raise ConfigError(f"setting '{name}' must be {bounds}, not {value!r}", name)
     if not settings.teacher.model.strip():
         raise ConfigError("setting 'teacher.model' must name a model (`ollama list` shows them), not ''", "teacher.model")
-    _check_url(settings.teacher.host, "teacher.host")
+    _check_url(settings.teacher.host, settings.teacher.backend, "teacher.host")
     for number, host in enumerate(settings.teacher.hosts):
-        _check_url(host.url, f"teacher.hosts[{number}].url", key="teacher.hosts", required=True)
+        _check_url(host.url, host.backend or settings.teacher.backend, f"teacher.hosts[{number}].url",
+                   key="teacher.hosts", required=True)
         if host.backend not in ("", *_CHOICES[("teacher", "backend")]):
             raise ConfigError(f"setting 'teacher.hosts[{number}].backend' must be ollama or openai, not "
                               f"{host.backend!r}", "teacher.hosts")
@@ -248,15 +249,29 @@ def _check_choices(settings: "Settings") -> None:
                           f"not {shared!r}", "teacher.sharedAnswers")
 
 
-def _check_url(url: str, name: str, key: str = "", required: bool = False) -> None:
-    """A teacher's address: http(s)://host[:port][/path], or host:port as OLLAMA_HOST takes it. A
-    typo was only found at the first call, as "Ollama is not running at not a url"."""
+def teacher_url(host: str, backend: str) -> str:
+    """A teacher's address as written (`teacher.host`, `hosts[n].url`, OLLAMA_HOST) as a URL:
+    http:// before one without a scheme, and Ollama's port after one without a port, as Ollama
+    reads OLLAMA_HOST ("gpu-box" is gpu-box:11434, not port 80). ValueError on a port that is
+    not a number."""
+    from urllib.parse import urlsplit
+
+    if "://" in host:
+        return host
+    if backend == "ollama" and urlsplit(f"http://{host}").port is None:
+        host = f"{host}:11434"
+    return f"http://{host}"
+
+
+def _check_url(url: str, backend: str, name: str, key: str = "", required: bool = False) -> None:
+    """A teacher's address that `teacher_url` makes an http(s) URL with a host. A typo was only
+    found at the first call, as "Ollama is not running at not a url"."""
     from urllib.parse import urlsplit
 
     if not url and not required:
         return
     try:
-        parts = urlsplit(url if "://" in url else f"http://{url}")
+        parts = urlsplit(teacher_url(url, backend))
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
         parts = None

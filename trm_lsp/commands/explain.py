@@ -87,8 +87,9 @@ def _teacher_note(store, answer, root) -> str:
 
     from trm_lsp.serve.answers import not_asked
 
-    if not_asked(answer.kind):
-        return not_asked(answer.kind)
+    never = not_asked(answer.kind)
+    if never:
+        return never
     ask = f"`trm-lsp distill {root}` asks it"
     last = Jobs.last_try(store, answer.sha256)
     if last is None or not last[2]:

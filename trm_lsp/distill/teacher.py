@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from trm_lsp.config import TeacherSettings
+from trm_lsp.config import TeacherSettings, teacher_url
 from trm_lsp.textutil import sentences
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
@@ -235,22 +235,10 @@ def _cut_at_word(text: str, limit: int) -> str:
 
 def resolve_host(settings: TeacherSettings) -> str:
     if settings.host:  # host:port or a bare host, as OLLAMA_HOST takes it, too
-        return _with_scheme(settings.host.rstrip("/"), settings.backend)
+        return teacher_url(settings.host.rstrip("/"), settings.backend)
     if settings.backend == "ollama":
-        return _with_scheme(os.environ.get("OLLAMA_HOST", "") or DEFAULT_OLLAMA_HOST, settings.backend)
+        return teacher_url(os.environ.get("OLLAMA_HOST", "") or DEFAULT_OLLAMA_HOST, settings.backend)
     return DEFAULT_OPENAI_HOST
-
-
-def _with_scheme(host: str, backend: str) -> str:
-    """http:// before a host without a scheme, and Ollama's port after one without a port, as
-    Ollama reads OLLAMA_HOST ("gpu-box" is gpu-box:11434, not port 80)."""
-    if "://" in host:
-        return host
-    from urllib.parse import urlsplit
-
-    if backend == "ollama" and urlsplit(f"http://{host}").port is None:
-        host = f"{host}:11434"
-    return f"http://{host}"
 
 
 def make_teacher(settings: TeacherSettings) -> Teacher:

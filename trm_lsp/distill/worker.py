@@ -248,7 +248,7 @@ class Distiller:
         await self.import_shared()
         budget = [limit if limit is not None else -1]
         self._stop_when_down = stop_when_down
-        workers = [asyncio.create_task(self._worker(budget, until_idle, stop_when_down), name=f"distill-{n}")
+        workers = [asyncio.create_task(self._worker(budget, until_idle), name=f"distill-{n}")
                    for n in range(max(1, getattr(self.teacher, "slots", self.settings.concurrency)))]
         try:
             await asyncio.gather(*workers)
@@ -259,10 +259,10 @@ class Distiller:
             self.stats.seconds += time.perf_counter() - started
         return self.stats
 
-    async def _worker(self, budget: list[int], until_idle: bool, stop_when_down: bool) -> None:
+    async def _worker(self, budget: list[int], until_idle: bool) -> None:
         while not self._stop:
             if self._breaker_open:
-                if stop_when_down:
+                if self._stop_when_down:
                     self.stats.stopped = "teacher down"
                     return
                 await self._wait_for_teacher()
