@@ -269,7 +269,7 @@ def _apply(result: FileResult, store: Store, report: IndexReport) -> None:
     report.parsed += 1
     store.replace_file(
         result.rel, result.language, result.size, result.mtime_ns, result.sha256, result.items, result.note,
-        known=not result.fresh,
+        known=not result.fresh, machine_made=result.machine_made,
     )
 
 

@@ -87,7 +87,8 @@ def _teacher_note(store, answer, root) -> str:
 
     from trm_lsp.serve.answers import not_asked
 
-    never = not_asked(answer.kind)
+    row = store.db.execute("SELECT machine_made FROM files WHERE path = ?", (answer.path,)).fetchone()
+    never = not_asked(answer.kind, row[0] if row else None)
     if never:
         return never
     ask = f"`trm-lsp distill {root}` asks it"

@@ -29,8 +29,9 @@ def plan(store: Store, jobs: Jobs, retry_failed: bool = True) -> dict[str, int]:
     with store.transaction():
         jobs.set_order(reference_order(store, pending))
     marks = ",".join("?" * len(EXPLAINABLE))
-    explainable = store.db.execute(f"SELECT COUNT(DISTINCT sha256) FROM symbols WHERE kind IN ({marks})",
-                                   sorted(EXPLAINABLE)).fetchone()[0]
+    explainable = store.db.execute(
+        f"SELECT COUNT(DISTINCT s.sha256) FROM symbols s JOIN files f ON f.id = s.file_id"
+        f" WHERE s.kind IN ({marks}) AND f.machine_made IS NULL", sorted(EXPLAINABLE)).fetchone()[0]
     return {"explainable": explainable, "pending": len(pending), "added": added, "recovered": recovered,
             "retried": retried, "cancelled": cancelled, "cached": explainable - len(pending)}
 

@@ -128,9 +128,10 @@ class Distiller:
         self._emit("planned", detail=f"{counts['pending']} to ask, {counts['cached']} cached")
         self._wake.set()
 
-    def prioritize(self, sha256: str) -> bool:
-        """The user is looking at this symbol: ask about it next."""
-        moved = self.jobs.prioritize(sha256)
+    def prioritize(self, sha256: str, add: bool = False) -> bool:
+        """The user is looking at this symbol: ask about it next (`add`: even if it was never
+        queued, machine-made code the user asked about)."""
+        moved = self.jobs.prioritize(sha256, add)
         self._wake.set()
         return moved
 

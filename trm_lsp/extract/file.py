@@ -12,6 +12,7 @@ from trm_lsp.config import Settings
 from trm_lsp.extract import deadline
 from trm_lsp.extract.items import Item
 from trm_lsp.extract.languages import BY_ID, refine
+from trm_lsp.extract.machine_made import machine_made
 from trm_lsp.textutil import UTF16_BOMS
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ class FileResult:
     unchanged: bool = False
     note: str | None = None
     fresh: bool = False
+    #: Why the teacher is not asked about this file's code (extract/machine_made.py).
+    machine_made: str | None = None
 
 
 def extract_file(job: FileJob, settings: Settings) -> FileResult:
@@ -122,6 +125,7 @@ def _extract(job: FileJob, data: bytes, settings: Settings, result: FileResult) 
         notes: list[str] = []
         result.items = extract_code(language.id, data, settings.index.max_doc_chars, valid_utf8, notes)
         result.note = "; ".join(filter(None, [result.note, *notes])) or None
+        result.machine_made = machine_made(data)
     except RecursionError:
         result.skip = "nesting too deep to extract"
     except Exception as exc:  # an extractor bug must cost one file, not the whole index

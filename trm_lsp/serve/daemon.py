@@ -18,6 +18,7 @@ from pathlib import Path
 from trm_lsp.atomic import atomic_write
 from trm_lsp import __version__
 from trm_lsp.config import Settings
+from trm_lsp.distill.prompts import EXPLAINABLE
 from trm_lsp.distill.worker import DistillEvent, Distiller
 from trm_lsp.extract.file import FileJob, extract_data
 from trm_lsp.extract.languages import language_for
@@ -323,7 +324,8 @@ class Daemon:
         items = [it._replace(text=data[it.start_byte:it.end_byte].decode("utf-8", "replace")) if it.text is None
                  else it for it in result.items]
         with self.store.transaction():
-            self.store.replace_file(rel, result.language, len(data), -1, result.sha256, items, result.note)
+            self.store.replace_file(rel, result.language, len(data), -1, result.sha256, items, result.note,
+                                    machine_made=result.machine_made)
         self._symbols_changed()
         return True
 
@@ -412,7 +414,8 @@ class Daemon:
         if symbol is None:
             raise NotFound(f"no indexed symbol at {target}")
         if self.distiller is not None and self.engine.samples.best_for(symbol.sha256) is None:
-            self.distiller.prioritize(symbol.sha256)
+            # Asked for by name, machine-made code is explained too (it is only never queued).
+            self.distiller.prioritize(symbol.sha256, add=bool(symbol.machine_made) and symbol.kind in EXPLAINABLE)
         return await self.engine.answer(symbol, wait)
 
     async def until_indexed(self, wait: float) -> str:

@@ -166,12 +166,13 @@ class Store:
 
     def replace_file(
         self, path: str, language: str, size: int, mtime_ns: int, sha256: str, items: Iterable[Item],
-        note: str | None = None, known: bool = True,
+        note: str | None = None, known: bool = True, machine_made: str | None = None,
     ) -> None:
         """Write one file's symbols in place of the old ones. Call inside `transaction()`.
 
         `known` is False when the caller knows the path is in neither `files` nor `skipped`
-        (a cold index), which saves three statements per file.
+        (a cold index), which saves three statements per file. `machine_made`: why the teacher is
+        not asked about the file's code (extract/machine_made.py), None for code people wrote.
         """
         db = self.db
         row = None
@@ -181,14 +182,16 @@ class Store:
         if row is not None:
             db.execute("DELETE FROM symbols WHERE file_id = ?", (row[0],))
             db.execute(
-                "UPDATE files SET language=?, size=?, mtime_ns=?, sha256=?, indexed_at=?, note=? WHERE id=?",
-                (language, size, mtime_ns, sha256, time.time(), note, row[0]),
+                "UPDATE files SET language=?, size=?, mtime_ns=?, sha256=?, indexed_at=?, note=?, machine_made=?"
+                " WHERE id=?",
+                (language, size, mtime_ns, sha256, time.time(), note, machine_made, row[0]),
             )
             file_id = row[0]
         else:
             file_id = db.execute(
-                "INSERT INTO files (path, language, size, mtime_ns, sha256, indexed_at, note) VALUES (?,?,?,?,?,?,?)",
-                (path, language, size, mtime_ns, sha256, time.time(), note),
+                "INSERT INTO files (path, language, size, mtime_ns, sha256, indexed_at, note, machine_made)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (path, language, size, mtime_ns, sha256, time.time(), note, machine_made),
             ).lastrowid
         db.executemany(
             "INSERT INTO symbols (file_id, kind, name, qualname, parent, start_line, end_line, start_byte,"

@@ -53,22 +53,26 @@ class Jobs:
         return error.startswith(_OUTAGES)
 
     def enqueue_missing(self, kinds: frozenset[str]) -> int:
-        """A job for every explainable symbol text with neither a sample nor a job."""
+        """A job for every explainable symbol text with neither a sample nor a job, but those
+        only a machine-made file holds (extract/machine_made.py)."""
         marks = ",".join("?" * len(kinds))
         return self.db.execute(
             f"""INSERT OR IGNORE INTO jobs (sha256, teacher, prompt_version, updated_at)
-                SELECT DISTINCT s.sha256, ?, ?, ? FROM symbols s
-                WHERE s.kind IN ({marks})
+                SELECT DISTINCT s.sha256, ?, ?, ? FROM symbols s JOIN files f ON f.id = s.file_id
+                WHERE s.kind IN ({marks}) AND f.machine_made IS NULL
                   AND NOT EXISTS (SELECT 1 FROM samples x WHERE x.sha256 = s.sha256 AND x.teacher = ?
                                   AND x.prompt_version = ?)""",
             (*self._key, time.time(), *sorted(kinds), *self._key),
         ).rowcount
 
     def cancel_stale(self) -> list[str]:
-        """Drop pending and running jobs whose text no longer exists (the symbol changed)."""
+        """Drop pending and running jobs whose text no longer exists (the symbol changed), or
+        exists only in machine-made files and no user asked for it (a store from before they
+        were told apart)."""
         rows = self.db.execute(
             """SELECT sha256 FROM jobs WHERE teacher=? AND prompt_version=? AND state IN ('pending', 'running')
-               AND NOT EXISTS (SELECT 1 FROM symbols s WHERE s.sha256 = jobs.sha256)""", self._key,
+               AND NOT EXISTS (SELECT 1 FROM symbols s JOIN files f ON f.id = s.file_id WHERE s.sha256 = jobs.sha256
+                               AND (f.machine_made IS NULL OR jobs.priority >= ?))""", (*self._key, URGENT),
         ).fetchall()
         stale = [r[0] for r in rows]
         self.db.executemany("DELETE FROM jobs WHERE sha256=? AND teacher=? AND prompt_version=?",
@@ -120,8 +124,13 @@ class Jobs:
                         (state, attempts, error, time.time() + delay, time.time(), job.id))
         return state == "failed"
 
-    def prioritize(self, sha256: str) -> bool:
-        """Put this text first (the user is looking at it). False if it has no pending job."""
+    def prioritize(self, sha256: str, add: bool = False) -> bool:
+        """Put this text first (the user is looking at it). False if it has no pending job;
+        `add`: one is made if it has no job at all (a user asking about machine-made code,
+        which is never queued otherwise)."""
+        if add:
+            self.db.execute("INSERT OR IGNORE INTO jobs (sha256, teacher, prompt_version, priority, updated_at) "
+                            "VALUES (?, ?, ?, ?, ?)", (sha256, *self._key, URGENT, time.time()))
         return self.db.execute(
             "UPDATE jobs SET priority=?, not_before=0 WHERE sha256=? AND teacher=? AND prompt_version=? AND state='pending'",
             (URGENT, sha256, *self._key),

@@ -95,6 +95,13 @@ MIGRATIONS: list[str] = [
         until REAL NOT NULL
     );
     """,
+    # 4: why a file's code is not for the teacher (extract/machine_made.py: minified or generated),
+    # NULL for code people wrote. Code files are read again on the next index to find out (their
+    # symbols' hashes, and so the teacher answers, stay); documents are not, nothing changed there.
+    """
+    ALTER TABLE files ADD COLUMN machine_made TEXT;
+    UPDATE files SET sha256 = '', mtime_ns = -1 WHERE language NOT IN ('docx', 'drawio', 'image', 'pdf', 'visio');
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -42,10 +42,11 @@ class Symbol:
     text: str | None  # documents keep their text in the store; code is read from the file
     path: str  # workspace-relative, `/`-separated
     language: str
+    machine_made: str | None = None  # the file's: why the teacher is not asked (extract/machine_made.py)
 
 
-_COLUMNS = ", ".join(f"s.{f.name}" for f in fields(Symbol) if f.name not in ("path", "language"))
-_SELECT = f"SELECT {_COLUMNS}, f.path, f.language FROM symbols s JOIN files f ON f.id = s.file_id"
+_COLUMNS = ", ".join(f"s.{f.name}" for f in fields(Symbol) if f.name not in ("path", "language", "machine_made"))
+_SELECT = f"SELECT {_COLUMNS}, f.path, f.language, f.machine_made FROM symbols s JOIN files f ON f.id = s.file_id"
 
 
 def each(db: Store | sqlite3.Connection, where: str = "", params: tuple | list = ()) -> Iterator[Symbol]:

@@ -49,8 +49,9 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: "the key for the given key" (ended by punctuation, the answer's end or a word that closes the
 #: phrase). Not "a list of lists", "the second sequence to the first sequence", "a file to a file
 #: descriptor"; "a string to a string of bytes" is counted ("of" closes it: "the size of the given
-#: size of this size").
-_ITSELF = (r"\b([A-Za-z]{3,}) (?:of|to|from|with|for|in|into) (?:(?:the|a|an|this|its) )?"
+#: size of this size"). The noun may be two words: "the float value of the given float value".
+_ITSELF = (r"\b((?:(?!(?:the|this|its|new|given|specified|same|current) )[A-Za-z]{3,} )?[A-Za-z]{3,}) "
+           r"(?:of|to|from|with|for|in|into) (?:(?:the|a|an|this|its) )?"
            r"(?:(?:given|specified|same|current) )?\1")
 _SETTER = re.compile(r"\bsets? (?:the|a|an) $", re.I)
 _PLAIN_NOUN = re.compile(r"\b(?:the|a|an|this|its|new|given|specified|same) $", re.I)

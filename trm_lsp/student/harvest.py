@@ -33,6 +33,7 @@ from pathlib import Path
 from trm_lsp.atomic import atomic_write
 from trm_lsp.extract.code import extract_code
 from trm_lsp.extract.languages import BY_ID, language_for, refine
+from trm_lsp.extract.machine_made import GENERATED, MINIFIED_LINE_BYTES
 from trm_lsp.student.doc_prose import comment_above, explain_doc, strip_head_comments
 
 KINDS = frozenset({"function", "method", "class", "struct", "interface", "trait", "enum", "impl", "union", "type"})
@@ -43,8 +44,6 @@ _FAMILY = {"c": {"c", "cpp"}, "typescript": {"typescript", "tsx", "javascript"}}
 _TEST_DIRS = {"t", "test", "tests", "testdata", "__tests__", "__mocks__", "benches", "benchmarks", "spec"}
 _TEST_FILE = re.compile(r"^test_.*\.py$|_test\.(?:py|go)$|\.(?:test|spec)\.[jt]sx?$|^tests?\.rs$")
 _BUNDLE_FILE = re.compile(r"\.(?:min|prod|umd|global|esm-browser|bundle)\.[cm]?js$")
-_GENERATED = re.compile(rb"Code generated .{0,200}DO NOT EDIT|@generated\b|^\W{0,4}(?:This (?:file|code) (?:is|was|has been) )?"
-                        rb"(?:auto-?generated|automatically generated|generated (?:by|from|with))\b", re.I | re.M)
 _SHEBANG = re.compile(rb"^#![^\n]*\b(?:sh|bash|dash)\b")
 
 
@@ -240,9 +239,9 @@ def file_pairs(root: SourceRoot, rel: str) -> tuple[list[Pair], Counter]:
         return [], Counter(unreadable=1)
     if len(data) > MAX_FILE_BYTES:
         return [], Counter(too_large=1)
-    if _GENERATED.search(data[:4096]):
+    if GENERATED.search(data[:4096]):
         return [], Counter(generated=1)
-    if len(data) / (data.count(b"\n") + 1) > 300 or (language in ("javascript", "typescript") and
+    if len(data) / (data.count(b"\n") + 1) > MINIFIED_LINE_BYTES or (language in ("javascript", "typescript") and
                                                       max(map(len, data.split(b"\n"))) > 2000):
         return [], Counter(minified=1)
     data = data.decode("utf-8", "replace").encode("utf-8")  # byte offsets as the extractor sees them
