@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from trm_lsp.extract.code import extract_code  # noqa: E402
 from trm_lsp.extract.languages import BY_ID  # noqa: E402
+from trm_lsp.extract.machine_made import GENERATED  # noqa: E402
 from trm_lsp.student import harvest  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "other_languages"
@@ -56,7 +57,7 @@ def candidates(label: str, limit_files: int = 4000) -> list[dict]:
         random.Random(SEED).shuffle(files)
         for rel in files[:limit_files]:
             data, language = harvest.source_file(root, rel)
-            if language is None or harvest._GENERATED.search(data[:4096]):
+            if language is None or GENERATED.search(data[:4096]):
                 continue
             lines = data.decode("utf-8", "replace").splitlines()
             try:
