@@ -278,3 +278,31 @@ def test_the_command_line_defaults_are_the_training_config_defaults():
             args.seed) == (t.batch_size, t.epochs, t.sup_steps, t.infer_steps, t.vocab_size, t.retrieval_weight, t.seed)
     assert (args.dim, args.heads, args.layers, args.latent, args.cycles) == (m.dim, m.heads, m.layers, m.n_latent,
                                                                             m.cycles)
+
+
+def test_fine_tuning_the_base_drops_out_its_blocks_and_answering_never_does(tmp_path: Path):
+    """Fine-tuned on a workspace's few hundred answers the base overfits; dropout (0.1 from the
+    base, none from scratch unless asked) is a setting of the run: the network answers the same
+    every time once training is over, and a rate that would drop everything is refused."""
+    import argparse
+
+    import mlx.core as mx
+
+    from trm_lsp.commands.train import add_model_arguments, configs
+    from trm_lsp.student.model import TRM, TRMConfig
+
+    parser = argparse.ArgumentParser()
+    add_model_arguments(parser)
+    rates = [configs(parser.parse_args(["--data_path", "x.jsonl", *extra]))[1].dropout
+             for extra in ([], ["--from-scratch"], ["--from-scratch", "--dropout", "0.3"])]
+    assert rates == [TrainConfig().dropout_from_base, 0.0, 0.3] and rates[0] == 0.1
+    result = run_cli("train", "--data_path", str(corpus_sample(tmp_path / "s.jsonl", 4)), "--dropout", "1", check=False)
+    assert result.returncode == 2 and "--dropout must be at least 0 and less than 1" in result.stderr
+
+    model = TRM(TRMConfig(vocab_size=50, dim=16, heads=2, layers=1))
+    model.set_dropout(0.5)
+    h = mx.random.normal((1, 6, 16))
+    block = model.blocks[0]
+    assert not mx.allclose(block(h, None), block(h, None))  # training: a new mask each pass
+    model.eval()
+    assert mx.allclose(block(h, None), block(h, None))

@@ -33,6 +33,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--heads", type=int, default=m.heads, help=f"attention heads (default {m.heads})")
     parser.add_argument("--lr", type=float, default=None,
                         help=f"peak learning rate, AdamW (default {t.lr_from_base:g} from the base, {t.lr:g} from scratch)")
+    parser.add_argument("--dropout", type=float, default=None,
+                        help=f"dropout while training (default {t.dropout_from_base:g} from the base, {t.dropout:g} from scratch)")
     parser.add_argument("--vocab", type=int, default=t.vocab_size, help=f"BPE vocabulary size (default {t.vocab_size})")
     parser.add_argument("--max_minutes", type=float, default=9.0,
                         help="stop training after this much wall time, keeping what was learnt (default 9)")
@@ -80,6 +82,10 @@ def configs(args: argparse.Namespace):
             from trm_lsp.cli import UsageError
 
             raise UsageError(f"--{name} must be at least 1")
+    if args.dropout is not None and not 0 <= args.dropout < 1:
+        from trm_lsp.cli import UsageError
+
+        raise UsageError(f"--dropout must be at least 0 and less than 1, not {args.dropout:g}")
     if not args.max_minutes > 0:
         from trm_lsp.cli import UsageError
 
@@ -89,9 +95,11 @@ def configs(args: argparse.Namespace):
     base = starting_point(args)
     defaults = TrainConfig()
     lr = args.lr if args.lr is not None else (defaults.lr_from_base if base is not None else defaults.lr)
+    dropout = args.dropout if args.dropout is not None else (
+        defaults.dropout_from_base if base is not None else defaults.dropout)
     train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, sup_steps=args.sup_steps, infer_steps=args.infer_steps,
                         lr=lr, warmup_steps=defaults.warmup_from_base if base is not None else defaults.warmup_steps,
-                        vocab_size=args.vocab, seed=args.seed, retrieval_weight=args.retrieval_weight)
+                        vocab_size=args.vocab, seed=args.seed, retrieval_weight=args.retrieval_weight, dropout=dropout)
     return model, train, base
 
 

@@ -84,17 +84,25 @@ class SwiGLU(nn.Module):
 
 
 class Block(nn.Module):
-    """Post-norm: h = rms(h + attn(h)); h = rms(h + mlp(h))."""
+    """Post-norm: h = rms(h + attn(h)); h = rms(h + mlp(h)), each branch dropped out at
+    `dropout` while training (a setting of the run, not of the network: `TRM.set_dropout`)."""
 
     def __init__(self, cfg: TRMConfig) -> None:
         super().__init__()
         self.eps = cfg.norm_eps
+        self.dropout = 0.0
         self.attn = Attention(cfg)
         self.mlp = SwiGLU(cfg)
 
     def __call__(self, h, mask):
-        h = rms(h + self.attn(h, mask), self.eps)
-        return rms(h + self.mlp(h), self.eps)
+        h = rms(h + self._dropped(self.attn(h, mask)), self.eps)
+        return rms(h + self._dropped(self.mlp(h)), self.eps)
+
+    def _dropped(self, branch: mx.array) -> mx.array:
+        if not self.dropout or not self.training:
+            return branch
+        keep = 1.0 - self.dropout
+        return branch * mx.random.bernoulli(keep, branch.shape) * (1.0 / keep)
 
 
 class TRM(nn.Module):
@@ -113,6 +121,13 @@ class TRM(nn.Module):
         # Initial answer and latent: parameters, so they are saved with the checkpoint.
         self.y_init = mx.random.normal((cfg.dim,)) * 0.02
         self.z_init = mx.random.normal((cfg.dim,)) * 0.02
+
+    def set_dropout(self, rate: float) -> None:
+        """Drop out each block's attention and MLP outputs at `rate` while training."""
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), not {rate}")
+        for block in self.blocks:
+            block.dropout = rate
 
     # -- the recursion -------------------------------------------------------------------------
 

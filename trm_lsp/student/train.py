@@ -56,6 +56,10 @@ class TrainConfig:
     min_lr_ratio: float = 0.1
     warmup_steps: int = 30
     weight_decay: float = 0.1
+    #: Dropout on every block's attention and MLP outputs (model.Block); fine-tuning the base on
+    #: a workspace's few hundred answers overfits without it (README, "Dropout while it learns a workspace").
+    dropout: float = 0.0
+    dropout_from_base: float = 0.1
     grad_clip: float = 1.0
     ema_decay: float = 0.98
     temperature: float = 0.07
@@ -136,6 +140,7 @@ class Arrays:
 class Trainer:
     def __init__(self, model: TRM, tok: Tokenizer, cfg: TrainConfig) -> None:
         self.model, self.tok, self.cfg = model, tok, cfg
+        model.set_dropout(cfg.dropout)
         self.ema = tree_map(lambda p: p, model.parameters())
         self.opt = optim.AdamW(learning_rate=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
         self.steps_done = 0
@@ -401,7 +406,7 @@ def train_student(records: list[Record], model_cfg: dict, train_cfg: TrainConfig
             "infer_sup_steps": min(train_cfg.infer_steps, train_cfg.sup_steps), "train_samples": len(records),
             "train_seconds": round(time.perf_counter() - started, 1), "steps": steps[0], "blas": active_blas(),
             "version_tag": time.strftime("%Y%m%d-%H%M%S"), "stopped_early": stopped[0], "epochs_done": epochs,
-            "cut_to_context": dict(trainer.cut), "base": str(base) if base is not None else None,
+            "dropout": train_cfg.dropout, "cut_to_context": dict(trainer.cut), "base": str(base) if base is not None else None,
             "beams": train_cfg.beams, "gate": train_cfg.gate, "gate_shift": gate_shift, "losses": losses, "ranks": trainer.ranks.size,
         }
 
