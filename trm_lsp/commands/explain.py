@@ -85,16 +85,16 @@ def _teacher_note(store, answer, root) -> str:
     from trm_lsp.store.jobs import Jobs
     from trm_lsp.textutil import summary
 
-    from trm_lsp.serve.answers import not_asked
+    from trm_lsp.serve.answers import not_asked, not_queued
 
-    row = store.db.execute("SELECT machine_made FROM files WHERE path = ?", (answer.path,)).fetchone()
-    never = not_asked(answer.kind, row[0] if row else None)
+    never = not_asked(answer.kind)
     if never:
         return never
     ask = f"`trm-lsp distill {root}` asks it"
     last = Jobs.last_try(store, answer.sha256)
     if last is None or not last[2]:
-        return f"the teacher has not explained `{answer.symbol}` yet: {ask}"
+        row = store.db.execute("SELECT machine_made FROM files WHERE path = ?", (answer.path,)).fetchone()
+        return not_queued(row[0] if row else None) or f"the teacher has not explained `{answer.symbol}` yet: {ask}"
     state, attempts, error = last
     tries = f"{attempts} {'try' if attempts == 1 else 'tries'}"
     if state == "failed":

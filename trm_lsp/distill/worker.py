@@ -131,7 +131,9 @@ class Distiller:
     def prioritize(self, sha256: str, add: bool = False) -> bool:
         """The user is looking at this symbol: ask about it next (`add`: even if it was never
         queued, machine-made code the user asked about)."""
-        moved = self.jobs.prioritize(sha256, add)
+        if add and self.jobs.add_urgent(sha256):
+            self._total += 1
+        moved = self.jobs.prioritize(sha256)
         self._wake.set()
         return moved
 

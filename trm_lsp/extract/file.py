@@ -125,7 +125,7 @@ def _extract(job: FileJob, data: bytes, settings: Settings, result: FileResult) 
         notes: list[str] = []
         result.items = extract_code(language.id, data, settings.index.max_doc_chars, valid_utf8, notes)
         result.note = "; ".join(filter(None, [result.note, *notes])) or None
-        result.machine_made = machine_made(data)
+        result.machine_made = machine_made(data, (item.start_line for item in result.items))
     except RecursionError:
         result.skip = "nesting too deep to extract"
     except Exception as exc:  # an extractor bug must cost one file, not the whole index

@@ -67,15 +67,17 @@ class Answer:
                 "teacher": self.teacher, "reasoning": self.reasoning, "provenance": self.provenance()}
 
 
-def not_asked(kind: str, machine_made: str | None = None) -> str:
-    """Why no teacher will explain this symbol ("" when one will): a hover or `explain` that said
-    "not queued", or "`trm-lsp distill` asks it", of a constant promised what never comes."""
+def not_asked(kind: str) -> str:
+    """Why no teacher will explain a symbol of this kind ("" when one will): a hover or `explain`
+    that said "not queued", or "`trm-lsp distill` asks it", of a constant promised what never comes."""
     article = "an" if kind[:1] in "aeiou" else "a"
-    if kind not in EXPLAINABLE:
-        return f"the teacher is not asked about {article} {kind}: it is context for the code that uses it"
-    if machine_made:
-        return f"the teacher is not asked about code a machine wrote: this file is {machine_made}"
-    return ""
+    return "" if kind in EXPLAINABLE else f"the teacher is not asked about {article} {kind}: it is context for the code that uses it"
+
+
+def not_queued(machine_made: str | None) -> str:
+    """Why a symbol of a machine-made file is in no queue ("" for code people wrote): said only
+    after a queue position or a give-up, since a user may have asked for it by name."""
+    return f"the teacher is not asked about code a machine wrote: this file is {machine_made}" if machine_made else ""
 
 
 def _age(seconds: float) -> str:
@@ -286,7 +288,7 @@ class AnswerEngine:
     def _queue_note(self, sym: Symbol) -> str:
         position = self.queue_position(sym.sha256)
         return f"teacher queue position {position}{self._stalled()}" if position is not None else (
-            not_asked(sym.kind, sym.machine_made) or self._given_up(sym))
+            not_asked(sym.kind) or self._given_up(sym) or not_queued(sym.machine_made))
 
     def _given_up(self, sym: Symbol) -> str:
         """Why a symbol is in no queue when the teacher tried it and gave up ("" otherwise): a
@@ -308,7 +310,7 @@ class AnswerEngine:
         """The index's own answer, noting the teacher queue and why the student did not answer."""
         position = self.queue_position(sym.sha256)
         queued = f"queued, position {position}{self._stalled()}" if position is not None else (
-            not_asked(sym.kind, sym.machine_made) or self._given_up(sym) or "not queued")
+            not_asked(sym.kind) or self._given_up(sym) or not_queued(sym.machine_made) or "not queued")
         return self._answer(sym, structure_text(sym), "structure", note=f"{queued}; {reason}" if reason else queued)
 
     @staticmethod

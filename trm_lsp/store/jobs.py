@@ -124,13 +124,14 @@ class Jobs:
                         (state, attempts, error, time.time() + delay, time.time(), job.id))
         return state == "failed"
 
-    def prioritize(self, sha256: str, add: bool = False) -> bool:
-        """Put this text first (the user is looking at it). False if it has no pending job;
-        `add`: one is made if it has no job at all (a user asking about machine-made code,
-        which is never queued otherwise)."""
-        if add:
-            self.db.execute("INSERT OR IGNORE INTO jobs (sha256, teacher, prompt_version, priority, updated_at) "
-                            "VALUES (?, ?, ?, ?, ?)", (sha256, *self._key, URGENT, time.time()))
+    def add_urgent(self, sha256: str) -> bool:
+        """A first-place job for this text if it has none (a user asking about machine-made
+        code, which is never queued otherwise). True if one was made."""
+        return self.db.execute("INSERT OR IGNORE INTO jobs (sha256, teacher, prompt_version, priority, updated_at) "
+                               "VALUES (?, ?, ?, ?, ?)", (sha256, *self._key, URGENT, time.time())).rowcount > 0
+
+    def prioritize(self, sha256: str) -> bool:
+        """Put this text first (the user is looking at it). False if it has no pending job."""
         return self.db.execute(
             "UPDATE jobs SET priority=?, not_before=0 WHERE sha256=? AND teacher=? AND prompt_version=? AND state='pending'",
             (URGENT, sha256, *self._key),

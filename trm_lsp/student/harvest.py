@@ -33,12 +33,14 @@ from pathlib import Path
 from trm_lsp.atomic import atomic_write
 from trm_lsp.extract.code import extract_code
 from trm_lsp.extract.languages import BY_ID, language_for, refine
-from trm_lsp.extract.machine_made import GENERATED, MINIFIED_LINE_BYTES
+from trm_lsp.extract.machine_made import GENERATED
 from trm_lsp.student.doc_prose import comment_above, explain_doc, strip_head_comments
 
 KINDS = frozenset({"function", "method", "class", "struct", "interface", "trait", "enum", "impl", "union", "type"})
 MAX_FILE_BYTES = 1 << 20  # the indexer's default index.maxFileBytes
 MAX_CODE_CHARS = 4000
+#: Bytes per line past which a file is minified: people's code averages 30-40, bundles thousands.
+MINIFIED_LINE_BYTES = 300
 DEFAULT_NPM_DIR = Path.home() / ".cache" / "trm-lsp" / "pretrain-npm"
 _FAMILY = {"c": {"c", "cpp"}, "typescript": {"typescript", "tsx", "javascript"}}  # what a root's hint accepts
 _TEST_DIRS = {"t", "test", "tests", "testdata", "__tests__", "__mocks__", "benches", "benchmarks", "spec"}
