@@ -296,7 +296,8 @@ def test_fine_tuning_the_base_drops_out_its_blocks_and_answering_never_does(tmp_
     rates = [configs(parser.parse_args(["--data_path", "x.jsonl", *extra]))[1].dropout
              for extra in ([], ["--from-scratch"], ["--from-scratch", "--dropout", "0.3"])]
     assert rates == [TrainConfig().dropout_from_base, 0.0, 0.3] and rates[0] == 0.1
-    result = run_cli("train", "--data_path", str(corpus_sample(tmp_path / "s.jsonl", 4)), "--dropout", "1", check=False)
+    lab = Path(__file__).resolve().parents[2] / "data" / "logic_lab.distilled.jsonl"  # in every checkout
+    result = run_cli("train", "--data_path", str(lab), "--out", str(tmp_path / "out"), "--dropout", "1", check=False)
     assert result.returncode == 2 and "--dropout must be at least 0 and less than 1" in result.stderr
 
     model = TRM(TRMConfig(vocab_size=50, dim=16, heads=2, layers=1))
