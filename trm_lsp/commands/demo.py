@@ -137,9 +137,9 @@ def _train(store, out: Path, minutes: float, console) -> str:
     if len(records) < 2:
         return f"not trained: {len(records)} teacher answers"
     base = shipped_base()  # fine-tune the pretrained base; from scratch only in a build without one
-    defaults = TrainConfig()
-    config = TrainConfig(epochs=40, batch_size=16, vocab_size=2000, lr=1e-3 if base else 2e-3,
-                         warmup_steps=10 if base else 30, dropout=defaults.dropout_from_base if base else defaults.dropout)
+    config = TrainConfig(epochs=40, batch_size=16, vocab_size=2000)
+    if base:
+        config = config.from_base()
     with training_progress(console) as on_progress:
         result = train_student(records, {}, config, out, on_progress, max_seconds=minutes * 60, base=base)
     start = "the pretrained base" if base else "scratch"

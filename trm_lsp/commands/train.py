@@ -74,6 +74,8 @@ def refuse_out(out: Path) -> None:
 
 def configs(args: argparse.Namespace):
     """(model settings, training settings, the checkpoint to start from or None)."""
+    from dataclasses import replace
+
     from trm_lsp.student.train import TrainConfig
 
     for name in ("batch_size", "layers", "cycles", "latent", "sup_steps", "infer_steps", "epochs", "dim", "heads",
@@ -93,14 +95,12 @@ def configs(args: argparse.Namespace):
     model = {"dim": args.dim, "heads": args.heads, "layers": args.layers, "cycles": args.cycles,
              "n_latent": args.latent, "embed_dim": args.dim}
     base = starting_point(args)
-    defaults = TrainConfig()
-    lr = args.lr if args.lr is not None else (defaults.lr_from_base if base is not None else defaults.lr)
-    dropout = args.dropout if args.dropout is not None else (
-        defaults.dropout_from_base if base is not None else defaults.dropout)
     train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, sup_steps=args.sup_steps, infer_steps=args.infer_steps,
-                        lr=lr, warmup_steps=defaults.warmup_from_base if base is not None else defaults.warmup_steps,
-                        vocab_size=args.vocab, seed=args.seed, retrieval_weight=args.retrieval_weight, dropout=dropout)
-    return model, train, base
+                        vocab_size=args.vocab, seed=args.seed, retrieval_weight=args.retrieval_weight)
+    if base is not None:
+        train = train.from_base()
+    given = {"lr": args.lr, "dropout": args.dropout}
+    return model, replace(train, **{key: value for key, value in given.items() if value is not None}), base
 
 
 def starting_point(args: argparse.Namespace) -> Path | None:

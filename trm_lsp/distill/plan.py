@@ -28,10 +28,7 @@ def plan(store: Store, jobs: Jobs, retry_failed: bool = True) -> dict[str, int]:
     pending = jobs.pending_shas()
     with store.transaction():
         jobs.set_order(reference_order(store, pending))
-    marks = ",".join("?" * len(EXPLAINABLE))
-    explainable = store.db.execute(
-        f"SELECT COUNT(DISTINCT s.sha256) FROM symbols s JOIN files f ON f.id = s.file_id"
-        f" WHERE s.kind IN ({marks}) AND f.machine_made IS NULL", sorted(EXPLAINABLE)).fetchone()[0]
+    explainable = jobs.explainable(EXPLAINABLE)
     return {"explainable": explainable, "pending": len(pending), "added": added, "recovered": recovered,
             "retried": retried, "cancelled": cancelled, "cached": explainable - len(pending)}
 

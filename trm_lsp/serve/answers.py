@@ -287,8 +287,11 @@ class AnswerEngine:
 
     def _queue_note(self, sym: Symbol) -> str:
         position = self.queue_position(sym.sha256)
-        return f"teacher queue position {position}{self._stalled()}" if position is not None else (
-            not_asked(sym.kind) or self._given_up(sym) or not_queued(sym.machine_made))
+        return f"teacher queue position {position}{self._stalled()}" if position is not None else self._unqueued(sym)
+
+    def _unqueued(self, sym: Symbol) -> str:
+        """Why a symbol with no queue position has none ("" when nothing says why)."""
+        return not_asked(sym.kind) or self._given_up(sym) or not_queued(sym.machine_made)
 
     def _given_up(self, sym: Symbol) -> str:
         """Why a symbol is in no queue when the teacher tried it and gave up ("" otherwise): a
@@ -310,7 +313,7 @@ class AnswerEngine:
         """The index's own answer, noting the teacher queue and why the student did not answer."""
         position = self.queue_position(sym.sha256)
         queued = f"queued, position {position}{self._stalled()}" if position is not None else (
-            not_asked(sym.kind) or self._given_up(sym) or not_queued(sym.machine_made) or "not queued")
+            self._unqueued(sym) or "not queued")
         return self._answer(sym, structure_text(sym), "structure", note=f"{queued}; {reason}" if reason else queued)
 
     @staticmethod

@@ -52,18 +52,27 @@ class Jobs:
         not a reply about this prompt (a 4xx, an answer that is no explanation, a timeout)."""
         return error.startswith(_OUTAGES)
 
+    @staticmethod
+    def _for_teacher(kinds: frozenset[str]) -> str:
+        """The symbols the teacher is asked about (`s` joined to its file `f`): of these kinds
+        (bound in sorted order), in files people wrote (extract/machine_made.py)."""
+        return f"s.kind IN ({','.join('?' * len(kinds))}) AND f.machine_made IS NULL"
+
     def enqueue_missing(self, kinds: frozenset[str]) -> int:
-        """A job for every explainable symbol text with neither a sample nor a job, but those
-        only a machine-made file holds (extract/machine_made.py)."""
-        marks = ",".join("?" * len(kinds))
+        """A job for every symbol text the teacher is asked about with neither a sample nor a job."""
         return self.db.execute(
             f"""INSERT OR IGNORE INTO jobs (sha256, teacher, prompt_version, updated_at)
                 SELECT DISTINCT s.sha256, ?, ?, ? FROM symbols s JOIN files f ON f.id = s.file_id
-                WHERE s.kind IN ({marks}) AND f.machine_made IS NULL
+                WHERE {self._for_teacher(kinds)}
                   AND NOT EXISTS (SELECT 1 FROM samples x WHERE x.sha256 = s.sha256 AND x.teacher = ?
                                   AND x.prompt_version = ?)""",
             (*self._key, time.time(), *sorted(kinds), *self._key),
         ).rowcount
+
+    def explainable(self, kinds: frozenset[str]) -> int:
+        """How many distinct symbol texts the teacher is asked about, answered or not."""
+        return self.db.execute(f"SELECT COUNT(DISTINCT s.sha256) FROM symbols s JOIN files f ON f.id = s.file_id "
+                               f"WHERE {self._for_teacher(kinds)}", sorted(kinds)).fetchone()[0]
 
     def cancel_stale(self) -> list[str]:
         """Drop pending and running jobs whose text no longer exists (the symbol changed), or

@@ -82,6 +82,11 @@ class TrainConfig:
     #: tokens; `gate.py` says how it was calibrated). None: never declines.
     gate: float | None = None
 
+    def from_base(self) -> "TrainConfig":
+        """These settings with the learning rate, warm-up and dropout of a fine-tune of the
+        pretrained base in place of a run from scratch's."""
+        return replace(self, lr=self.lr_from_base, warmup_steps=self.warmup_from_base, dropout=self.dropout_from_base)
+
 
 @dataclass
 class Progress:
