@@ -247,6 +247,20 @@ def test_explain_takes_an_absolute_path_and_refuses_huge_lines_in_words(workspac
     assert outside.returncode == 2 and "outside the workspace" in outside.stderr
 
 
+def test_explain_says_a_syntax_error_is_why_a_definition_is_missing(workspace: Path):
+    """tree-sitter's recovery keeps the definitions around a broken one, so the index says
+    nothing of the error; a user pointing at the broken one is told why it is not there."""
+    write(workspace, "m.py", "def good(a):\n    return a + 1\n\n\ndef broken(x:\n    return x\n\n\n"
+                             "def after(z):\n    return z * 2\n")
+    write(workspace, "ok.py", "def f(x):\n    return x\n\n# the end\n")
+    broken = run_cli("explain", str(workspace), "m.py:5", check=False)
+    assert broken.returncode == 1, broken.stderr
+    assert "no indexed symbol at m.py:5 (m.py has a syntax error at line 5: a definition it breaks" in broken.stderr
+    assert run_cli("explain", str(workspace), "m.py:9", "--wait", "0").stdout.startswith("after (function) m.py:9")
+    comment = run_cli("explain", str(workspace), "ok.py:4", check=False)
+    assert comment.returncode == 1 and "syntax error" not in comment.stderr, comment.stderr
+
+
 def test_distill_when_the_teacher_goes_away_mid_run_keeps_its_answers_and_says_it_stopped(workspace: Path):
     import threading
     import time

@@ -72,9 +72,7 @@ def extract_code(language_id: str, data: bytes, max_doc_chars: int = 600, valid_
         valid_utf8 = ascii or _is_utf8(data)
     if not valid_utf8:
         data = data.decode("utf-8", "replace").encode("utf-8")
-    source = _macros_blanked(data) if language_id in ("c", "cpp") else data
-    tree = ts_parser(language_id).parse(deadline.reader(source))
-    deadline.check()
+    tree = _parse(language_id, data)
     defs = _definitions(language_id, tree.root_node, data)
     if tree.root_node.has_error:
         defs = _recovered(language_id, data) or defs
@@ -89,6 +87,21 @@ def extract_code(language_id: str, data: bytes, max_doc_chars: int = 600, valid_
     if not valid_utf8:
         items = [it._replace(text=data[it.start_byte : it.end_byte].decode("utf-8")) for it in items]
     return items
+
+
+def syntax_error_line(language_id: str, data: bytes) -> int | None:
+    """The first line of code that does not parse, None when it all does: why a definition a
+    user points at is missing (the index recovers the rest of the file and says nothing, as
+    code half typed in an editor would otherwise fill its report)."""
+    root = _parse(language_id, data).root_node
+    return _first_error_line(root) if root.has_error else None
+
+
+def _parse(language_id: str, data: bytes):
+    source = _macros_blanked(data) if language_id in ("c", "cpp") else data
+    tree = ts_parser(language_id).parse(deadline.reader(source))
+    deadline.check()
+    return tree
 
 
 def _definitions(language_id: str, root, data: bytes) -> list[_Def]:

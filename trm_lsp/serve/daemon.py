@@ -20,6 +20,7 @@ from trm_lsp import __version__
 from trm_lsp.config import Settings
 from trm_lsp.distill.prompts import EXPLAINABLE
 from trm_lsp.distill.worker import DistillEvent, Distiller
+from trm_lsp.extract.code import syntax_error_line
 from trm_lsp.extract.file import FileJob, extract_data
 from trm_lsp.extract.languages import language_for
 from trm_lsp.interpreter import proc_stat
@@ -389,6 +390,23 @@ class Daemon:
         if restart:
             self._distilling = self.spawn(self._distill_forever(), "distilling")
 
+    async def _unparsed(self, target: Target) -> str:
+        """Why a line of a code file has no symbol, when a syntax error is the reason."""
+        language = language_for(target.path) if target.path and target.line else None
+        if language is None or language.family != "code":
+            return ""
+        path = self.root / target.path
+
+        def first_error() -> int | None:
+            try:
+                return syntax_error_line(language.id, path.read_bytes())
+            except OSError:  # gone or unreadable: the lookup's own message says enough
+                return None
+
+        line = await asyncio.get_running_loop().run_in_executor(None, first_error)
+        return (f" ({target.path} has a syntax error at line {line}: a definition it breaks is indexed once it parses)"
+                if line is not None else "")
+
     def _schedule_lens_refresh(self) -> None:
         if self._lens_refresh is None:
             loop = asyncio.get_running_loop()
@@ -412,7 +430,7 @@ class Daemon:
                 raise NotFound(f"no indexed symbol at {target}{'' if self.index_problem else ' yet'}: {unready}")
             symbol = await find(self.store, self.search, target)
         if symbol is None:
-            raise NotFound(f"no indexed symbol at {target}")
+            raise NotFound(f"no indexed symbol at {target}{await self._unparsed(target)}")
         if self.distiller is not None and self.engine.samples.best_for(symbol.sha256) is None:
             # Asked for by name, machine-made code is explained too (it is only never queued).
             self.distiller.prioritize(symbol.sha256, add=bool(symbol.machine_made) and symbol.kind in EXPLAINABLE)
