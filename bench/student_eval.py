@@ -60,6 +60,8 @@ def row(name: str, system: dict, gate: dict | None = None, n_test: int = 0) -> s
     shown = "-"
     if gate and "shown" in gate:
         shown = f"{gate['shown_share']:.0%} shown, {gate['shown']['unreadable']:.1%} unreadable"
+        if "score_alone_shown" in gate:  # the readability score's part of it
+            shown += f" (by its score alone {gate['score_alone_shown_share']:.0%}, {gate['score_alone_shown']['unreadable']:.1%})"
         if gate.get("left_to_the_doc_comment") and n_test:  # the base alone: declined, its doc quoted
             shown += f" ({gate['left_to_the_doc_comment'] / n_test:.0%} left to their doc comment)"
     same = system.get("fluency_check", {}).get("said_of_another")

@@ -49,5 +49,9 @@ def test_eval_reports_readability_per_system_and_writes_the_answers(tmp_path, te
     report = json.loads(out)
     for system in ("student", "nearest_neighbour", "template", "teacher"):
         assert {"median_ppl", "unreadable"} <= set(report["explain"][system]), system
+    gate = report["explain"]["student"]["gate"]  # the score alone declines fewer: said-of-another, saying nothing
+    assert gate["score_alone_shown_share"] >= gate["shown_share"]
+    assert (gate["shown"]["n"], gate["score_alone_shown"]["n"]) == (
+        round(gate["shown_share"] * 30), round(gate["score_alone_shown_share"] * 30))
     rows = [json.loads(line) for line in answers.read_text().splitlines()]
     assert len(rows) == 30 and {"id", "teacher", "student", "nearest_neighbour", "template", "declined"} <= set(rows[0])

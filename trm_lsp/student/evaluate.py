@@ -163,6 +163,10 @@ def evaluate(student, train: list[Record], test: list[Record], latency_samples: 
     systems = {"student": [a.text for a in answers], "nearest_neighbour": neighbour_answers(train, test),
                "template": [template_answer(r) for r in test]}
     shown = [i for i, a in enumerate(answers) if not a.declined]
+    # What the readability score alone would show (the gate): the answers said of another
+    # symbol or saying nothing, which read well, are declined for what they say, not how.
+    by_score = [i for i, a in enumerate(answers)
+                if not a.doc and (student.gate is None or student.readability is None or a.readability >= student.gate)]
     explain = {name: {"rougeL": round(rouge_l(references, texts), 4), "chrf": round(chrf(references, texts), 2)}
                for name, texts in systems.items()}
     explain["teacher"] = {}
@@ -173,13 +177,15 @@ def evaluate(student, train: list[Record], test: list[Record], latency_samples: 
             "declined_as_said_of_another": sum(bool(a.same_as) for a in answers),
             "declined_as_saying_nothing": sum(bool(a.says_nothing) for a in answers),
             "left_to_the_doc_comment": sum(bool(a.doc) for a in answers),
-            "shown_share": round(len(shown) / max(len(answers), 1), 4)}
+            "shown_share": round(len(shown) / max(len(answers), 1), 4),
+            "score_alone_shown_share": round(len(by_score) / max(len(answers), 1), 4)}
     if judge is not None:
         scores = judge_readability(judge, references, systems)
         for name, figures in scores["summary"].items():
             explain[name].update(figures)
         verdicts = scores["verdicts"]["student"]
         gate["shown"] = summarise([verdicts[i] for i in shown])
+        gate["score_alone_shown"] = summarise([verdicts[i] for i in by_score])
     else:
         explain["judge"] = judge_missing
     explain["student"]["gate"] = gate
