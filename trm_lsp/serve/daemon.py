@@ -20,6 +20,7 @@ from trm_lsp import __version__
 from trm_lsp.config import Settings
 from trm_lsp.distill.prompts import EXPLAINABLE
 from trm_lsp.distill.worker import DistillEvent, Distiller
+from trm_lsp.extract import deadline
 from trm_lsp.extract.code import syntax_error_line
 from trm_lsp.extract.file import FileJob, extract_data
 from trm_lsp.extract.languages import language_for
@@ -395,12 +396,15 @@ class Daemon:
         language = language_for(target.path) if target.path and target.line else None
         if language is None or language.family != "code":
             return ""
-        path = self.root / target.path
+        path, index = self.root / target.path, self.settings.index
 
         def first_error() -> int | None:
             try:
-                return syntax_error_line(language.id, path.read_bytes())
-            except OSError:  # gone or unreadable: the lookup's own message says enough
+                if path.stat().st_size > index.max_file_bytes:  # never indexed: not for a syntax error
+                    return None
+                with deadline.budget(index.extract_seconds):
+                    return syntax_error_line(language.id, path.read_bytes())
+            except (OSError, deadline.TooSlow):  # gone, unreadable or too slow: "no indexed symbol" says enough
                 return None
 
         line = await asyncio.get_running_loop().run_in_executor(None, first_error)
