@@ -165,8 +165,7 @@ def evaluate(student, train: list[Record], test: list[Record], latency_samples: 
     shown = [i for i, a in enumerate(answers) if not a.declined]
     # What the readability score alone would show (the gate): the answers said of another
     # symbol or saying nothing, which read well, are declined for what they say, not how.
-    by_score = [i for i, a in enumerate(answers)
-                if not a.doc and (student.gate is None or student.readability is None or a.readability >= student.gate)]
+    by_score = [i for i, a in enumerate(answers) if not a.doc and not student.reads_badly(a.readability)]
     explain = {name: {"rougeL": round(rouge_l(references, texts), 4), "chrf": round(chrf(references, texts), 2)}
                for name, texts in systems.items()}
     explain["teacher"] = {}

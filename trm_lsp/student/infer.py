@@ -211,12 +211,16 @@ class Student:
         same_as = self._said_of(said, symbol or name)
         empty = says_nothing(text)
         confidence = self._confidence(out, len(self.tok.encode(opening)) if opening else 0, text)
-        declined = bool(same_as or empty) or (
-            self.gate is not None and self.readability is not None and readability < self.gate)
+        declined = bool(same_as or empty) or self.reads_badly(readability)
         if not declined:
             self._remember(said, symbol or name)
         return Explanation(text, neighbour, len(out.tokens), used_hint, confidence, readability, declined,
                            self.remembered(neighbour) if declined and neighbour else "", same_as, empty)
+
+    def reads_badly(self, readability: float) -> bool:
+        """The gate's verdict on an answer's readability score: below the threshold, when there
+        is one and a scorer to give the score (`gate.py`)."""
+        return self.gate is not None and self.readability is not None and readability < self.gate
 
     def _said_of(self, said: str, symbol: str) -> str:
         """The symbol this student already showed an answer of this gist (`fluency.gist`: word
