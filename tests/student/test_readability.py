@@ -200,6 +200,25 @@ def test_after_used_to_comes_a_verb_not_its_s_form():
     assert vetter([returns, a, stream, converts, to, bytes_], dot)  # "to" as a preposition: "converts ... to bytes"
 
 
+def test_after_used_to_comes_no_word_that_cannot_be_a_verb():
+    """Students wrote "`Vec.from` is used to from a `u8` object.", "is used to Return a list",
+    "is used to Tag the `Tags` function" and "is used to tagName": after "used to" the verb is
+    a plain lower-case word; elsewhere those words are the model's to place."""
+    pieces = [" is", " used", " to", " from", " Return", " tagName", " gen_error", " the", " convert", " a",
+              " list", ".", " safely", " be"]
+    lexicon = Lexicon(["is", "used", "to", "from", "return", "the", "convert", "a", "list", "safely", "be"])
+    vetter = Vetter(pieces, lexicon, "def tagName(gen_error): return list(gen_error)", set(), end=99)
+    is_, used, to, from_, Return, tagName, gen_error, the, convert, a, list_, dot, safely, be = range(len(pieces))
+    for word in (from_, Return, tagName, gen_error, the):
+        assert not vetter([is_, used, to, word], a), pieces[word]
+        assert not vetter.ends_well([is_, used, to, word])
+    for word in (convert, safely, be):
+        assert vetter([is_, used, to, word], a), pieces[word]
+    assert vetter([convert, a, list_, from_, the, list_], dot)   # "from" as a preposition
+    assert vetter([Return, a, list_, to, the, list_], dot)       # "Return" opening a sentence
+    assert vetter([is_, used, to, convert, tagName], dot)       # a name written as a word elsewhere
+
+
 def test_a_noun_phrase_that_ends_on_the_noun_it_is_about_says_nothing():
     """"Return the name of the name." reads fluently to the judge (3 of 88 such student answers
     unreadable to it) and says nothing to a reader; compounds, contrasts and setters are not it."""

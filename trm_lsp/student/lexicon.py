@@ -103,6 +103,13 @@ _FIRST_WORD = re.compile(r"\s*(?:\(\)\s*)?([A-Za-z][A-Za-z']*)(?=[^A-Za-z0-9_'])
 _AUXILIARIES = frozenset({"can", "may", "will", "must", "should", "could", "would", "might"})
 #: Words a sentence cannot end on: it would stop mid-phrase ("... is used to.").
 _DANGLING = frozenset({"a", "an", "the", "to", "of", "and", "or", "with", "from", "by", "for", "that", "which"})
+#: Words of a closed class that are never the verb after "used to" ("`Vec.from` is used to from a
+#: `u8` object."): articles, prepositions, conjunctions, pronouns, and the finite forms of "be".
+_NOT_INFINITIVES = _DANGLING | frozenset({
+    "this", "these", "those", "its", "their", "his", "her", "our", "your", "my", "some", "any", "each", "every",
+    "all", "no", "not", "in", "on", "at", "into", "onto", "over", "under", "about", "as", "than", "via", "per",
+    "through", "between", "within", "without", "but", "if", "when", "while", "who", "whose", "where", "it",
+    "they", "them", "he", "she", "we", "you", "i", "is", "are", "was", "were", "has", "have", "had"})
 
 
 class _Written:
@@ -256,8 +263,11 @@ class Vetter:
         - a capitalised piece of a name as the verb after "to" ("is used to Set a pipe."); capitals
           elsewhere are left alone: refusing every name's piece mid-sentence changed 13 of 120 Java
           answers (Java's names are all pieces), about as many for the worse as for the better;
-        - a verb's -s form after "used to" ("is used to initializes"; "process" and "focus" are
-          not -s forms: their stems are no words).
+        - after "used to", a word that cannot be a verb there: a closed-class word ("is used to from
+          a `u8` object"), a capitalised one ("is used to Return a list", "is used to Tag the
+          `Tags` function") or a name written as prose ("is used to gen_error(line)",
+          "is used to tagName"); nor a verb's -s form ("is used to initializes"; "process" and
+          "focus" are not -s forms: their stems are no words).
         Not refused: a noun phrase that ends on the noun it is about ("Return the name of the
         name."): refused, students wrote something else as empty or wrong as often as better
         (docs/student-notebook.md, stop 38); such an answer is declined instead (`fluency.says_nothing`)."""
@@ -265,9 +275,12 @@ class Vetter:
         # every beam completes (225 dev answers: 1.03x stop 37's time with a slice, 1.01x without).
         if word in self.fragments and _AFTER_TO.search(text, max(0, start - 6), start):
             return False
-        if word[-1:] == "s" and word[-2:] != "ss" and _AFTER_USED_TO.search(text, max(0, start - 12), start):
-            low = word.lower()
-            return not any(self._word_ok(stem, complete=True) for stem in (low[:-1], low[:-2], low[:-3] + "y") if stem)
+        if not _AFTER_USED_TO.search(text, max(0, start - 12), start):
+            return True
+        if not (word.isalpha() and word.islower()) or word in _NOT_INFINITIVES:
+            return False
+        if word[-1:] == "s" and word[-2:] != "ss":
+            return not any(self._word_ok(stem, complete=True) for stem in (word[:-1], word[:-2], word[:-3] + "y") if stem)
         return True
 
     @staticmethod
