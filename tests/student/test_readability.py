@@ -54,7 +54,25 @@ def test_the_vetter_never_lets_a_word_or_a_name_break(vetter):
     assert not vetter(span, 15)                   # "`get_ value": no space inside a name
     assert not vetter(span + [5], 6)              # "`get_pa`": half a name
     assert vetter(this_method + [2, 3], 6) is True  # "`get`" is a part of get_value
-    assert vetter(this_method + [2, 16, 17], 3)   # "`items.get"
+    assert not vetter(this_method + [2, 16], 17)  # "`items.": the code has `self.items`, no path goes on from it
+
+
+def test_a_code_span_names_a_path_only_as_the_context_writes_it():
+    """Students wrote "is used to test the `tests.tests` function" of a Rust test in `mod tests`:
+    `tests` is a name of the code, `tests.tests` is no path of it."""
+    pieces = [" `", "tests", ".", "test", "_vcge", "s", "`", "mem", "transmute", "self", "x", "y", "()"]
+    code = ("mod tests { unsafe fn test_vcge() { let a = mem::transmute(x);\n    self.x\n        .y(); } }\n"
+            "tests.test_vcge")
+    vetter = Vetter(pieces, Lexicon(["the"]), code, set(), end=99)
+    tick, tests, dot, test, _vcge, s, close, mem, transmute, self_, x, y, call = range(len(pieces))
+    assert vetter([tick, tests, dot, test, _vcge], close)      # `tests.test_vcge`: the symbol's path
+    assert vetter([tick, tests, dot], test)                    # on the way to it
+    assert not vetter([tick, tests, dot, test], s)             # `tests.tests`: no such path
+    assert not vetter([tick, tests, dot, test], close)         # `tests.test`: half of a name in it
+    assert vetter([tick, mem, dot, transmute], close)          # `mem.transmute` for `mem::transmute`
+    assert vetter([tick, self_, dot, x, dot, y, call], close)  # `self.x.y()`, a chain across lines
+    assert not vetter([tick, x, dot, self_], close)            # `x.self`: both names, no path
+    assert vetter([tick, tests], close) and vetter([tick, x], close)  # a name alone, as before
 
 
 def test_the_lexicon_keeps_words_written_more_than_once():
