@@ -5,8 +5,8 @@ code span on half a name ("`_pa."). While decoding, every word the student compl
 word of its training text (the lexicon, saved with the checkpoint) or an identifier of the code
 it explains, the symbol's name or the neighbour's explanation it reads; a word still being
 written must be the start of one; a code span (backticks) must close on such an identifier or
-a path the context writes. Spelling is not left to the model; grammar is, but for two slips students
-made that the judge passed (`Vetter._placed_ok`).
+a path the context writes. Spelling is not left to the model; grammar is, but for a few slips
+students made after "to" that the judge passed (`Vetter._placed_ok`).
 """
 
 from __future__ import annotations
