@@ -66,13 +66,16 @@ def row(name: str, system: dict, gate: dict | None = None, n_test: int = 0) -> s
             shown += f" ({gate['left_to_the_doc_comment'] / n_test:.0%} left to their doc comment)"
     same = system.get("fluency_check", {}).get("said_of_another")
     same = format(same, ".1%") if isinstance(same, (int, float)) else "-"
+    check = system.get("fluency_check", {})
+    frame = f"{check['commonest_opening_share']:.0%} \"{check['commonest_opening']}\"" if check.get("commonest_opening") else "-"
     return (f"| {name} | {f('rougeL', '.3f')} | {f('chrf', '.1f')} | {f('median_ppl', '.1f')} | "
-            f"{f('unreadable', '.1%')} | {shown} | {same} |")
+            f"{f('unreadable', '.1%')} | {shown} | {same} | {frame} |")
 
 
 def table(results: dict[str, dict]) -> str:
-    lines = ["| system | ROUGE-L | chrF | median perplexity | unreadable | with the gate | said of another symbol too |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| system | ROUGE-L | chrF | median perplexity | unreadable | with the gate | said of another symbol too "
+             "| commonest opening after the name |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, report in results.items():
         student = report["explain"]["student"]
         lines.append(row(f"student, {name}", student, student.get("gate"), report.get("n_test", 0)))

@@ -411,3 +411,28 @@ async def test_a_hover_right_after_typing_is_about_the_code_as_typed(tmp_path, t
         await _rename_in_the_buffer(client, factorial, "def factorial_iterative", "def factorial_loop")
         result = await hover(client, factorial, line, col + 6)
         assert result is not None and "**factorial_loop**" in result.contents.value, result
+
+
+async def test_a_syntax_error_typed_unsaved_is_named_where_the_definition_went_missing(tmp_path, teacher):
+    """The note on why a line has no symbol read the file on disk: with a definition broken in the
+    unsaved buffer, which is what the index holds, it said nothing (noticed at stop 44)."""
+    from pygls.exceptions import JsonRpcInvalidParams
+
+    root = lab_copy(tmp_path, teacher.url, distill=False)
+    factorial = root / "factorial.py"
+    line, _ = position_of(factorial, "def factorial_iterative")
+    async with lsp(root) as client:
+        await wait_for(client, lambda s: s["indexed"])
+        await _rename_in_the_buffer(client, factorial, "factorial_iterative(n: int) -> int:",
+                                   "factorial_iterative(n: int -> int:")
+        for _ in range(100):
+            try:
+                await client.workspace_execute_command_async(types.ExecuteCommandParams(
+                    command="trm-lsp.explain", arguments=[{"uri": factorial.as_uri(), "line": line + 1}]))
+            except JsonRpcInvalidParams as exc:
+                error = str(exc)
+                break
+            await asyncio.sleep(0.05)  # the buffer is extracted after its quiet spell
+        else:
+            raise AssertionError("the broken definition was still found")
+        assert f"factorial.py has a syntax error at line {line + 1}" in error, error

@@ -253,3 +253,36 @@ async def test_when_one_of_two_editors_quits_daemon_json_names_the_other(tmp_pat
         after = json.loads(daemon_file.read_text())
         assert (after["pid"], after["mcp_url"]) == (a["pid"], a["mcp_url"])
     assert not daemon_file.exists()
+
+
+async def test_trace_logic_reads_a_caller_typed_unsaved_in_the_editor(tmp_path, teacher):
+    """Callers were read from the files on disk: a call typed in the editor and not saved yet was
+    missing, though the index and every other tool already had the buffer (noticed at stop 44)."""
+    root = lab_copy(tmp_path, teacher.url, distill=False)
+    uses = root / "uses.py"
+    uses.write_text("from factorial import factorial_iterative\n\n\ndef table(n):\n"
+                    "    return [factorial_iterative(k) for k in range(n)]\n", encoding="utf-8")
+    typed = uses.read_text(encoding="utf-8") + "\n\ndef biggest(n):\n    return factorial_iterative(n)\n"
+    async with lsp(root) as client:
+        await wait_for(client, lambda s: s["indexed"] and s["mcp_url"])
+        client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+            uri=uses.as_uri(), language_id="python", version=1, text=uses.read_text(encoding="utf-8"))))
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uses.as_uri(), version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=typed)]))
+        async with Client(daemon_url(root)) as mcp:
+            for _ in range(100):
+                trace = (await mcp.call_tool("trace_logic", {"symbol": "factorial_iterative"})).structured_content
+                if {"path": "uses.py", "line": 9, "in": "biggest"} in trace["callers"]:
+                    break
+                await asyncio.sleep(0.05)  # the buffer is indexed after its quiet spell
+            assert {"path": "uses.py", "line": 9, "in": "biggest"} in trace["callers"], trace["callers"]
+            assert {"path": "uses.py", "line": 5, "in": "table"} in trace["callers"]
+            client.text_document_did_close(types.DidCloseTextDocumentParams(
+                text_document=types.TextDocumentIdentifier(uri=uses.as_uri())))
+            for _ in range(100):  # closed unsaved: the file on disk again
+                trace = (await mcp.call_tool("trace_logic", {"symbol": "factorial_iterative"})).structured_content
+                if all(c["in"] != "biggest" for c in trace["callers"]):
+                    break
+                await asyncio.sleep(0.05)
+            assert [c for c in trace["callers"] if c["path"] == "uses.py"] == [{"path": "uses.py", "line": 5, "in": "table"}]

@@ -252,3 +252,18 @@ def test_a_noun_phrase_that_ends_on_the_noun_it_is_about_says_nothing():
     assert not any(fluency.says_nothing(t) or fluency.check(t).tautology for t in fine)
     assert fluency.says_nothing("Return the name of the name.") == "name of the name"
     assert fluency.report(said_nothing + fine, ["x = 1"] * 15, ["f"] * 15)["tautology"] == round(8 / 15, 4)
+
+
+def test_the_commonest_opening_counts_one_frame_with_different_endings():
+    """"is used to create a new instance of the `x` class" with another `x` each time is said of
+    no other symbol word for word; the opening after the name shows the frame."""
+    symbols = ["Repr.repr_str", "build.run", "_dumps", "Box.get"]
+    answers = ["This Python method `Repr.repr_str` is used to create a new instance of the `repr` class.",
+               "This Python method `build.run` is used to create a new instance of the `build` class.",
+               "This Python function `_dumps` is used to create a new file object.",
+               "This Python method `Box.get` returns the item stored at the given index."]
+    assert fluency.said_of_another(answers, symbols) == [False] * 4
+    assert fluency.commonest_opening(answers, symbols) == ("is used to create a", 0.75)
+    report = fluency.report(answers, [""] * 4, symbols)
+    assert (report["commonest_opening"], report["commonest_opening_share"]) == ("is used to create a", 0.75)
+    assert fluency.commonest_opening(["", " "], ["a", "b"]) == ("", 0.0)

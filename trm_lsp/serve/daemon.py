@@ -62,6 +62,7 @@ class Daemon:
         #: buffer closed or saved since, must not land (`extract_buffer`).
         self._buffer_edits: dict[str, int] = {}
         self._unsettled: dict[str, str] = {}  # the buffer text each pending extraction will read
+        self._buffers: dict[str, str] = {}  # each edited buffer's text until it is saved or closed
         self._settling: dict[str, asyncio.Future] = {}  # a hover's extraction of a pending buffer
         self._answers_since_training = 0
         self._trained_on: frozenset[str] = frozenset()  # the answers the last training run learnt
@@ -267,6 +268,7 @@ class Daemon:
     def buffer_changed(self, rel: str, text: str) -> None:
         """The editor's buffer changed: re-extract it after a quiet spell (debounced)."""
         edit = self._forget_buffer(rel)
+        self._buffers[rel] = text
         loop = asyncio.get_running_loop()
         delay = self.settings.serve.debounce_ms / 1000
         self._unsettled[rel] = text
@@ -293,6 +295,12 @@ class Daemon:
         spell, or being extracted, is dropped (a rename typed and closed unsaved within it was
         indexed after the close, and its teacher asked about a name that exists nowhere)."""
         self._forget_buffer(rel)
+        self._buffers.pop(rel, None)
+
+    def unsaved_buffers(self) -> dict[str, str]:
+        """The text of each buffer edited in the editor and not saved since, by path (a copy: it
+        is read in a worker thread)."""
+        return dict(self._buffers)
 
     def _forget_buffer(self, rel: str) -> int:
         """Drop the pending extraction of `rel`'s buffer; the number of the edit that is now current."""
@@ -392,18 +400,22 @@ class Daemon:
             self._distilling = self.spawn(self._distill_forever(), "distilling")
 
     async def _unparsed(self, target: Target) -> str:
-        """Why a line of a code file has no symbol, when a syntax error is the reason."""
+        """Why a line of a code file has no symbol, when a syntax error is the reason: in the
+        editor's unsaved buffer when it has one (what the index holds then), else in the file."""
         language = language_for(target.path) if target.path and target.line else None
         if language is None or language.family != "code":
             return ""
         path, index = self.root / target.path, self.settings.index
+        buffer = self._buffers.get(target.path)
 
         def first_error() -> int | None:
             try:
-                if path.stat().st_size > index.max_file_bytes:  # never indexed: not for a syntax error
+                data = buffer.encode("utf-8") if buffer is not None else None
+                size = len(data) if data is not None else path.stat().st_size
+                if size > index.max_file_bytes:  # never indexed: not for a syntax error
                     return None
                 with deadline.budget(index.extract_seconds):
-                    return syntax_error_line(language.id, path.read_bytes())
+                    return syntax_error_line(language.id, data if data is not None else path.read_bytes())
             except (OSError, deadline.TooSlow):  # gone, unreadable or too slow: "no indexed symbol" says enough
                 return None
 

@@ -170,7 +170,7 @@ def build_mcp(served: Daemon | Callable[[], Daemon]) -> FastMCP:
 
         return {"symbol": _brief(found), "callees": [_brief(r) for r in callees(daemon.store, found)],
                 "callers": await asyncio.get_running_loop().run_in_executor(
-                    None, callers, daemon.root, daemon.store.path, found)}
+                    None, callers, daemon.root, daemon.store.path, found, daemon.unsaved_buffers())}
 
     @mcp.tool
     async def status() -> dict:

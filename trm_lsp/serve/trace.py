@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+from collections.abc import Mapping
 from pathlib import Path
 
 from trm_lsp.distill.context import CALL
@@ -44,9 +45,11 @@ def callees(store: Store, sym: Symbol, limit: int = 50) -> list[Symbol]:
     return [best[n] for n in names if n in best]
 
 
-def callers(root: Path, db_path: Path, sym: Symbol) -> list[dict]:
+def callers(root: Path, db_path: Path, sym: Symbol, buffers: Mapping[str, str] | None = None) -> list[dict]:
     """`path:line` and enclosing symbol of each call of this name in indexed code files, one
-    per line. Runs in a worker thread with its own read-only connection."""
+    per line; a file with an unsaved buffer in the editor (`buffers`, by path) is read as the
+    buffer holds it, as the index does. Runs in a worker thread with its own read-only connection."""
+    buffers = buffers or {}
     # `name(`, `name<T>(`, Rust's `name::<T>(`; the parse tree then keeps only the calls
     pattern = re.compile(rf"\b{re.escape(sym.name)}\s*(?:(?:::)?<[^<>()]*>)?\s*\(".encode())
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
@@ -57,7 +60,7 @@ def callers(root: Path, db_path: Path, sym: Symbol) -> list[dict]:
         out: list[dict] = []
         for file_id, rel, language in files:
             try:
-                data = (root / rel).read_bytes()
+                data = buffers[rel].encode("utf-8") if rel in buffers else (root / rel).read_bytes()
             except OSError:
                 continue
             if not pattern.search(data):

@@ -178,6 +178,9 @@ def evaluate(student, train: list[Record], test: list[Record], latency_samples: 
             "left_to_the_doc_comment": sum(bool(a.doc) for a in answers),
             "shown_share": round(len(shown) / max(len(answers), 1), 4),
             "score_alone_shown_share": round(len(by_score) / max(len(answers), 1), 4)}
+    # Read well and said of no other symbol word for word, the shown may still be one frame.
+    frame, frame_share = fluency.commonest_opening([systems["student"][i] for i in shown], [symbols[i] for i in shown])
+    gate["shown_commonest_opening"] = {"opening": frame, "share": frame_share}
     if judge is not None:
         scores = judge_readability(judge, references, systems)
         for name, figures in scores["summary"].items():

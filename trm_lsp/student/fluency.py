@@ -16,6 +16,9 @@ the 88 unreadable, as repetition is what a language model predicts best. Neither
 that reads well and says little: "`getboolean` is used to create a new instance of a class."
 `said_of_another` counts the answers that are, word for word once the symbol's name is taken
 out, what the same system said of another symbol (the teacher: none of 225 on the dev set).
+`commonest_opening` counts what that misses, the same frame with another ending: at stop 46,
+98 of the fine-tuned student's 225 dev answers went on from the name with "is used to create a"
+(the teacher's 17), and 64 of the 138 it showed said "create a new".
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ superclass syscall timestamp timestamps tuple tuples typescript unicode url urls
 whitespace wrapper xml yaml regex regexes deserialize deserialized serializer serialize serialized
 docstring docstrings traceback checksum multipart superset tcp udp os cpu gui ascii resize tokenize tokenizer
 """.split())
+#: How many words of what follows the name make an answer's opening (`commonest_opening`).
+OPENING_WORDS = 5
+_OPENING_WORD = re.compile(r"[a-z']+")
 _STOP = frozenset("a an the of to in is and or for it that this with as by on be are from its if which when at".split())
 _SUFFIXES = ("ies", "es", "s", "ed", "ing", "ly", "er")
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*[A-Za-z0-9_]|[A-Za-z]")
@@ -157,11 +163,25 @@ def said_of_another(answers: list[str], symbols: list[str]) -> list[bool]:
     return [bool(g) and seen[g] > 1 for g in gists]
 
 
+def commonest_opening(answers: list[str], symbols: list[str], words: int = OPENING_WORDS) -> tuple[str, float]:
+    """The first `words` words most answers go on with after the name (`gist`), and the share of
+    answers that do: how far a system falls back on one frame whatever the code (the teacher's
+    answers on the dev set 7.6%, "is used to create a"). ("", 0.0) for no answers."""
+    openings = Counter(" ".join(_OPENING_WORD.findall(gist(a, s))[:words]) for a, s in zip(answers, symbols) if a.strip())
+    if not openings:
+        return "", 0.0
+    frame, count = openings.most_common(1)[0]
+    return frame, round(count / sum(openings.values()), 4)
+
+
 def report(answers: list[str], codes: list[str], symbols: list[str]) -> dict:
     """Shares of answers with each problem, and with any of the per-answer ones (`flagged`)."""
     flags = [check(a, c, s) for a, c, s in zip(answers, codes, symbols) if a.strip()]
     n = max(len(flags), 1)
+    frame, frame_share = commonest_opening(answers, symbols)
     return {
+        "commonest_opening": frame,
+        "commonest_opening_share": frame_share,
         "said_of_another": round(sum(said_of_another(answers, symbols)) / n, 4),
         "flagged": round(sum(f.flagged for f in flags) / n, 4),
         "repeated_word": round(sum(f.repeated_word for f in flags) / n, 4),
