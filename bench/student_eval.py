@@ -64,9 +64,9 @@ def row(name: str, system: dict, gate: dict | None = None, n_test: int = 0) -> s
             shown += f" (by its score alone {gate['score_alone_shown_share']:.0%}, {gate['score_alone_shown']['unreadable']:.1%})"
         if gate.get("left_to_the_doc_comment") and n_test:  # the base alone: declined, its doc quoted
             shown += f" ({gate['left_to_the_doc_comment'] / n_test:.0%} left to their doc comment)"
-    same = system.get("fluency_check", {}).get("said_of_another")
-    same = format(same, ".1%") if isinstance(same, (int, float)) else "-"
     check = system.get("fluency_check", {})
+    same = check.get("said_of_another")
+    same = format(same, ".1%") if isinstance(same, (int, float)) else "-"
     frame = f"{check['commonest_opening_share']:.0%} \"{check['commonest_opening']}\"" if check.get("commonest_opening") else "-"
     return (f"| {name} | {f('rougeL', '.3f')} | {f('chrf', '.1f')} | {f('median_ppl', '.1f')} | "
             f"{f('unreadable', '.1%')} | {shown} | {same} | {frame} |")
