@@ -61,8 +61,9 @@ class Daemon:
         #: Per file, which edit of the buffer is current: an extraction of an older one, or of a
         #: buffer closed or saved since, must not land (`extract_buffer`).
         self._buffer_edits: dict[str, int] = {}
-        self._unsettled: dict[str, str] = {}  # the buffer text each pending extraction will read
-        self._buffers: dict[str, str] = {}  # each edited buffer's text until it is saved or closed
+        #: Each edited buffer's text until it is saved or closed: what the index holds of the file
+        #: (the note on a syntax error, `trace_logic`'s callers), and what a pending extraction reads.
+        self._buffers: dict[str, str] = {}
         self._settling: dict[str, asyncio.Future] = {}  # a hover's extraction of a pending buffer
         self._answers_since_training = 0
         self._trained_on: frozenset[str] = frozenset()  # the answers the last training run learnt
@@ -271,7 +272,6 @@ class Daemon:
         self._buffers[rel] = text
         loop = asyncio.get_running_loop()
         delay = self.settings.serve.debounce_ms / 1000
-        self._unsettled[rel] = text
         self._debounce[rel] = loop.call_later(delay, lambda: self.spawn(self.extract_buffer(rel, text, edit), "re-extract"))
 
     async def settle_buffer(self, rel: str) -> None:
@@ -281,7 +281,7 @@ class Daemon:
         if handle is not None:  # the first hover extracts; one arriving meanwhile waits for it
             handle.cancel()
             self._settling[rel] = asyncio.ensure_future(
-                self.extract_buffer(rel, self._unsettled[rel], self._buffer_edits.get(rel)))
+                self.extract_buffer(rel, self._buffers[rel], self._buffer_edits.get(rel)))
         settling = self._settling.get(rel)
         if settling is not None:
             try:
@@ -307,7 +307,6 @@ class Daemon:
         old = self._debounce.pop(rel, None)
         if old is not None:
             old.cancel()
-        self._unsettled.pop(rel, None)
         self._buffer_edits[rel] = self._buffer_edits.get(rel, 0) + 1
         return self._buffer_edits[rel]
 
@@ -316,7 +315,6 @@ class Daemon:
         `edit` is no longer the buffer's current one once extracted (closed, saved, typed on)."""
         if edit is None or self._buffer_edits.get(rel) == edit:  # not a later edit's, still waiting
             self._debounce.pop(rel, None)
-            self._unsettled.pop(rel, None)
         language = language_for(rel)
         if language is None or language.family == "document":
             return False
