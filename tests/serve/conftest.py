@@ -121,3 +121,12 @@ def position_of(path: Path, needle: str) -> tuple[int, int]:
         if column >= 0:
             return number, column
     raise AssertionError(f"{needle!r} not in {path}")
+
+
+def type_unsaved(client, path: Path, text: str) -> None:
+    """Open `path` in the editor as it is on disk, then make its buffer `text` (not saved)."""
+    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+        uri=path.as_uri(), language_id="python", version=1, text=path.read_text(encoding="utf-8"))))
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=path.as_uri(), version=2),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)]))

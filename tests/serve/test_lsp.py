@@ -8,7 +8,8 @@ import json
 from lsprotocol import types
 
 from tests.conftest import run_cli
-from tests.serve.conftest import hover, lab_copy, lsp, position_of, status, train_tiny_student, wait_for
+from tests.serve.conftest import (hover, lab_copy, lsp, position_of, status, train_tiny_student, type_unsaved,
+                                  wait_for)
 
 
 async def test_hover_answers_from_teacher_then_student_then_structure(tmp_path, teacher):
@@ -367,12 +368,7 @@ async def test_a_store_damaged_while_serving_is_rebuilt_once_keeping_the_answers
 
 async def _rename_in_the_buffer(client, path, old: str, new: str) -> None:
     """Open `path` in the editor and type `new` over `old` (unsaved)."""
-    text = path.read_text(encoding="utf-8")
-    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
-        uri=path.as_uri(), language_id="python", version=1, text=text)))
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=path.as_uri(), version=2),
-        content_changes=[types.TextDocumentContentChangeWholeDocument(text=text.replace(old, new))]))
+    type_unsaved(client, path, path.read_text(encoding="utf-8").replace(old, new))
 
 
 async def test_an_edit_closed_unsaved_within_the_quiet_spell_never_reaches_the_index(tmp_path, teacher):

@@ -17,7 +17,7 @@ from fastmcp.client.transports import StdioTransport
 from fastmcp.exceptions import ToolError
 
 from tests.conftest import run_cli
-from tests.serve.conftest import lab_copy, lsp, wait_for
+from tests.serve.conftest import lab_copy, lsp, type_unsaved, wait_for
 
 
 #: A raw MCP `initialize` over HTTP, for what a client library would not send (bad Origin, Host, token).
@@ -265,11 +265,7 @@ async def test_trace_logic_reads_a_caller_typed_unsaved_in_the_editor(tmp_path, 
     typed = uses.read_text(encoding="utf-8") + "\n\ndef biggest(n):\n    return factorial_iterative(n)\n"
     async with lsp(root) as client:
         await wait_for(client, lambda s: s["indexed"] and s["mcp_url"])
-        client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
-            uri=uses.as_uri(), language_id="python", version=1, text=uses.read_text(encoding="utf-8"))))
-        client.text_document_did_change(types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uses.as_uri(), version=2),
-            content_changes=[types.TextDocumentContentChangeWholeDocument(text=typed)]))
+        type_unsaved(client, uses, typed)
         async with Client(daemon_url(root)) as mcp:
             for _ in range(100):
                 trace = (await mcp.call_tool("trace_logic", {"symbol": "factorial_iterative"})).structured_content
