@@ -128,3 +128,24 @@ def test_before_it_learns_the_workspace_the_student_leaves_a_documented_symbol_t
     assert jsdoc["explanation"] == "Function `total`. Returns the Cart total in cents."
     undocumented = json.loads(run_cli("explain", str(tmp_path), "daemon.py::Daemon.spawn", "--json").stdout)
     assert undocumented["source"] == "student"
+
+
+def test_a_workspace_student_that_does_not_say_what_the_doc_says_shows_the_doc_and_says_why(tmp_path, teacher):
+    """Fine-tuned on a workspace's answers, the student wrote "`CGIHTTPRequestHandler.do_POST` is used
+    to create a POST request." over the docstring "Serve a POST request.": the answer that reaches
+    the user is the doc's sentence, with the student's reason for declining. "Frobnicate" is no
+    word this student can write, so whatever it says, it does not say that."""
+    import json
+
+    from tests.conftest import run_cli
+    from tests.serve.conftest import train_tiny_student
+
+    root = lab_copy(tmp_path, teacher.url, distill=False)
+    run_cli("distill", str(root), "--limit", "4")
+    train_tiny_student(root)
+    (root / "registry.py").write_text('def frob(registry):\n    """Frobnicate the widget registry.\n\n'
+                                      '    Called at exit."""\n    registry.clear()\n', encoding="utf-8")
+    answer = json.loads(run_cli("explain", str(root), "registry.py::frob", "--json").stdout)
+    assert answer["source"] == "structure", answer
+    assert answer["explanation"].startswith("Function `frob`. Frobnicate the widget registry."), answer
+    assert 'the student declined: its answer does not say "frobnicate" as the doc comment does' in answer["provenance"]

@@ -177,7 +177,7 @@ def test_an_answer_that_reads_badly_with_its_hint_is_written_again_from_the_code
     assert "Python 3.7" in hint
     opening = "This Python function `load_image`"
     head = header("python", "function", "load_image")
-    bias = student._own_words("load_image", code, "python", None)
+    bias = student._own_words("load_image", "", "python")
     with_hint = student._write(code, hint, head, opening, "load_image", 64, bias)[2]
     alone = student._write(code, "", head, opening, "load_image", 64, bias, beams=student.fallback_beams)[2]
     student.fallback_below = 0.0  # every answer reads below it: the student always writes again
@@ -239,3 +239,20 @@ def test_a_function_is_named_by_its_own_name_not_its_module(base):
     finally:
         base.meta = saved
     assert answer.text.startswith("This Rust function `test_vcge_s64` "), answer.text
+
+
+def test_a_fine_tuned_answer_that_does_not_say_what_the_doc_says_is_declined_for_it():
+    """"Frobnicate" is no word the student can write: whatever it says, it does not say what the
+    doc says, so hover and MCP show the structure (with the doc's sentence) and say why."""
+    from trm_lsp.student.data import Record
+
+    taught = Record(input="def load(path):\n    return open(path).read()", symbol="load", kind="function",
+                    path="io.py", language="python", output="This Python function `load` reads a file.")
+    student = Student.load(BASE, memory=[taught])  # a workspace student: it answers documented symbols
+    code = 'def frob(registry):\n    """Frobnicate the widget registry."""\n    registry.clear()'
+    answer = student.explain(code, "frob", symbol="frob", kind="function")
+    assert answer.declined and answer.unlike_doc == "frobnicate", answer
+    assert not answer.doc  # not left to the doc unread, as the base alone does: the student wrote one
+    student.forget()
+    student.defer_to_doc = False
+    assert not student.explain(code, "frob", symbol="frob", kind="function").unlike_doc

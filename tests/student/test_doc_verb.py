@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from trm_lsp.student.code_input import with_doc
-from trm_lsp.student.doc_verb import code_doc, doc_verb
+from trm_lsp.student.doc_verb import base_form, code_doc, doc_verb, says_the_doc_verb
 
 
 @pytest.mark.parametrize("doc, language, name, verb", [
@@ -53,7 +53,37 @@ def test_a_fine_tuned_student_lifts_its_doc_verb_and_the_base_alone_does_not():
     code = 'def getboolean(s):\n    """Convert Tcl object to True or False."""\n    return bool(s)\n'
     converts = student.tok.encode(" converts")
     assert len(converts) == 1
-    assert converts[0] not in student._own_words("getboolean", code, "python", None)  # the base alone
+    doc = code_doc(code, "python")
+    assert converts[0] not in student._own_words("getboolean", doc, "python")  # the base alone
     student.doc_verb_bias = DOC_VERB_BIAS  # as a student fine-tuned from the base has it
-    assert student._own_words("getboolean", code, "python", None)[converts[0]] == DOC_VERB_BIAS
-    assert converts[0] not in student._own_words("getboolean", code, "python", "If s is set, convert it.")
+    assert student._own_words("getboolean", doc, "python")[converts[0]] == DOC_VERB_BIAS
+    assert converts[0] not in student._own_words("getboolean", "If s is set, convert it.", "python")
+
+
+@pytest.mark.parametrize("answer, symbol, verb, says", [
+    # The student's frame over the doc's "Serve a POST request.": a reader is told something false.
+    ("This Python method `H.do_POST` is used to create a POST request.", "H.do_POST", "serves", False),
+    ("This Python method `H.do_POST` serves a POST request to a CGI script.", "H.do_POST", "serves", True),
+    ("This Python method `H.do_POST` is used to serve a POST request.", "H.do_POST", "serves", True),
+    # Words of like meaning, as the teacher writes them: "Return True if ..." -> "checks if ...".
+    ("This Python method `A.is_private` checks if the address is private.", "A.is_private", "returns", True),
+    ("This Python method `Tix.option_get` returns the options of the scheme.", "Tix.option_get", "gets", True),
+    ("This Python method `Notebook.__init__` creates a Ttk notebook.", "Notebook.__init__", "constructs", True),
+    ("This Go method `Queue.Push` is used to add an item to the queue.", "Queue.Push", "appends", True),
+    ("This Python method `Pool._maintain_pool` is used to create a new instance of a worker.",
+     "Pool._maintain_pool", "cleans", False),
+    # Any form of the verb; the name said again after the opening counts with its words.
+    ("This Python method `Pdb.do_step` is used when stepping into a call.", "Pdb.do_step", "steps", True),
+    ("This Python method `Loop.shutdown` is used to `shutdown` the loop.", "Loop.shutdown", "shutdowns", True),
+    ("This Python method `Loop.shutdown` is used to create a new loop.", "Loop.shutdown", "shutdowns", False),
+    # The opening's own name does not count: `Registry.register` "is used to create a registry".
+    ("This Python method `Registry.register` is used to create a registry.", "Registry.register", "registers", False),
+])
+def test_an_answer_says_the_doc_verb_or_one_of_like_meaning(answer, symbol, verb, says):
+    assert says_the_doc_verb(answer, symbol, verb) is says
+
+
+@pytest.mark.parametrize("verb, base", [("returns", "return"), ("applies", "apply"), ("fetches", "fetch"),
+                                        ("goes", "go"), ("passes", "pass"), ("adds", "add"), ("read", "read")])
+def test_the_base_form_undoes_the_third_person(verb, base):
+    assert base_form(verb) == base

@@ -226,7 +226,8 @@ class AnswerEngine:
         if explanation.doc:  # the structure says it: kind, name and the doc's first sentence
             return self._structure(sym, "from its doc comment (until it has learnt from this workspace's teacher "
                                         "answers, the student answers only for symbols without one)")
-        why = (f"it would say of this what it said of `{explanation.same_as}`" if explanation.same_as
+        why = (f"its answer does not say \"{explanation.unlike_doc}\" as the doc comment does" if explanation.unlike_doc
+               else f"it would say of this what it said of `{explanation.same_as}`" if explanation.same_as
                else f"its answer would say nothing (\"{explanation.says_nothing}\")" if explanation.says_nothing
                else "its answer would likely not read well")
         answer = self._structure(sym, f"the student declined: {why}")

@@ -175,6 +175,7 @@ def evaluate(student, train: list[Record], test: list[Record], latency_samples: 
     gate = {"threshold": student.gate, "declined": len(answers) - len(shown),
             "declined_as_said_of_another": sum(bool(a.same_as) for a in answers),
             "declined_as_saying_nothing": sum(bool(a.says_nothing) for a in answers),
+            "declined_as_unlike_the_doc": sum(bool(a.unlike_doc) for a in answers),
             "left_to_the_doc_comment": sum(bool(a.doc) for a in answers),
             "shown_share": round(len(shown) / max(len(answers), 1), 4),
             "score_alone_shown_share": round(len(by_score) / max(len(answers), 1), 4)}
@@ -251,6 +252,7 @@ def write_answers(path: Path, test: list[Record], systems: dict[str, list[str]],
                    **{name: texts[i] for name, texts in systems.items()},
                    "declined": answers[i].declined, "same_as": answers[i].same_as,
                    "says_nothing": answers[i].says_nothing, "left_to_doc": bool(answers[i].doc),
+                   "unlike_doc": answers[i].unlike_doc,
                    "confidence": round(answers[i].confidence, 4),
                    "readability": round(answers[i].readability, 4)}
             for name, per_answer in (verdicts or {}).items():
