@@ -84,6 +84,7 @@ def test_an_answer_says_the_doc_verb_or_one_of_like_meaning(answer, symbol, verb
 
 
 @pytest.mark.parametrize("verb, base", [("returns", "return"), ("applies", "apply"), ("fetches", "fetch"),
-                                        ("goes", "go"), ("passes", "pass"), ("adds", "add"), ("read", "read")])
+                                        ("goes", "go"), ("passes", "pass"), ("adds", "add"), ("read", "read"),
+                                        ("resizes", "resize"), ("uses", "use"), ("buzzes", "buzz")])
 def test_the_base_form_undoes_the_third_person(verb, base):
     assert base_form(verb) == base

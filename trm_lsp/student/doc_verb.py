@@ -99,7 +99,7 @@ def base_form(verb: str) -> str:
     v = verb.lower()
     if v.endswith("ies"):
         return v[:-3] + "y"
-    if re.search(r"(ss|sh|ch|x|z|o)es$", v):
+    if re.search(r"(ss|sh|ch|x|zz|o)es$", v):  # resizes -> resize, buzzes -> buzz
         return v[:-2]
     return v[:-1] if v.endswith("s") and not v.endswith("ss") else v
 
