@@ -77,7 +77,7 @@ def code_doc(code: str, language: str) -> str:
 #: Verbs a teacher says in place of the doc's own ("Return True if ..." -> "checks if ...", "Get the
 #: options" -> "returns the options", "Construct a Notebook" -> "creates"): groups of like meaning,
 #: from the train split's teacher answers that do not repeat their doc's verb. With them, 8 of the
-#: 75 teacher answers there with a doc verb say none of its group (11%), the student's 28.
+#: 75 teacher answers there with a doc verb say none of its group (11%), the student's 27.
 LIKE_MEANING = [frozenset(group.split()) for group in (
     "return get give fetch retrieve obtain produce find compute calculate check determine test tell yield look count",
     "construct create make build initialize initialise instantiate",
