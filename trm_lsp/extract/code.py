@@ -504,7 +504,8 @@ def _signature(node, body, data: bytes) -> str:
         head = data[node.start_byte : body.start_byte]
         # Comments between the name and the body (`def f(a,  # first`, `def g(): # note`) are
         # not the signature: their spans are cut out, last first so the offsets hold.
-        comments = sorted(_comments_before(node, body.start_byte), reverse=True)
+        # Walking the head's nodes is ~5% of a cold index; a head with no comment mark has none.
+        comments = sorted(_comments_before(node, body.start_byte), reverse=True) if _COMMENT_MARK.search(head) else []
         for start, end in comments:
             head = head[: start - node.start_byte] + head[end - node.start_byte :]
         if comments:  # `(a: u8 /* c */)` leaves `(a: u8 )`
@@ -514,6 +515,10 @@ def _signature(node, body, data: bytes) -> str:
         head = data[node.start_byte : end if end >= 0 else node.end_byte]
     text = " ".join(head.decode("utf-8", "replace").split()).rstrip("{:").rstrip()
     return text[:_MAX_SIGNATURE]
+
+
+#: What every comment the grammars know begins with: `#`, `//`, `/*`, `<!--`.
+_COMMENT_MARK = re.compile(rb"[#/]|<!--")
 
 
 def _comments_before(node, limit: int) -> list[tuple[int, int]]:

@@ -48,8 +48,11 @@ def machine_made(data: bytes, start_lines: Iterable[int] = ()) -> str | None:
         said = line.strip().strip("/#*-<!>;\"'").strip()
         return f'generated (its header says "{said[:80]}")'
     starts = list(start_lines)
-    if len(starts) >= 3:
-        long_lines = {number for number, line in enumerate(data.split(b"\n"), 1) if len(line) > LONG_LINE_BYTES}
+    if len(starts) >= 3 and len(data) > LONG_LINE_BYTES:
+        lines = data.split(b"\n")
+        if max(map(len, lines)) <= LONG_LINE_BYTES:  # most files: no long line, found at C speed
+            return None
+        long_lines = {number for number, line in enumerate(lines, 1) if len(line) > LONG_LINE_BYTES}
         on_long = sum(1 for line in starts if line in long_lines)
         if on_long * 2 > len(starts):
             return f"minified ({on_long:,} of its {len(starts):,} definitions on lines over {LONG_LINE_BYTES:,} bytes)"
