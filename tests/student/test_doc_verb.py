@@ -22,6 +22,10 @@ from trm_lsp.student.doc_verb import base_form, code_doc, doc_verb, says_the_doc
     ("Called to shutdown and close a request.", "python", "shutdown_request", ""),
     ("True if the widget is mapped.", "python", "winfo_ismapped", ""),
     ("HTTP request handler with GET commands.", "python", "Handler", ""),
+    ("WriteTo implements the PacketConn WriteTo method.", "go", "UnixConn.WriteTo", ""),  # says what it is, not does
+    ("Always returns null.", "java", "getExternalSubset", ""),
+    ("Optionally sets the timeout.", "python", "timeout", ""),
+    ("Apply the patch to the tree.", "python", "patch", "applies"),
     ("L.index(value) -> integer -- return first index of value.", "python", "index", ""),
     ("A FIFO ring buffer of ints.", "go", "Queue", ""),
     ("", "python", "f", ""),
@@ -70,6 +74,8 @@ def test_a_fine_tuned_student_lifts_its_doc_verb_and_the_base_alone_does_not():
     ("This Python method `Tix.option_get` returns the options of the scheme.", "Tix.option_get", "gets", True),
     ("This Python method `Notebook.__init__` creates a Ttk notebook.", "Notebook.__init__", "constructs", True),
     ("This Go method `Queue.Push` is used to add an item to the queue.", "Queue.Push", "appends", True),
+    ("This Go method `Time.IsDST` checks if the time is in daylight saving time.", "Time.IsDST", "reports", True),
+    ("This Java method `Context.setParsed` is used to set the parsed zone.", "Context.setParsed", "stores", True),
     ("This Python method `Pool._maintain_pool` is used to create a new instance of a worker.",
      "Pool._maintain_pool", "cleans", False),
     # Any form of the verb; the name said again after the opening counts with its words.
